@@ -1,0 +1,57 @@
+# stepmetrics developer commands. Quick start: `make up`, `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# Re-install when the package metadata changes.
+DEV_STAMP   := $(VENV)/.dev-installed
+STACK_STAMP := $(VENV)/.stack-installed
+BENCH_STAMP := $(VENV)/.bench-installed
+
+.PHONY: up test lint typecheck unit integration bench system-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STACK_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[stack]'
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(STACK_STAMP)
+
+$(BENCH_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $@ $(DEV_STAMP) $(STACK_STAMP)
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+## up: install and run the whole local stack (broker, Redis, worker, API).
+up: system-deps $(STACK_STAMP)
+	$(BIN)/stepmetrics up
+
+## test: lint, type-check and the whole suite, integration included.
+test: system-deps $(DEV_STAMP) lint typecheck
+	$(BIN)/pytest
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(DEV_STAMP)
+	$(BIN)/mypy
+
+unit: $(DEV_STAMP)
+	$(BIN)/pytest tests/unit
+
+integration: system-deps $(DEV_STAMP)
+	$(BIN)/pytest tests/integration
+
+## bench: the benchmark suite (not part of `make test`).
+bench: system-deps $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache test-artifacts

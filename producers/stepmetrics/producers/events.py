@@ -1,0 +1,192 @@
+"""The event contract: what one Kafka message on the metrics topic holds.
+
+One message is a versioned *envelope* carrying a batch of metric events of ONE
+execution; its Kafka key is the execution id, so an execution stays ordered in
+one partition. `(producer_id, seq)` identifies an envelope globally, which lets
+the processor apply each envelope exactly once. See docs/events.md.
+
+Events travel as compact JSON arrays, in the exact form the SDK buffers them:
+
+    ["s", name, ts_us, value]     a scalar metric value
+    ["l", name, ts_us, [values]]  values appended to a list metric
+
+JSON has no NaN or infinities (orjson would write null), so non-finite floats
+travel as the strings "NaN", "Infinity" and "-Infinity".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Final, TypeAlias
+
+import orjson
+
+from stepmetrics.producers.errors import EnvelopeError
+
+SCHEMA_VERSION: Final = 1
+KIND_SCALAR: Final = "s"
+KIND_LIST: Final = "l"
+MAX_NAME_LENGTH: Final = 256
+MAX_LIST_VALUES: Final = 50_000
+# Kafka's default max.message.bytes is 1 MiB; stay under it with headroom.
+MAX_ENVELOPE_BYTES: Final = 900_000
+
+NON_FINITE_WIRE: Final[dict[str, float]] = {
+    "NaN": math.nan,
+    "Infinity": math.inf,
+    "-Infinity": -math.inf,
+}
+
+WireNumber: TypeAlias = float | int | str
+# A buffered/wire event: (kind, name, ts_us, value-or-values), see module doc.
+WireEvent: TypeAlias = tuple[str, str, int, Any]
+_CONTROL_CHARS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def to_wire(value: float) -> WireNumber:
+    """Encode one float for JSON; finite numbers pass through unchanged."""
+    if value != value:  # NaN is the only value unequal to itself
+        return "NaN"
+    if value in (math.inf, -math.inf):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A decoded (or to-be-encoded) message of the metrics topic.
+
+    `events` hold wire-form values when built by a producer and plain floats
+    (non-finite restored) once decoded.
+    """
+
+    producer_id: str
+    seq: int
+    execution_id: str
+    pipeline_name: str
+    deployment_name: str | None
+    events: list[WireEvent]
+
+    @property
+    def identity(self) -> str:
+        """Globally unique id of this envelope: `producer_id:seq`."""
+        return f"{self.producer_id}:{self.seq}"
+
+    @property
+    def key(self) -> bytes:
+        """The Kafka message key: the execution id."""
+        return self.execution_id.encode()
+
+
+def encode_envelope(envelope: Envelope) -> bytes:
+    """Serialize an envelope whose event values are already in wire form."""
+    return orjson.dumps(
+        {
+            "v": SCHEMA_VERSION,
+            "pid": envelope.producer_id,
+            "seq": envelope.seq,
+            "eid": envelope.execution_id,
+            "pipe": envelope.pipeline_name,
+            "dep": envelope.deployment_name,
+            "ev": envelope.events,
+        }
+    )
+
+
+def decode_envelope(data: bytes) -> Envelope:
+    """Parse and strictly validate one message; raise `EnvelopeError` saying why."""
+    if len(data) > MAX_ENVELOPE_BYTES:
+        raise EnvelopeError(f"envelope of {len(data)} bytes exceeds {MAX_ENVELOPE_BYTES}")
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise EnvelopeError(f"not JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise EnvelopeError(f"envelope must be a JSON object, got {type(doc).__name__}")
+    version = doc.get("v")
+    if version != SCHEMA_VERSION:
+        raise EnvelopeError(f"unknown schema version {version!r}; supported: {SCHEMA_VERSION}")
+    raw_events = doc.get("ev")
+    if not isinstance(raw_events, list) or not raw_events:
+        raise EnvelopeError(f"'ev' must be a non-empty list of events, got {raw_events!r:.80}")
+    return Envelope(
+        producer_id=_field_str(doc, "pid"),
+        seq=_field_seq(doc),
+        execution_id=_field_str(doc, "eid"),
+        pipeline_name=_field_str(doc, "pipe"),
+        deployment_name=_optional_str(doc, "dep"),
+        events=[_decode_event(i, raw) for i, raw in enumerate(raw_events)],
+    )
+
+
+def _field_str(doc: dict[str, Any], key: str) -> str:
+    value = doc.get(key)
+    if not isinstance(value, str) or not value:
+        raise EnvelopeError(f"'{key}' must be a non-empty string, got {value!r:.80}")
+    return value
+
+
+def _optional_str(doc: dict[str, Any], key: str) -> str | None:
+    value = doc.get(key)
+    if value is None:
+        return None
+    return _field_str(doc, key)
+
+
+def _field_seq(doc: dict[str, Any]) -> int:
+    seq = doc.get("seq")
+    if type(seq) is not int or seq < 0:
+        raise EnvelopeError(f"'seq' must be a non-negative integer, got {seq!r:.80}")
+    return seq
+
+
+def _decode_event(index: int, raw: Any) -> WireEvent:
+    if not isinstance(raw, list) or len(raw) != 4:
+        raise EnvelopeError(f"event {index} must be [kind, name, ts_us, value], got {raw!r:.80}")
+    kind, name, ts_us, payload = raw
+    problem = check_name(name)
+    if problem:
+        raise EnvelopeError(f"event {index}: {problem}")
+    if type(ts_us) is not int or ts_us < 0:
+        raise EnvelopeError(
+            f"event {index} ({name!r}): timestamp must be integer µs, got {ts_us!r:.80}"
+        )
+    if kind == KIND_SCALAR:
+        return (kind, name, ts_us, _from_wire(index, name, payload))
+    if kind == KIND_LIST:
+        if not isinstance(payload, list) or not payload:
+            raise EnvelopeError(
+                f"event {index} ({name!r}): list values must be a "
+                f"non-empty list, got {payload!r:.80}"
+            )
+        return (kind, name, ts_us, [_from_wire(index, name, v) for v in payload])
+    raise EnvelopeError(f"event {index}: unknown kind {kind!r}; allowed: 's', 'l'")
+
+
+def _from_wire(index: int, name: str, value: Any) -> float:
+    kind = type(value)
+    if kind is float:
+        return value  # type: ignore[no-any-return]
+    if kind is int:
+        return float(value)
+    if kind is str and value in NON_FINITE_WIRE:
+        return NON_FINITE_WIRE[value]
+    raise EnvelopeError(
+        f"event {index} ({name!r}): {value!r:.80} is not a number; "
+        "allowed: JSON numbers, 'NaN', 'Infinity', '-Infinity'"
+    )
+
+
+def check_name(name: object) -> str | None:
+    """Return why `name` is not a valid metric name, or None if it is."""
+    if not isinstance(name, str):
+        return f"metric name must be a str, got {type(name).__name__} {name!r:.80}"
+    if not name:
+        return "metric name must not be empty"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"metric name {name[:40]!r}... is {len(name)} characters; at most {MAX_NAME_LENGTH}"
+    if _CONTROL_CHARS.search(name):
+        return f"metric name {name!r} contains control characters"
+    return None

@@ -1,0 +1,92 @@
+"""Every Redis key stepmetrics uses, built in this one module.
+
+Layout (`P` = prefix, default "stepmetrics"; `E` = execution id). All keys of one
+execution carry the hash tag `{E}`, so they live in one Redis Cluster slot and
+one Lua script can update them atomically:
+
+    P:{E}:meta          HASH   pipeline_name, deployment_name, created_us, updated_us
+    P:{E}:sv            HASH   scalar name -> value (repr of a float, 'nan', 'inf', '-inf')
+    P:{E}:so            HASH   scalar name -> order "ts_us seq idx" of the kept value
+    P:{E}:lc            HASH   list name -> ts_us of the list's first value (its created_at)
+    P:{E}:ld            HASH   list name -> number of values dropped by the 50,000 cap
+    P:{E}:l:<name>      STRING list values, packed little-endian float64
+    P:{E}:applied       SET    identities ("producer_id:seq") of applied envelopes
+
+Global indexes (sorted sets scored by the execution's created_us; written with
+ZADD NX, so replays change nothing) serve the query filters without SCAN:
+
+    P:idx:executions             every execution
+    P:idx:pipeline:<pipeline>    executions of a pipeline
+    P:idx:deployment:<name>      executions of a deployment
+    P:idx:scalar:<metric name>   executions having that scalar metric
+    P:idx:list:<metric name>     executions having that list metric
+
+Operational: `P:stats` HASH of worker counters (see stepmetrics.store.stats).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_PREFIX = "stepmetrics"
+
+
+@dataclass(frozen=True, slots=True)
+class RedisKeys:
+    """Key builder for one prefix (tests use a unique prefix each)."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    def __post_init__(self) -> None:
+        if not self.prefix or any(c in self.prefix for c in "{} \t\r\n"):
+            raise ValueError(
+                f"Redis key prefix {self.prefix!r} is not allowed: it must be non-empty "
+                "without braces or whitespace"
+            )
+
+    # -- one execution (one cluster slot) ---------------------------------
+    def _execution(self, execution_id: str, suffix: str) -> str:
+        return f"{self.prefix}:{{{execution_id}}}:{suffix}"
+
+    def meta(self, execution_id: str) -> str:
+        return self._execution(execution_id, "meta")
+
+    def scalar_values(self, execution_id: str) -> str:
+        return self._execution(execution_id, "sv")
+
+    def scalar_orders(self, execution_id: str) -> str:
+        return self._execution(execution_id, "so")
+
+    def list_created(self, execution_id: str) -> str:
+        return self._execution(execution_id, "lc")
+
+    def list_dropped(self, execution_id: str) -> str:
+        return self._execution(execution_id, "ld")
+
+    def list_values(self, execution_id: str, name: str) -> str:
+        return self._execution(execution_id, f"l:{name}")
+
+    def applied(self, execution_id: str) -> str:
+        return self._execution(execution_id, "applied")
+
+    # -- global indexes ----------------------------------------------------
+    @property
+    def executions(self) -> str:
+        return f"{self.prefix}:idx:executions"
+
+    def pipeline_index(self, pipeline_name: str) -> str:
+        return f"{self.prefix}:idx:pipeline:{pipeline_name}"
+
+    def deployment_index(self, deployment_name: str) -> str:
+        return f"{self.prefix}:idx:deployment:{deployment_name}"
+
+    def scalar_name_index(self, name: str) -> str:
+        return f"{self.prefix}:idx:scalar:{name}"
+
+    def list_name_index(self, name: str) -> str:
+        return f"{self.prefix}:idx:list:{name}"
+
+    # -- operations --------------------------------------------------------
+    @property
+    def stats(self) -> str:
+        return f"{self.prefix}:stats"

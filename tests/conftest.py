@@ -1,0 +1,119 @@
+"""Test harness: real services on free ports, unique topics and key prefixes.
+
+Unit tests (tests/unit) need nothing running. Integration tests (tests/integration)
+get a real Kafka-compatible broker (Tansu) and a real redis-server, started here
+as child processes in temporary directories. Missing infrastructure is an error,
+never a skip.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from stepmetrics.stack.services import ManagedProcess, free_port, start_broker, start_redis
+from stepmetrics.store.keys import RedisKeys
+
+TEST_PARTITIONS = 4
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in item.path.as_posix():
+            item.add_marker(pytest.mark.integration)
+
+
+ServiceFactory = Callable[[], ManagedProcess]
+
+
+@pytest.fixture(scope="session")
+def broker_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceFactory]:
+    """Start extra brokers (for tests that freeze or kill their own)."""
+    started: list[ManagedProcess] = []
+
+    def make() -> ManagedProcess:
+        workdir = tmp_path_factory.mktemp("broker")
+        managed = start_broker(workdir, free_port())
+        started.append(managed)
+        return managed
+
+    yield make
+    for managed in started:
+        managed.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceFactory]:
+    """Start extra redis-servers (for tests that restart their own)."""
+    started: list[ManagedProcess] = []
+
+    def make() -> ManagedProcess:
+        workdir = tmp_path_factory.mktemp("redis")
+        managed = start_redis(workdir, free_port(), appendonly=True)
+        started.append(managed)
+        return managed
+
+    yield make
+    for managed in started:
+        managed.stop()
+
+
+@pytest.fixture(scope="session")
+def broker(broker_factory: ServiceFactory) -> ManagedProcess:
+    """The session's shared broker; `.address` is its bootstrap `host:port`."""
+    return broker_factory()
+
+
+@pytest.fixture(scope="session")
+def redis_server(redis_factory: ServiceFactory) -> ManagedProcess:
+    """The session's shared redis-server; `.address` is its `redis://` URL."""
+    return redis_factory()
+
+
+@pytest.fixture
+def unique_name(request: pytest.FixtureRequest) -> str:
+    safe = "".join(c if c.isalnum() else "-" for c in request.node.name)[:40]
+    return f"{safe}-{uuid.uuid4().hex[:8]}"
+
+
+async def create_topic(bootstrap: str, name: str, partitions: int = TEST_PARTITIONS) -> str:
+    """Create `name` with an explicit partition count (auto-creation gives 4)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
+    return name
+
+
+@pytest.fixture
+async def topic(broker: ManagedProcess, unique_name: str) -> str:
+    """A fresh topic on the shared broker, unique to the test."""
+    return await create_topic(broker.address, f"metrics-{unique_name}")
+
+
+@pytest.fixture
+def redis_keys(unique_name: str) -> RedisKeys:
+    """A key builder with a prefix unique to the test."""
+    return RedisKeys(prefix=f"t-{unique_name}")
+
+
+@pytest.fixture
+async def redis_client(redis_server: ManagedProcess) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_server.address)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where tests leave files worth keeping (screenshots, logs)."""
+    path = Path(__file__).resolve().parent.parent / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path

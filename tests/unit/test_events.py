@@ -1,0 +1,124 @@
+"""The event contract: round trip, non-finite values, strict decoding."""
+
+from __future__ import annotations
+
+import math
+
+import orjson
+import pytest
+
+from stepmetrics.producers.errors import EnvelopeError
+from stepmetrics.producers.events import (
+    KIND_LIST,
+    KIND_SCALAR,
+    MAX_ENVELOPE_BYTES,
+    Envelope,
+    check_name,
+    decode_envelope,
+    encode_envelope,
+    to_wire,
+)
+
+
+def make_envelope(events: list[tuple[str, str, int, object]]) -> Envelope:
+    return Envelope(
+        producer_id="p" * 32,
+        seq=7,
+        execution_id="exec-1",
+        pipeline_name="pipe",
+        deployment_name=None,
+        events=list(events),
+    )
+
+
+def test_round_trip_keeps_everything_including_non_finite() -> None:
+    wire = [to_wire(v) for v in [1.5, math.inf, -math.inf, math.nan, 3]]
+    env = make_envelope(
+        [
+            (KIND_SCALAR, "loss", 1_700_000_000_000_001, to_wire(math.nan)),
+            (KIND_LIST, "curve", 1_700_000_000_000_002, wire),
+        ]
+    )
+    decoded = decode_envelope(encode_envelope(env))
+    assert decoded.identity == "p" * 32 + ":7"
+    assert decoded.key == b"exec-1"
+    assert (decoded.execution_id, decoded.pipeline_name, decoded.deployment_name) == (
+        "exec-1",
+        "pipe",
+        None,
+    )
+    scalar, lst = decoded.events
+    assert scalar[:3] == (KIND_SCALAR, "loss", 1_700_000_000_000_001)
+    assert math.isnan(scalar[3])
+    values = lst[3]
+    assert values[:3] == [1.5, math.inf, -math.inf]
+    assert math.isnan(values[3])
+    assert values[4] == 3.0
+    assert all(type(v) is float for v in values)
+
+
+def test_non_finite_travel_as_explicit_strings() -> None:
+    raw = encode_envelope(make_envelope([(KIND_SCALAR, "x", 1, to_wire(math.inf))]))
+    assert orjson.loads(raw)["ev"] == [["s", "x", 1, "Infinity"]]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d.update(v=2), "unknown schema version 2"),
+        (lambda d: d.pop("pid"), "'pid' must be a non-empty string"),
+        (lambda d: d.update(seq=-1), "'seq' must be a non-negative integer"),
+        (lambda d: d.update(seq=True), "'seq' must be a non-negative integer"),
+        (lambda d: d.update(ev=[]), "'ev' must be a non-empty list"),
+        (lambda d: d.update(ev=[["s", "x", 1]]), "event 0 must be [kind, name, ts_us, value]"),
+        (lambda d: d.update(ev=[["q", "x", 1, 1.0]]), "unknown kind 'q'"),
+        (lambda d: d.update(ev=[["s", "", 1, 1.0]]), "must not be empty"),
+        (lambda d: d.update(ev=[["s", "x", 1.5, 1.0]]), "timestamp must be integer"),
+        (lambda d: d.update(ev=[["s", "x", 1, True]]), "True is not a number"),
+        (lambda d: d.update(ev=[["s", "x", 1, None]]), "None is not a number"),
+        (lambda d: d.update(ev=[["s", "x", 1, "abc"]]), "'abc' is not a number"),
+        (lambda d: d.update(ev=[["l", "x", 1, []]]), "non-empty list"),
+        (lambda d: d.update(ev=[["l", "x", 1, [1, [2]]]]), "[2] is not a number"),
+        (lambda d: d.update(dep=5), "'dep' must be a non-empty string"),
+    ],
+)
+def test_decoding_is_strict_and_says_why(mutate: object, message: str) -> None:
+    doc = orjson.loads(encode_envelope(make_envelope([(KIND_SCALAR, "x", 1, 1.0)])))
+    mutate(doc)  # type: ignore[operator]
+    with pytest.raises(EnvelopeError) as info:
+        decode_envelope(orjson.dumps(doc))
+    assert message in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"{nope", "not JSON"),
+        (b"[1, 2]", "must be a JSON object"),
+        (b" " * (MAX_ENVELOPE_BYTES + 1), "exceeds"),
+    ],
+)
+def test_garbage_is_rejected(data: bytes, message: str) -> None:
+    with pytest.raises(EnvelopeError, match=message):
+        decode_envelope(data)
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("accuracy", None),
+        ("val/loss:ema é", None),
+        ("", "must not be empty"),
+        ("x" * 257, "at most 256"),
+        ("bad\nname", "control characters"),
+        (3, "must be a str, got int"),
+    ],
+)
+def test_check_name(name: object, problem: str | None) -> None:
+    result = check_name(name)
+    if problem is None:
+        assert result is None
+    else:
+        assert result is not None
+        assert problem in result
