@@ -35,8 +35,8 @@ def run(scale: Scale) -> list[Measurement]:
 
 
 def _child(spec: dict[str, Any]) -> dict[str, Any]:
-    import mlflow  # noqa: PLC0415 - heavy import, only in the child
-    from mlflow.entities import Metric  # noqa: PLC0415
+    import mlflow
+    from mlflow.entities import Metric
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)

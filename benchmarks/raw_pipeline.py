@@ -27,14 +27,14 @@ from benchmarks.runner import (
     signal_ready,
     start_child,
 )
-from benchmarks.services import BenchServices, create_topic
+from benchmarks.services import BenchStack, create_topic
 
 FAMILY: Final = "peers"
 EXECUTIONS: Final = 10
 METRIC_NAMES: Final = 100
 
 
-def run(services: BenchServices, scale: Scale) -> list[Measurement]:
+def run(services: BenchStack, scale: Scale) -> list[Measurement]:
     """Measure the raw pipeline end to end: events/s from first send to last write."""
     events = scale.count(200_000, minimum=200)
     runs = repeat(scale.repeats, lambda: _once(services, events, scale.seconds * 6))
@@ -45,8 +45,10 @@ def run(services: BenchServices, scale: Scale) -> list[Measurement]:
     ]
 
 
-def _once(services: BenchServices, events: int, timeout: float) -> dict[str, float]:
-    topic = asyncio.run(create_topic(services.bootstrap, f"bench-raw-{time.time_ns()}"))
+def _once(services: BenchStack, events: int, timeout: float) -> dict[str, float]:
+    topic = asyncio.run(
+        create_topic(services.bootstrap, f"bench-raw-{time.time_ns()}", services.partitions)
+    )
     common = {"bootstrap": services.bootstrap, "topic": topic, "events": events}
     consumer = start_child(
         __name__, {**common, "role": "consume", "redis": services.redis_url}, timeout=60
@@ -61,7 +63,7 @@ def _once(services: BenchServices, events: int, timeout: float) -> dict[str, flo
 
 
 async def _produce(spec: dict[str, Any]) -> dict[str, Any]:
-    from aiokafka import AIOKafkaProducer  # noqa: PLC0415 - child only
+    from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=spec["bootstrap"], acks="all", linger_ms=5)
     await producer.start()
@@ -82,8 +84,8 @@ async def _produce(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _consume(spec: dict[str, Any]) -> dict[str, Any]:
-    import redis.asyncio as aioredis  # noqa: PLC0415 - child only
-    from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: PLC0415
+    import redis.asyncio as aioredis
+    from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(bootstrap_servers=spec["bootstrap"], enable_auto_commit=False)
     client = aioredis.Redis.from_url(spec["redis"])

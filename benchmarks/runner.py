@@ -8,11 +8,12 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import IO, Any, Final
 
 PAGE_KIB: Final = 1024
 
@@ -154,7 +155,9 @@ def load_average() -> tuple[float, float, float]:
     return os.getloadavg()
 
 
-def run_child(module: str, spec: dict[str, Any], timeout: float, env: dict[str, str] | None = None) -> dict[str, Any]:
+def run_child(
+    module: str, spec: dict[str, Any], timeout: float, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Run `python -m <module> <spec-json>` and return the JSON object on its last stdout line.
 
     Benchmarked client code (a step, MLflow, a raw producer) runs in a child
@@ -162,7 +165,7 @@ def run_child(module: str, spec: dict[str, Any], timeout: float, env: dict[str, 
     """
     argv = [sys.executable, "-m", module, json.dumps(spec)]
     child_env = {**os.environ, **(env or {})}
-    done = subprocess.run(  # noqa: S603 - argv is this interpreter and our own module
+    done = subprocess.run(
         argv, capture_output=True, text=True, timeout=timeout, env=child_env, check=False
     )
     lines = done.stdout.strip().splitlines()
@@ -185,37 +188,59 @@ def child_main(run: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
 READY_LINE: Final = "bench child ready"
 
 
-def start_child(module: str, spec: dict[str, Any], timeout: float) -> subprocess.Popen[str]:
+@dataclass
+class Child:
+    """A running child started by `start_child`; its stderr goes to a temp file
+    (a pipe nobody reads while the parent measures could fill and block it)."""
+
+    module: str
+    proc: subprocess.Popen[str]
+    stderr: IO[str]
+
+    def stderr_tail(self) -> str:
+        self.stderr.seek(0)
+        return self.stderr.read()[-3000:]
+
+    def fail(self, why: str) -> RuntimeError:
+        self.proc.kill()
+        self.proc.wait()
+        return RuntimeError(f"{self.module} {why}; stderr tail:\n{self.stderr_tail()}")
+
+
+def start_child(
+    module: str, spec: dict[str, Any], timeout: float, env: dict[str, str] | None = None
+) -> Child:
     """Start a child that prints `READY_LINE` once set up; return it after that line."""
     argv = [sys.executable, "-m", module, json.dumps(spec)]
-    proc = subprocess.Popen(  # noqa: S603 - argv is this interpreter and our own module
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    errors = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed by finish_child
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=errors, text=True, env={**os.environ, **(env or {})}
     )
-    assert proc.stdout is not None  # noqa: S101 - set by stdout=PIPE
+    child = Child(module, proc, errors)
+    if proc.stdout is None:  # pragma: no cover - stdout=PIPE sets it
+        raise child.fail("has no stdout pipe")
     deadline = time.monotonic() + timeout
     for line in proc.stdout:
         if line.strip() == READY_LINE:
-            return proc
+            return child
         if time.monotonic() > deadline:
             break
-    proc.kill()
-    _, err = proc.communicate()
-    raise RuntimeError(f"{module} did not get ready; stderr tail:\n{err[-3000:]}")
+    raise child.fail("did not get ready")
 
 
-def finish_child(proc: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
+def finish_child(child: Child, timeout: float) -> dict[str, Any]:
     """Wait for a child started by `start_child`; return its JSON result."""
     try:
-        out, err = proc.communicate(timeout=timeout)
+        out, _ = child.proc.communicate(timeout=timeout)
+        lines = out.strip().splitlines()
+        if child.proc.returncode != 0 or not lines:
+            raise child.fail(f"exited with {child.proc.returncode}")
+        result: dict[str, Any] = json.loads(lines[-1])
+        return result
     except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        raise RuntimeError(f"child timed out after {timeout}s; stderr:\n{err[-3000:]}") from None
-    lines = out.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"child exited with {proc.returncode}; stderr:\n{err[-3000:]}")
-    result: dict[str, Any] = json.loads(lines[-1])
-    return result
+        raise child.fail(f"did not finish within {timeout}s") from None
+    finally:
+        child.stderr.close()
 
 
 def signal_ready() -> None:

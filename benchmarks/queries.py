@@ -1,0 +1,127 @@
+"""Queries: the query library (`MetricsClient`, over the reader API) and API queries/s.
+
+The dataset is recorded through the real pipeline first (step -> broker ->
+worker -> Redis), then each query is repeated; medians and p99 are reported.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, Final
+from urllib.parse import urlencode
+
+from benchmarks import dataset
+from benchmarks.runner import Measurement, Scale, measure, percentile, repeat, run_child
+from benchmarks.services import BenchStack
+from stepmetrics.store.client import MetricsClient
+from stepmetrics.store.paging import METRICS_PATH
+from stepmetrics.store.settings import ClientSettings
+
+FAMILY: Final = "queries"
+SMALL_SCALARS: Final = 20
+CONNECTIONS: Final = 16
+
+
+def run(stack: BenchStack, scale: Scale) -> list[Measurement]:
+    """Median/p99 ms per filter and of a full list; API queries/s (small queries)."""
+    tag = dataset.unique("q")
+    scalars, length, spread = scale.count(1000, 10), scale.count(50_000, 100), scale.count(50, 2)
+    big = dataset.execution(f"{tag}-big", f"{tag}-bp", scalars=scalars, names=f"{tag}-m")
+    full = dataset.execution(f"{tag}-list", f"{tag}-lp", lists=1, list_len=length, chunk=1000)
+    many = [
+        dataset.execution(
+            f"{tag}-{i}", f"{tag}-p", deployment=f"{tag}-d", scalars=SMALL_SCALARS, names=f"{tag}-s"
+        )
+        for i in range(spread)
+    ]
+    dataset.ingest(stack, [big, full, *many])
+    client = MetricsClient(ClientSettings(token=stack.token, api_url=stack.api_url))
+    per_filter = spread * SMALL_SCALARS
+    cases: list[tuple[str, Callable[[], list[Any]], int, float | None]] = [
+        (
+            f"get_metrics(execution_id), {scalars} scalars",
+            lambda: client.get_metrics(execution_id=big["id"]),
+            scalars,
+            5.0,
+        ),
+        (
+            f"get_metrics(name), {spread} executions",
+            lambda: client.get_metrics(name=f"{tag}-s0"),
+            spread,
+            None,
+        ),
+        (
+            f"get_metrics(pipeline_name), {per_filter} metrics",
+            lambda: client.get_metrics(pipeline_name=f"{tag}-p"),
+            per_filter,
+            None,
+        ),
+        (
+            f"get_metrics(deployment_name), {per_filter} metrics",
+            lambda: client.get_metrics(deployment_name=f"{tag}-d"),
+            per_filter,
+            None,
+        ),
+        (
+            f"get_list_metrics(execution_id), 1 list of {length}",
+            lambda: client.get_list_metrics(execution_id=full["id"]),
+            1,
+            50.0,
+        ),
+    ]
+    found = []
+    with client:
+        for name, query, expected, target in cases:
+            found.extend(_time_query(name, query, expected, target, scale))
+    found.append(_api_rate(stack, many[0]["id"], scale))
+    return found
+
+
+def _time_query(
+    name: str, query: Callable[[], list[Any]], expected: int, target: float | None, scale: Scale
+) -> list[Measurement]:
+    got = query()  # warm-up, and proof the answer is complete
+    if len(got) != expected:
+        raise RuntimeError(f"{name}: {len(got)} results, expected {expected}")
+    medians, p99s = [], []
+    for _ in range(scale.repeats):
+        costs: list[float] = []
+        stop_at = time.perf_counter() + scale.seconds / 4
+        while len(costs) < 200 and (len(costs) < 5 or time.perf_counter() < stop_at):
+            start = time.perf_counter()
+            query()
+            costs.append((time.perf_counter() - start) * 1000)
+        medians.append(percentile(costs, 50))
+        p99s.append(percentile(costs, 99))
+    return [
+        measure(
+            FAMILY,
+            name,
+            medians,
+            "ms",
+            target=target,
+            higher_is_better=False,
+            note="query library (MetricsClient) over the reader API, all pages",
+        ),
+        measure(FAMILY, f"{name} p99", p99s, "ms", higher_is_better=False),
+    ]
+
+
+def _api_rate(stack: BenchStack, execution_id: str, scale: Scale) -> Measurement:
+    url = f"{stack.api_url}{METRICS_PATH}?{urlencode({'execution_id': execution_id})}"
+    spec = {
+        "url": url,
+        "token": stack.token,
+        "connections": CONNECTIONS,
+        "seconds": min(5.0, scale.seconds / 2),
+    }
+    runs = repeat(scale.repeats, lambda: run_child("benchmarks.http_load", spec, timeout=60))
+    return measure(
+        FAMILY,
+        "API small queries",
+        runs["queries_per_s"],
+        "queries/s",
+        target=2000,
+        note=f"{CONNECTIONS} keep-alive connections, {SMALL_SCALARS} scalars/answer",
+    )

@@ -1,0 +1,70 @@
+"""SDK emission: what `record_*` costs the step, measured in a step child process.
+
+The stack runs, so the SDK's background sender really ships what is recorded
+while the step keeps calling: the numbers include that competition for the GIL
+and the two cores.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Final
+
+from benchmarks.runner import Measurement, Scale, measure, repeat, run_child
+from benchmarks.services import BenchStack
+
+FAMILY: Final = "sdk"
+LIST_SIZES: Final = (1, 100, 1000)
+LIST_TARGET: Final = {1000: 2_000_000.0}
+
+
+def run(stack: BenchStack, scale: Scale) -> list[Measurement]:
+    """record_metric_value calls/s, median/p99 µs; list values/s; step peak RSS."""
+    spec = {
+        "mode": "emit",
+        "calls": scale.count(200_000, minimum=100),
+        "timed_calls": scale.count(50_000, minimum=100),
+        "list_sizes": list(LIST_SIZES),
+        "list_values": scale.count(2_000_000, minimum=1000),
+    }
+
+    def once() -> dict[str, float]:
+        spec["execution_id"] = f"bench-sdk-{time.time_ns()}"
+        got = run_child("benchmarks.step", spec, timeout=300, env=stack.step_env())
+        if not got["flushed"]:
+            raise RuntimeError(f"the step could not flush what it recorded: {got}")
+        return {k: float(v) for k, v in got.items()}
+
+    runs = repeat(scale.repeats, once)
+    note = f"{spec['calls']} calls, 1,000 names; one step process"
+    found = [
+        measure(
+            FAMILY, "record_metric_value", runs["calls_per_s"], "calls/s", target=200_000, note=note
+        ),
+        measure(
+            FAMILY,
+            "record_metric_value median",
+            runs["median_us"],
+            "µs",
+            target=5.0,
+            higher_is_better=False,
+        ),
+        measure(FAMILY, "record_metric_value p99", runs["p99_us"], "µs", higher_is_better=False),
+    ]
+    for size in LIST_SIZES:
+        found.append(
+            measure(
+                FAMILY,
+                f"record_list_metric_values, lists of {size}",
+                runs[f"list{size}_values_per_s"],
+                "values/s",
+                target=LIST_TARGET.get(size),
+            )
+        )
+    found.append(
+        measure(FAMILY, "flush after emission", runs["flush_s"], "s", higher_is_better=False)
+    )
+    found.append(
+        measure(FAMILY, "step peak RSS", runs["peak_rss_mib"], "MiB", higher_is_better=False)
+    )
+    return found

@@ -1,0 +1,145 @@
+"""The benchmarked step: a child process that records metrics with the step SDK.
+
+Run as `python -m benchmarks.step <spec-json>`; the spec's `mode` picks what it
+records:
+
+- `emit`: time `record_metric_value` and `record_list_metric_values` calls.
+- `workload`: record a described dataset (executions x scalars x lists), flush.
+- `paced`: append `time.time()` to one list metric at a fixed rate, one value
+  per call, so the parent can measure record-to-queryable latency per event.
+
+Before any timed part it records one warm-up metric and flushes, so the
+producer is connected; then it prints the ready line.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, Final
+
+from benchmarks.runner import child_main, percentile, signal_ready
+
+LIST_CAP: Final = 50_000  # values per (execution, list): more would be dropped by design
+WARMUP_EXECUTION: Final = "bench-warmup"
+
+
+def _sdk() -> Any:
+    from stepmetrics.sdk import CraftAiSdk
+
+    return CraftAiSdk()
+
+
+def _context(execution_id: str, pipeline: str, deployment: str | None = None) -> Any:
+    from stepmetrics.producers import step_context
+
+    return step_context(
+        execution_id=execution_id, pipeline_name=pipeline, deployment_name=deployment
+    )
+
+
+def _warm_up(sdk: Any) -> None:
+    with _context(WARMUP_EXECUTION, "bench-warmup"):
+        sdk.record_metric_value("warmup", 1.0)
+    if not sdk.flush(timeout=60):
+        sys.exit("warm-up metric not delivered within 60 s")
+
+
+def emit(sdk: Any, spec: dict[str, Any]) -> dict[str, Any]:
+    """Calls/s and per-call µs of `record_metric_value`; values/s of list calls."""
+    result: dict[str, Any] = {}
+    with _context(spec["execution_id"], "bench-sdk"):
+        calls = spec["calls"]
+        record = sdk.record_metric_value
+        start = time.perf_counter()
+        for i in range(calls):
+            record("m" + str(i % 1000), i * 0.5)
+        result["calls_per_s"] = calls / (time.perf_counter() - start)
+        clock = time.perf_counter_ns
+        costs = []
+        for i in range(spec["timed_calls"]):
+            before = clock()
+            record("t" + str(i % 1000), i * 0.5)
+            costs.append(clock() - before)
+        result["median_us"] = percentile(costs, 50) / 1000
+        result["p99_us"] = percentile(costs, 99) / 1000
+        for size in spec["list_sizes"]:
+            result[f"list{size}_values_per_s"] = _emit_lists(sdk, size, spec["list_values"])
+        start = time.perf_counter()
+        result["flushed"] = bool(sdk.flush(timeout=120))
+        result["flush_s"] = time.perf_counter() - start
+    return result
+
+
+def _emit_lists(sdk: Any, size: int, total: int) -> float:
+    values = [float(v) for v in range(size)]
+    calls = max(1, total // size)
+    per_name = max(1, LIST_CAP // size)  # stay under the cap: a new list every 50,000 values
+    record = sdk.record_list_metric_values
+    start = time.perf_counter()
+    for i in range(calls):
+        record(f"l{size}-{i // per_name}", values)
+    return calls * size / (time.perf_counter() - start)
+
+
+def workload(sdk: Any, spec: dict[str, Any]) -> dict[str, Any]:
+    """Record every execution of `spec['executions']`, then flush."""
+    start = time.time()
+    for execution in spec["executions"]:
+        with _context(execution["id"], execution["pipeline"], execution.get("deployment")):
+            _record_execution(sdk, execution)
+    recorded = time.time()
+    flushed = bool(sdk.flush(timeout=300))
+    return {
+        "start_at": start,
+        "recorded_at": recorded,
+        "flushed_at": time.time(),
+        "flushed": flushed,
+    }
+
+
+def _record_execution(sdk: Any, execution: dict[str, Any]) -> None:
+    scalars, rounds = execution.get("scalars", 0), execution.get("rounds", 1)
+    names = [f"{execution.get('names', 'm')}{m}" for m in range(scalars)]
+    record = sdk.record_metric_value
+    for r in range(rounds):
+        for m, name in enumerate(names):
+            record(name, float(r * scalars + m))
+    length, chunk = execution.get("list_len", 0), execution.get("chunk", 1000)
+    record_list = sdk.record_list_metric_values
+    for n in range(execution.get("lists", 0)):
+        for offset in range(0, length, chunk):
+            record_list(f"l{n}", [float(v) for v in range(offset, min(length, offset + chunk))])
+
+
+def paced(sdk: Any, spec: dict[str, Any]) -> dict[str, Any]:
+    """Append `time.time()` to one list, one value per call, at `rate` calls/s."""
+    rate, count = spec["rate"], spec["count"]
+    record = sdk.record_list_metric_values
+    with _context(spec["execution_id"], "bench-latency"):
+        start = time.perf_counter()
+        for i in range(count):
+            due = start + i / rate
+            ahead = due - time.perf_counter()
+            if ahead > 0.001:
+                time.sleep(ahead)
+            while time.perf_counter() < due:
+                pass
+            record(spec["name"], [time.time()])
+        elapsed = time.perf_counter() - start
+        flushed = bool(sdk.flush(timeout=60))
+    return {"achieved_rate": count / elapsed, "flushed": flushed}
+
+
+MODES: Final = {"emit": emit, "workload": workload, "paced": paced}
+
+
+def _main(spec: dict[str, Any]) -> dict[str, Any]:
+    sdk = _sdk()
+    _warm_up(sdk)
+    signal_ready()
+    return MODES[spec["mode"]](sdk, spec)
+
+
+if __name__ == "__main__":
+    child_main(_main)
