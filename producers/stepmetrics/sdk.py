@@ -21,6 +21,7 @@ from typing import Any
 from stepmetrics.producers.context import StepContext, programmatic_step, step_from_env
 from stepmetrics.producers.errors import StepMetricsWarning
 from stepmetrics.producers.recorder import ProducerStats, Recorder, get_recorder
+from stepmetrics.producers.validation import check_metric_name, list_values, scalar_value
 
 __all__ = ["CraftAiSdk"]
 
@@ -36,8 +37,8 @@ class CraftAiSdk:
     The step is the innermost `step_context(...)` if any, else the one the
     environment described when this object was created
     (`STEPMETRICS_EXECUTION_ID`, `STEPMETRICS_PIPELINE_NAME`,
-    `STEPMETRICS_DEPLOYMENT_NAME`). Outside a step, recording warns and sends
-    nothing.
+    `STEPMETRICS_DEPLOYMENT_NAME`). Outside a step, recording validates its
+    input, warns (pointing at the caller's line) and sends nothing.
 
     Args:
         recorder: where values go; the process-wide recorder by default.
@@ -76,6 +77,7 @@ class CraftAiSdk:
         """
         step = self._step()
         if step is None:
+            scalar_value(check_metric_name(name), value)  # bad input fails everywhere
             warnings.warn(_OUTSIDE_STEP.format(name=name), StepMetricsWarning, stacklevel=2)
             return False
         return self.recorder.record_scalar(step, name, value, stacklevel=3)
@@ -93,6 +95,7 @@ class CraftAiSdk:
         """
         step = self._step()
         if step is None:
+            list_values(check_metric_name(name), values)
             warnings.warn(_OUTSIDE_STEP.format(name=name), StepMetricsWarning, stacklevel=2)
             return
         self.recorder.record_list(step, name, values, stacklevel=3)

@@ -57,16 +57,15 @@ class Batcher:
 
     def build(self, items: Iterable[Item]) -> list[Outgoing]:
         """Group `items` per execution and encode them, in record order."""
-        by_id: dict[int, tuple[StepContext, list[WireEvent]]] = {}
-        for item in items:
-            group = by_id.get(id(item[0]))
-            if group is None:
-                group = by_id[id(item[0])] = (item[0], [])
-            group[1].append(item[1:])
-        # Equal contexts held by different objects share envelopes.
+        # Equal contexts may be different objects: group by value, but hash
+        # each context object once (by identity) rather than once per event.
         merged: dict[StepContext, list[WireEvent]] = {}
-        for ctx, events in by_id.values():
-            merged.setdefault(ctx, []).extend(events)
+        by_id: dict[int, list[WireEvent]] = {}
+        for item in items:
+            events = by_id.get(id(item[0]))
+            if events is None:
+                events = by_id[id(item[0])] = merged.setdefault(item[0], [])
+            events.append(item[1:])
         out: list[Outgoing] = []
         for ctx, events in merged.items():
             out.extend(self._envelopes(ctx, events))
