@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from stepmetrics.producers.batcher import Batcher, Outgoing
+from stepmetrics.producers.batcher import Batcher, Item, Outgoing
 from stepmetrics.producers.buffer import Buffer
 from stepmetrics.producers.context import StepContext
 from stepmetrics.producers.events import MAX_ENVELOPE_BYTES, MAX_LIST_VALUES, decode_envelope
@@ -112,13 +112,13 @@ def test_full_list_of_worst_case_values_is_split_under_the_limit() -> None:
     assert all(len(o.data) <= MAX_ENVELOPE_BYTES for o in out)
     events = decode_all(out)
     assert {(e[0], e[1], e[2]) for e in events} == {("l", name, 7)}
-    assert sum(len(e[3]) for e in events) == MAX_LIST_VALUES  # type: ignore[arg-type]
+    assert sum(len(e[3]) for e in events) == MAX_LIST_VALUES  # type: ignore[misc]
     assert sum(o.values for o in out) == MAX_LIST_VALUES
 
 
 @pytest.mark.parametrize("max_bytes", [MIN_BATCH_BYTES, 50_000])
 def test_small_budgets_mix_scalars_and_split_lists(max_bytes: int) -> None:
-    items = [(CTX, "s", "s0", 0, 0.5)]
+    items: list[Item] = [(CTX, "s", "s0", 0, 0.5)]
     items += [(CTX, "l", f"l{i}", i, [float(v) for v in range(3000)]) for i in range(3)]
     items += [(CTX, "s", "s1", 9, "Infinity")]
     out = Batcher("p" * 32, max_bytes, 20_000).build(items)

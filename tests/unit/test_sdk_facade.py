@@ -27,7 +27,7 @@ def test_outside_a_step_warns_at_the_callers_line(outside: CraftAiSdk) -> None:
         warnings.simplefilter("always")
         line = inspect.currentframe().f_lineno + 1  # type: ignore[union-attr]
         sent = outside.record_metric_value("accuracy", 0.5)
-        result = outside.record_list_metric_values("loss_list", [1.0, 2.0])
+        result = outside.record_list_metric_values("loss_list", [1.0, 2.0])  # type: ignore[func-returns-value]
     assert sent is False
     assert result is None
     assert [(w.filename, w.lineno) for w in caught] == [(__file__, line), (__file__, line + 1)]
@@ -42,7 +42,7 @@ def test_outside_a_step_warns_at_the_callers_line(outside: CraftAiSdk) -> None:
 
 def test_outside_a_step_bad_input_still_raises(outside: CraftAiSdk) -> None:
     with pytest.raises(InvalidMetricTypeError, match="'x': value True"):
-        outside.record_metric_value("x", True)  # type: ignore[arg-type]
+        outside.record_metric_value("x", True)
     with pytest.raises(InvalidMetricTypeError, match="None at index 1"):
         outside.record_list_metric_values("x", [1.0, None])
 
