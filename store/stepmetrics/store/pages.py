@@ -3,8 +3,9 @@
 Order (deterministic, the basis of cursor pagination): the execution's index
 score (its `created_us`: oldest execution first), then execution id, then
 metric name (code point order). A cursor is the position of the last item
-returned, so following pages never repeat or skip an item that existed when
-the previous page was read.
+returned, so later pages never repeat an item. An execution whose `created_us`
+is lowered by a late event while someone pages moves before the cursor and is
+missed by that walk (the worker only ever lowers scores).
 """
 
 from __future__ import annotations
@@ -67,6 +68,14 @@ def metric(
     }
 
 
+def _matches(flt: Filter | None, pipeline: str | None, deployment: str | None) -> bool:
+    """Whether an execution's current meta still matches a pipeline or
+    deployment filter (its index entry could predate a rename)."""
+    if flt is None or flt[0] not in ("pipeline_name", "deployment_name"):
+        return True
+    return flt[1] == (pipeline if flt[0] == "pipeline_name" else deployment)
+
+
 def _only(flt: Filter | None) -> str | None:
     return flt[1] if flt is not None and flt[0] == "name" else None
 
@@ -82,6 +91,8 @@ async def scalar_page(
     async for batch in execution_positions(redis, keys, flt, cursor, index):
         loaded = await _load_scalars(redis, keys, batch, only)
         for (score, eid), (pipeline, deployment, rows) in zip(batch, loaded, strict=True):
+            if not _matches(flt, pipeline, deployment):
+                continue
             skip = cursor.name if cursor and (score, eid) == cursor.position else None
             for name, value, ts_us in rows:
                 if skip is not None and name <= skip:
@@ -137,7 +148,7 @@ async def list_page(
     only = _only(flt)
     index = None if only is None else keys.list_name_index(only)
     async for batch in execution_positions(redis, keys, flt, cursor, index):
-        for ref, length in await _list_outline(redis, keys, batch, only, cursor):
+        for ref, length in await _list_outline(redis, keys, batch, flt, cursor):
             if len(chosen) == limit or (chosen and total + length > max_values):
                 more = True
                 break
@@ -163,10 +174,11 @@ async def _list_outline(
     redis: aioredis.Redis,
     keys: RedisKeys,
     batch: list[Position],
-    only: str | None,
+    flt: Filter | None,
     cursor: Cursor | None,
 ) -> list[tuple[_ListRef, int]]:
     """Each list of `batch` after `cursor`, in result order, with its length."""
+    only = _only(flt)
     pipe = redis.pipeline(transaction=False)
     for _, eid in batch:
         pipe.hmget(keys.meta(eid), META_FIELDS)
@@ -179,11 +191,14 @@ async def _list_outline(
     for position, meta, created in zip(batch, replies[::2], replies[1::2], strict=True):
         if only is not None:
             created = {} if created is None else {only.encode(): created}
+        pipeline, deployment = text(meta[0]), text(meta[1])
+        if not _matches(flt, pipeline, deployment):
+            continue
         skip = cursor.name if cursor and position == cursor.position else None
         for raw_name in sorted(created):
             name = raw_name.decode()
             if skip is None or name > skip:
-                refs.append((position, text(meta[0]), text(meta[1]), name, int(created[raw_name])))
+                refs.append((position, pipeline, deployment, name, int(created[raw_name])))
     pipe = redis.pipeline(transaction=False)
     for (_, eid), _, _, name, _ in refs:
         pipe.strlen(keys.list_values(eid, name))
