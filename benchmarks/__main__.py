@@ -30,6 +30,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s bench %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per query otherwise
     scale = Scale(factor=args.factor, repeats=args.repeats)
     load_before = os.getloadavg()
     result = run_suite(scale, [name.strip() for name in args.only.split(",") if name.strip()])
