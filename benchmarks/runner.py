@@ -37,7 +37,7 @@ class Scale:
         return max(minimum, int(full * self.factor))
 
 
-TINY: Final = Scale(factor=0.002, repeats=1, seconds=5.0)
+TINY: Final = Scale(factor=0.002, repeats=1, seconds=1.0)
 
 
 @dataclass(slots=True)
