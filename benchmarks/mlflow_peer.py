@@ -24,7 +24,7 @@ def run(scale: Scale) -> list[Measurement]:
     spec = {
         "calls": scale.count(2_000, minimum=10),
         "batch_metrics": scale.count(20_000, minimum=BATCH),
-        "seconds": min(scale.seconds, 8.0),
+        "seconds": min(scale.seconds, 5.0),
     }
     runs = repeat(scale.repeats, lambda: run_child(__name__, spec, timeout=180))
     note = "mlflow-skinny, SQLite backend, scalar workload, child process"
