@@ -11,7 +11,12 @@ import pytest
 from stepmetrics.producers.batcher import Batcher, Item, Outgoing
 from stepmetrics.producers.buffer import Buffer
 from stepmetrics.producers.context import StepContext
-from stepmetrics.producers.events import MAX_ENVELOPE_BYTES, MAX_LIST_VALUES, decode_envelope
+from stepmetrics.producers.events import (
+    MAX_ENVELOPE_BYTES,
+    MAX_LIST_VALUES,
+    WireEvent,
+    decode_envelope,
+)
 from stepmetrics.producers.settings import MIN_BATCH_BYTES
 
 CTX = StepContext("exec-1", "pipe", None)
@@ -64,8 +69,8 @@ def test_item_larger_than_capacity_passes_when_empty() -> None:
     assert not buffer.put("next", 1, 0)
 
 
-def decode_all(out: list[Outgoing]) -> list[tuple[str, str, int, object]]:
-    events: list[tuple[str, str, int, object]] = []
+def decode_all(out: list[Outgoing]) -> list[WireEvent]:
+    events: list[WireEvent] = []
     for item in out:
         events.extend(decode_envelope(item.data).events)
     return events
@@ -112,7 +117,7 @@ def test_full_list_of_worst_case_values_is_split_under_the_limit() -> None:
     assert all(len(o.data) <= MAX_ENVELOPE_BYTES for o in out)
     events = decode_all(out)
     assert {(e[0], e[1], e[2]) for e in events} == {("l", name, 7)}
-    assert sum(len(e[3]) for e in events) == MAX_LIST_VALUES  # type: ignore[misc]
+    assert sum(len(e[3]) for e in events) == MAX_LIST_VALUES
     assert sum(o.values for o in out) == MAX_LIST_VALUES
 
 
@@ -127,5 +132,5 @@ def test_small_budgets_mix_scalars_and_split_lists(max_bytes: int) -> None:
     assert events[0] == ("s", "s0", 0, 0.5)
     assert events[-1] == ("s", "s1", 9, math.inf)
     for i in range(3):
-        values = [v for e in events if e[1] == f"l{i}" for v in e[3]]  # type: ignore[attr-defined]
+        values = [v for e in events if e[1] == f"l{i}" for v in e[3]]
         assert values == [float(v) for v in range(3000)]
