@@ -207,3 +207,24 @@ def test_envelopes_stay_under_the_message_limit(broker: ManagedProcess, topic: s
     assert len(raw_sizes) >= 2
     assert max(raw_sizes) <= MAX_ENVELOPE_BYTES
     recorder.close(5)
+
+
+async def test_recording_after_close_uses_a_new_identity(
+    broker: ManagedProcess, topic: str
+) -> None:
+    recorder = Recorder(settings_for(broker.address, topic))
+    sdk = CraftAiSdk(recorder=recorder)
+    assert sdk.flush(0)  # nothing recorded yet
+    with step_context("exec-reopen", "p"):
+        sdk.record_metric_value("first", 1.0)
+        assert await asyncio.to_thread(recorder.close, 30)
+        first_id = recorder.producer_id
+        sdk.record_metric_value("second", 2.0)
+        assert await asyncio.to_thread(sdk.flush, 30)
+    assert recorder.producer_id != first_id
+    envelopes = await read_envelopes(broker.address, topic, lambda e: len(e) >= 2)
+    assert [(e.identity, events([e])) for e in envelopes] == [
+        (f"{first_id}:0", [("s", "first", 1.0)]),
+        (f"{recorder.producer_id}:0", [("s", "second", 2.0)]),
+    ]
+    recorder.close(5)
