@@ -88,8 +88,8 @@ class Recorder:
         wire = scalar_value(checked, value)
         if self._sender is None:
             self._start()
-        item = (ctx, KIND_SCALAR, checked, time.time_ns() // 1000, wire)
-        if self._buffer.put(item, 1, self.settings.block_timeout):
+        event = (KIND_SCALAR, checked, time.time_ns() // 1000, wire)
+        if self._buffer.put(ctx, event, 1, self.settings.block_timeout):
             return True
         self._warn_dropped(checked, 1, stacklevel + 1)
         return False
@@ -117,8 +117,8 @@ class Recorder:
                 self._over_limit += len(wire) - room
                 wire = wire[:room]
             if wire:
-                item = (ctx, KIND_LIST, checked, time.time_ns() // 1000, wire)
-                if not self._buffer.put(item, len(wire), self.settings.block_timeout):
+                event = (KIND_LIST, checked, time.time_ns() // 1000, wire)
+                if not self._buffer.put(ctx, event, len(wire), self.settings.block_timeout):
                     self._warn_dropped(checked, len(wire), stacklevel + 1)
                     return False
                 self._list_counts[key] = count + len(wire)
