@@ -71,7 +71,7 @@ class Recorder:
         _LIVE.add(self)
 
     def _reset(self) -> None:
-        self.producer_id = uuid.uuid4().hex
+        self.producer_id = ""  # a new one per sender: see _start
         self._pid = os.getpid()
         self._buffer = Buffer(self.settings.buffer_values)
         self._sender: Sender | None = None
@@ -88,8 +88,8 @@ class Recorder:
         wire = scalar_value(checked, value)
         if self._sender is None:
             self._start()
-        item = (ctx, KIND_SCALAR, checked, time.time_ns() // 1000, wire)
-        if self._buffer.put(item, 1, self.settings.block_timeout):
+        event = (KIND_SCALAR, checked, time.time_ns() // 1000, wire)
+        if self._buffer.put(ctx, event, 1, self.settings.block_timeout):
             return True
         self._warn_dropped(checked, 1, stacklevel + 1)
         return False
@@ -117,8 +117,8 @@ class Recorder:
                 self._over_limit += len(wire) - room
                 wire = wire[:room]
             if wire:
-                item = (ctx, KIND_LIST, checked, time.time_ns() // 1000, wire)
-                if not self._buffer.put(item, len(wire), self.settings.block_timeout):
+                event = (KIND_LIST, checked, time.time_ns() // 1000, wire)
+                if not self._buffer.put(ctx, event, len(wire), self.settings.block_timeout):
                     self._warn_dropped(checked, len(wire), stacklevel + 1)
                     return False
                 self._list_counts[key] = count + len(wire)
@@ -143,6 +143,9 @@ class Recorder:
         with self._start_lock:
             if self._sender is not None:
                 return
+            # Envelope identities must never repeat: a sender started after a
+            # close() or in a forked child numbers its envelopes from 0 again.
+            self.producer_id = uuid.uuid4().hex
             sender = Sender(self.settings, self._buffer, self.producer_id)
             sender.start()
             self._sender = sender
@@ -151,7 +154,7 @@ class Recorder:
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every value recorded so far is acknowledged; True if so."""
         sender = self._sender
-        if sender is None:
+        if sender is None or self._buffer.stats().pending == 0:
             return self._buffer.stats().pending == 0
         return sender.flush(timeout)
 

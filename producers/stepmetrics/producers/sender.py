@@ -178,9 +178,9 @@ class Sender:
         self._data.set()  # retry even if nothing new was recorded
 
     async def _round(self) -> None:
-        items = self._buffer.drain()
-        if items:
-            self._outbox.extend(self._batcher.build(items))
+        ctxs, events = self._buffer.drain()
+        if events:
+            self._outbox.extend(self._batcher.build(ctxs, events))
         for request in self._new_flushes:
             request.target = self._batcher.next_seq
         self._flushes.extend(self._new_flushes)
