@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from stepmetrics.producers.events import encode_envelope
-from stepmetrics.stack.services import ManagedProcess
+from stepmetrics.stack.services import ManagedProcess, start_redis
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.stats import read_stats
 from tests.integration.metrics_state import actual_state, expected_state, snapshot
@@ -229,3 +229,44 @@ async def _consume_all(bootstrap: str, topic: str, expected: int) -> list[Any]:
     finally:
         await consumer.stop()
     return records
+
+
+async def test_redis_restart_mid_stream_loses_nothing(
+    broker: ManagedProcess,
+    redis_factory: Callable[[], ManagedProcess],
+    redis_keys: RedisKeys,
+    topic: str,
+    spawn: Spawn,
+) -> None:
+    redis = redis_factory()  # private: this test restarts it
+    port = int(redis.address.rsplit(":", 1)[1].split("/")[0])
+    workdir = redis.log_path.parent.parent
+    client = aioredis.Redis.from_url(redis.address)
+    envelopes = make_envelopes("p1", EXECUTIONS, count=240, events_per=30, seed=7)
+    worker = spawn(worker_env(broker.address, topic, redis.address, redis_keys.prefix, topic), "w")
+    await worker.start()
+    stream = asyncio.create_task(produce(broker.address, topic, envelopes, pause=0.05))
+
+    async def applied(at_least: int) -> bool:
+        return (await read_stats(client, redis_keys))["envelopes_applied"] >= at_least
+
+    restarted: ManagedProcess | None = None
+    try:
+        await wait_for(lambda: applied(40), 30, "40 envelopes applied")
+        await client.aclose()
+        redis.stop()  # SIGTERM: redis writes its AOF and exits
+        await asyncio.sleep(1.0)  # the worker keeps consuming and must retry meanwhile
+        restarted = await asyncio.to_thread(start_redis, workdir, port)
+        client = aioredis.Redis.from_url(redis.address)
+        await stream
+        await wait_for(lambda: applied(len(envelopes)), 60, "all envelopes applied")
+        assert await worker.stop() == 0
+        assert "write failed, retrying" in worker.log()
+        stats = await read_stats(client, redis_keys)
+        assert stats["envelopes_applied"] == len(envelopes)
+        expected = expected_state(envelopes)
+        assert await actual_state(client, redis_keys, EXECUTIONS) == expected
+    finally:
+        await client.aclose()
+        if restarted is not None:
+            restarted.stop()
