@@ -20,6 +20,10 @@ class ExecutionState:
     dropped: dict[str, int] = field(default_factory=dict)
 
 
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
 def _value(raw: object) -> float:
     if isinstance(raw, str):
         return NON_FINITE_WIRE[raw]
@@ -70,15 +74,16 @@ async def actual_state(
     for eid in execution_ids:
         ex = ExecutionState()
         sv = await client.hgetall(keys.scalar_values(eid))
-        ex.scalars = {k.decode(): v.decode() for k, v in sv.items()}
+        ex.scalars = {_text(k): _text(v) for k, v in sv.items()}
         list_names = await client.hkeys(keys.list_created(eid))
         for raw_name in list_names:
-            name = raw_name.decode()
+            name = _text(raw_name)
             packed = array("d")
-            packed.frombytes(await client.get(keys.list_values(eid, name)) or b"")
+            stored = await client.get(keys.list_values(eid, name))
+            packed.frombytes(stored if isinstance(stored, bytes) else b"")
             ex.lists[name] = packed.tolist()
         ld = await client.hgetall(keys.list_dropped(eid))
-        ex.dropped = {k.decode(): int(v) for k, v in ld.items()}
+        ex.dropped = {_text(k): int(v) for k, v in ld.items()}
         state[eid] = ex
     return state
 
@@ -89,7 +94,7 @@ async def snapshot(client: aioredis.Redis, prefix: str) -> dict[bytes, object]:
     async for key in client.scan_iter(match=f"{prefix}:*", count=1000):
         if key.endswith(b":stats"):
             continue
-        kind = (await client.type(key)).decode()
+        kind = _text(await client.type(key))
         if kind == "hash":
             result[key] = await client.hgetall(key)
         elif kind == "set":

@@ -80,6 +80,7 @@ async def test_cap_is_exact_and_drops_are_counted(
     await writer.apply(batch)
     await writer.apply([env(2, [("l", "curve", T + 2, chunk)]), env(3, [("l", "curve", T, [1.0])])])
     stored = await redis_client.get(redis_keys.list_values("e1", "curve"))
+    assert isinstance(stored, bytes)
     assert len(stored) == 50_000 * 8
     assert struct.unpack_from("<d", stored, 49_999 * 8)[0] == 9_999.0
     assert await redis_client.hget(redis_keys.list_dropped("e1"), "curve") == b"10001"

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from stepmetrics.processors import ENV_VARS, ProcessorSettings, ProcessorSettingsError
-from stepmetrics.processors.deadletter import DeadLetter, RateLimiter, RawMessage
+from stepmetrics.processors.deadletter import (
+    MAX_DEAD_LETTER_BYTES,
+    DeadLetter,
+    RateLimiter,
+    RawMessage,
+)
 from stepmetrics.processors.handler import MAX_ROUND_TRIP_BYTES, _chunks
 
 
@@ -71,6 +76,14 @@ def test_dead_letter_headers_keep_originals_and_add_reason_and_source() -> None:
         "stepmetrics-source-partition": b"3",
         "stepmetrics-source-offset": b"41",
     }
+
+
+def test_oversized_dead_letters_keep_only_their_head() -> None:
+    message = RawMessage("t", 0, 1, None, b"x" * (MAX_DEAD_LETTER_BYTES + 5))
+    letter = DeadLetter(message, "too big")
+    assert letter.value == b"x" * MAX_DEAD_LETTER_BYTES
+    assert dict(letter.headers())["stepmetrics-original-size"] == b"900005"
+    assert DeadLetter(RawMessage("t", 0, 1, None, None), "empty").value is None
 
 
 def test_rate_limiter_counts_what_it_suppressed() -> None:

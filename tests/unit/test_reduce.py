@@ -19,7 +19,7 @@ T = 1_764_150_000_000_000
 
 
 def envelope(events: list[tuple[str, str, int, object]], seq: int = 0, eid: str = "e1") -> Envelope:
-    return Envelope("p", seq, eid, "pipe", None, events)  # type: ignore[arg-type]
+    return Envelope("p", seq, eid, "pipe", None, events)
 
 
 def test_last_recorded_scalar_wins_within_an_envelope() -> None:
