@@ -11,7 +11,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from stepmetrics.stack.apps import APPS, App
@@ -67,9 +67,10 @@ def pick_port(asked: int | None, standard: int, what: str) -> int:
 class Launcher:
     """Runs one local stack; `stopping` is polled, so a signal handler may set it."""
 
-    def __init__(self, settings: StackSettings, ports: Ports) -> None:
+    def __init__(self, settings: StackSettings, ports: Ports, apps: Sequence[App] = APPS) -> None:
         self.settings = settings
         self.ports = ports
+        self.apps = tuple(apps)
         self.data_dir = settings.data_dir.resolve()
         self.children: list[ManagedProcess] = []
         self.stopping = False
@@ -163,7 +164,7 @@ class Launcher:
     def _start_apps(self, api_url: str, env: dict[str, str]) -> list[ManagedProcess]:
         addresses = {"worker": env["STEPMETRICS_KAFKA_BOOTSTRAP"], "api": api_url}
         started = []
-        for app in APPS:
+        for app in self.apps:
             if not app.installed():
                 logger.warning(
                     "%s is not installed (no module %s): not started", app.name, app.module
@@ -176,7 +177,7 @@ class Launcher:
 
     def _wait_ready(self, apps: list[ManagedProcess]) -> bool:
         """Wait until every app answers; False if stopped meanwhile."""
-        checks: dict[str, App] = {app.name: app for app in APPS}
+        checks: dict[str, App] = {app.name: app for app in self.apps}
         pending = list(apps)
         deadline = time.monotonic() + self.settings.startup_timeout
         while pending:
