@@ -24,7 +24,7 @@ from stepmetrics.stack.services import (
     start_redis,
 )
 from stepmetrics.stack.settings import StackSettings
-from stepmetrics.stack.state import StackState, remove_state, write_state
+from stepmetrics.stack.state import StackState, read_state, remove_state, write_state
 from stepmetrics.stack.topics import ensure_topics
 
 logger = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ class Launcher:
         self.apps = tuple(apps)
         self.data_dir = settings.data_dir.resolve()
         self.children: list[ManagedProcess] = []
+        self.state: StackState | None = None  # set once ready and written
         self.stopping = False
 
     def run(self, on_ready: Callable[[StackState], None]) -> int:
@@ -81,6 +82,7 @@ class Launcher:
         Returns 0 once stopped. Raises StackError (ChildDied included) on failure.
         """
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._refuse_second_stack()
         kafka = self._kafka()
         redis = self._redis()
         topics = [self.settings.topic, self.settings.deadletter_topic]
@@ -104,6 +106,7 @@ class Launcher:
             children={child.name: child.proc.pid for child in self.children},
         )
         write_state(self.data_dir, state)
+        self.state = state
         on_ready(state)
         while not self.stopping:
             self._check_children()
@@ -111,11 +114,24 @@ class Launcher:
         return 0
 
     def shutdown(self) -> None:
-        """Stop every child, newest first, and forget the state file. Idempotent."""
-        remove_state(self.data_dir)
+        """Stop every child, newest first, and remove our state file. Idempotent."""
+        if self.state is not None:
+            remove_state(self.data_dir)
         for child in reversed(self.children):
-            logger.info("stopping %s (pid %s)", child.name, child.proc.pid)
+            if child.alive():
+                logger.info("stopping %s (pid %s)", child.name, child.proc.pid)
             child.stop()
+
+    def _refuse_second_stack(self) -> None:
+        """Two stacks on one data directory would share redis-server's AOF files."""
+        try:
+            running = read_state(self.data_dir)
+        except StackError:
+            return  # none, or a stale state file of a stack that is gone
+        raise StackError(
+            f"a stack is already running from {self.data_dir} (pid {running.pid}); "
+            "stop it or use another --data-dir"
+        )
 
     def _kafka(self) -> str:
         if self.settings.kafka_bootstrap is not None:
