@@ -173,6 +173,8 @@ class Launcher:
             STEPMETRICS_API_PORT=api_url.rsplit(":", 1)[1],
             STEPMETRICS_API_URL=api_url,
             STEPMETRICS_API_TOKEN=token,
+            # Keep the worker's faust state with the stack, apart from other stacks'.
+            STEPMETRICS_WORKER_DATADIR=str(self.data_dir / "worker" / "faust"),
             PYTHONUNBUFFERED="1",  # the worker's ready line must reach its log at once
         )
         return env
