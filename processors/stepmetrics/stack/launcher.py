@@ -81,21 +81,35 @@ class Launcher:
 
         Returns 0 once stopped. Raises StackError (ChildDied included) on failure.
         """
+        state = self._start()
+        if state is None:
+            return 0
+        write_state(self.data_dir, state)
+        self.state = state
+        on_ready(state)
+        while not self.stopping:
+            self._check_children()
+            time.sleep(_POLL)
+        return 0
+
+    def _start(self) -> StackState | None:
+        """Start the services, topics and apps; None if stopped meanwhile."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._refuse_second_stack()
         kafka = self._kafka()
-        redis = self._redis()
+        redis = None if self.stopping else self._redis()
+        if redis is None or self.stopping:
+            return None
         topics = [self.settings.topic, self.settings.deadletter_topic]
         ensure_topics(
             kafka, topics, self.settings.topic_partitions, timeout=self.settings.startup_timeout
         )
         token = self.settings.api_token or secrets.token_urlsafe(24)
         api_url = f"http://{LOOPBACK}:{pick_port(self.ports.api, API_PORT, 'api')}"
-        env = self._app_env(kafka, redis, api_url, token)
-        apps = self._start_apps(api_url, env)
+        apps = self._start_apps(api_url, self._app_env(kafka, redis, api_url, token))
         if not self._wait_ready(apps):
-            return 0
-        state = StackState(
+            return None
+        return StackState(
             pid=os.getpid(),
             kafka=kafka,
             topic=self.settings.topic,
@@ -105,13 +119,6 @@ class Launcher:
             token=token,
             children={child.name: child.proc.pid for child in self.children},
         )
-        write_state(self.data_dir, state)
-        self.state = state
-        on_ready(state)
-        while not self.stopping:
-            self._check_children()
-            time.sleep(_POLL)
-        return 0
 
     def shutdown(self) -> None:
         """Stop every child, newest first, and remove our state file. Idempotent."""
