@@ -146,7 +146,9 @@ class Launcher:
             return self.settings.kafka_bootstrap
         port = pick_port(self.ports.kafka, KAFKA_PORT, "kafka")
         broker = self._started(
-            start_broker(self.data_dir, port, timeout=self.settings.startup_timeout)
+            start_broker(
+                self.data_dir, port, timeout=self.settings.startup_timeout, die_with_parent=True
+            )
         )
         logger.info("broker (Tansu) listening on %s", broker.address)
         return broker.address
@@ -157,7 +159,9 @@ class Launcher:
             return self.settings.redis_url
         port = pick_port(self.ports.redis, REDIS_PORT, "redis")
         server = self._started(
-            start_redis(self.data_dir, port, timeout=self.settings.startup_timeout)
+            start_redis(
+                self.data_dir, port, timeout=self.settings.startup_timeout, die_with_parent=True
+            )
         )
         logger.info(
             "redis-server listening on %s, data in %s", server.address, server.log_path.parent
