@@ -218,7 +218,7 @@ def test_up_reports_a_dead_child(up: Up) -> None:
     code = up.proc.wait(30)
     stderr = up.stderr()
     assert code == 1, stderr
-    assert "redis exited with code -9" in stderr
+    assert "redis exited with code -9 (SIGKILL)" in stderr
     # The tail of redis's own log, which says it started.
     assert "Ready to accept connections" in stderr
     assert all(_gone(pid) for pid in state.children.values())

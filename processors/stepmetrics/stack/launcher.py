@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -48,11 +49,19 @@ class ChildDied(StackError):
     """A child process of the stack exited on its own."""
 
     def __init__(self, child: ManagedProcess) -> None:
+        code = child.proc.returncode
         super().__init__(
-            f"{child.name} exited with code {child.proc.returncode}; "
+            f"{child.name} exited with code {code}{_signal_name(code)}; "
             f"last lines of {child.log_path}:\n{child.log_tail()}"
         )
         self.child = child
+
+
+def _signal_name(returncode: int) -> str:
+    try:
+        return f" ({signal.Signals(-returncode).name})" if returncode < 0 else ""
+    except ValueError:  # a signal without a name
+        return ""
 
 
 def pick_port(asked: int | None, standard: int, what: str) -> int:
