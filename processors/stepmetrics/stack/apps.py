@@ -24,11 +24,19 @@ WORKER_READY: Final = "stepmetrics worker ready"
 
 @dataclass(frozen=True, slots=True)
 class App:
-    """A stepmetrics command `up` runs and how to tell that it answers."""
+    """A stepmetrics command `up` runs and how to tell that it answers.
+
+    Attributes:
+        name: `worker` or `api`; also the name of its directory and log.
+        command: The `stepmetrics` subcommand that runs it.
+        ready: True once the started process answers.
+        launch: A different argv to run instead of the subcommand (tests).
+    """
 
     name: str
     command: str
     ready: Callable[[ManagedProcess], bool]
+    launch: tuple[str, ...] = ()
 
     @property
     def module(self) -> str:
@@ -36,14 +44,16 @@ class App:
 
     def installed(self) -> bool:
         """True if the command's module is part of this installation."""
+        if self.launch:
+            return True
         try:
             return importlib.util.find_spec(self.module) is not None
         except ImportError:  # a parent package is missing
             return False
 
     def start(self, data_dir: Path, address: str, env: Mapping[str, str]) -> ManagedProcess:
-        argv = [sys.executable, "-m", "stepmetrics.cli", self.command]
-        return spawn(self.name, argv, data_dir / self.name, address, env)
+        argv = list(self.launch) or [sys.executable, "-m", "stepmetrics.cli", self.command]
+        return spawn(self.name, argv, data_dir / self.name, address, env, die_with_parent=True)
 
 
 def worker_ready(managed: ManagedProcess) -> bool:
