@@ -12,7 +12,7 @@ from typing import Final
 
 from benchmarks import e2e, growth, mlflow_peer, queries, raw_pipeline, sdk_emission
 from benchmarks.report import ratios
-from benchmarks.runner import Measurement, Scale
+from benchmarks.runner import Measurement, Scale, measure, peak_rss_mib
 from benchmarks.services import BenchStack, running_stack
 
 logger = logging.getLogger(__name__)
@@ -51,8 +51,23 @@ def run_suite(scale: Scale, only: Sequence[str] = FAMILIES) -> SuiteResult:
         with running_stack() as stack:
             for name in wanted:
                 _attempt(result, name, functools.partial(STACK_FAMILIES[name], stack, scale))
+            _attempt(result, "memory", functools.partial(memory, stack))
     result.measurements.extend(ratios(result.measurements))
     return result
+
+
+def memory(stack: BenchStack) -> list[Measurement]:
+    """Peak RSS (VmHWM) of every process of the stack over the whole run."""
+    return [
+        measure(
+            "memory",
+            f"{name} peak RSS, whole run",
+            [peak_rss_mib(stack.pid(name))],
+            "MiB",
+            higher_is_better=False,
+        )
+        for name in sorted(stack.children)
+    ]
 
 
 def _attempt(result: SuiteResult, name: str, run: Callable[[], list[Measurement]]) -> None:

@@ -17,7 +17,7 @@ from benchmarks import mlflow_peer
 from benchmarks.report import machine, ratios, table, write_json
 from benchmarks.runner import TINY, Measurement
 from benchmarks.services import BenchStack, running_stack
-from benchmarks.suite import STACK_FAMILIES
+from benchmarks.suite import STACK_FAMILIES, memory
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +56,9 @@ def test_mlflow_peer_ratios_and_json_at_tiny_size(tmp_path: Path) -> None:
     assert [m["name"] for m in doc["measurements"]] == [*(m.name for m in found), ratio.name]
     assert doc["errors"] == {"e2e": "boom"}
     assert doc["machine"]["cpus"] >= 1
+
+
+def test_memory_reports_every_stack_process(bench_stack: BenchStack) -> None:
+    found = memory(bench_stack)
+    check(found, "memory")
+    assert [m.name.split()[0] for m in found] == ["api", "broker", "redis", "worker"]
