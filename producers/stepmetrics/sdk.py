@@ -113,15 +113,20 @@ class CraftAiSdk:
         """Counters of this process: recorded, delivered, dropped, failed, pending."""
         return self.recorder.stats()
 
+    @staticmethod
     def get_metrics(
-        self,
         name: str | None = None,
         pipeline_name: str | None = None,
         deployment_name: str | None = None,
         execution_id: str | None = None,
     ) -> list[dict[str, Any]]:
         """Scalar metrics as dicts with keys name, value, created_at, execution_id,
-        deployment_name, pipeline_name; at most one filter may be set."""
+        deployment_name, pipeline_name; at most one filter may be set.
+
+        Static, so both `sdk.get_metrics(...)` and the documentation's
+        `CraftAiSdk.get_metrics(...)` work. Queries the reader API configured by
+        the environment (`stepmetrics.store.client.MetricsClient.from_env()`).
+        """
         client = _metrics_client()
         result: list[dict[str, Any]] = client.get_metrics(
             name=name,
@@ -131,8 +136,8 @@ class CraftAiSdk:
         )
         return result
 
+    @staticmethod
     def get_list_metrics(
-        self,
         name: str | None = None,
         pipeline_name: str | None = None,
         deployment_name: str | None = None,

@@ -104,8 +104,9 @@ class Recorder:
     ) -> bool:
         """Validate and queue values appended to a list metric.
 
-        Returns False when values were dropped (buffer full) or not sent
-        (the 50,000 limit), each with a warning.
+        Returns False when values were dropped because the buffer stayed full
+        (with a warning) or not sent because the list holds 50,000 values
+        (with one warning, when it reaches the limit).
         """
         checked = check_metric_name(name)
         wire = list_values(checked, values)
