@@ -124,7 +124,11 @@ def test_forked_children_get_their_own_sender(broker: ManagedProcess, topic: str
         assert sdk.flush(30)
         children = []
         for k in range(3):
-            pid = os.fork()
+            with warnings.catch_warnings():
+                # Python >= 3.12 warns that forking a threaded process is risky;
+                # exactly what users (DataLoader workers) do and what we test.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
             if pid == 0:  # the child: record, flush, leave without pytest's teardown
                 ok = False
                 try:
@@ -137,7 +141,9 @@ def test_forked_children_get_their_own_sender(broker: ManagedProcess, topic: str
         process = multiprocessing.get_context("fork").Process(
             target=_mp_child, args=(broker.address, topic)
         )
-        process.start()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            process.start()
         sdk.record_list_metric_values("values", [float(v) for v in range(100, 200)])
         for pid in children:
             assert os.waitpid(pid, 0)[1] == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import subprocess
 import sys
+import types
 import warnings
 
 import pytest
@@ -70,3 +71,33 @@ def test_importing_the_sdk_stays_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_queries_delegate_lazily_to_the_store_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, dict[str, object]]] = []
+
+    class FakeClient:
+        @classmethod
+        def from_env(cls) -> FakeClient:
+            return cls()
+
+        def get_metrics(self, **filters: object) -> list[dict[str, object]]:
+            calls.append(("get_metrics", filters))
+            return [{"name": "acc"}]
+
+        def get_list_metrics(self, **filters: object) -> list[dict[str, object]]:
+            calls.append(("get_list_metrics", filters))
+            return []
+
+    module = types.ModuleType("stepmetrics.store.client")
+    module.MetricsClient = FakeClient  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "stepmetrics.store.client", module)
+    # As documented: called on the class, and on an instance.
+    assert CraftAiSdk.get_metrics(name="acc") == [{"name": "acc"}]
+    sdk = CraftAiSdk(recorder=Recorder(UNUSED))
+    assert sdk.get_list_metrics(name="accuracy_list", pipeline_name="my_pipeline") == []
+    none = {"name": None, "pipeline_name": None, "deployment_name": None, "execution_id": None}
+    assert calls == [
+        ("get_metrics", {**none, "name": "acc"}),
+        ("get_list_metrics", {**none, "name": "accuracy_list", "pipeline_name": "my_pipeline"}),
+    ]

@@ -49,7 +49,10 @@ class Buffer:
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self._urgent_at = max(1, capacity // 4)
-        self._cond = threading.Condition(threading.Lock())
+        # `with self._lock` is a C-level enter; the Condition shares the lock
+        # and is only used to wait for room and to wake waiters.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         # Two parallel FIFOs: the step context of each event, and the event.
         self._ctxs: deque[Any] = deque()
         self._events: deque[Any] = deque()
@@ -71,7 +74,7 @@ class Buffer:
         whole capacity is admitted once the buffer is empty, so that every
         item can eventually pass.
         """
-        with self._cond:
+        with self._lock:
             held = self._held
             if held and held + values > self.capacity and not self._wait(values, block_timeout):
                 self._dropped += values
@@ -104,7 +107,7 @@ class Buffer:
 
     def drain(self) -> tuple[deque[Any], deque[Any]]:
         """Take every queued (contexts, events), oldest first (still counted as held)."""
-        with self._cond:
+        with self._lock:
             ctxs, events = self._ctxs, self._events
             self._ctxs, self._events = deque(), deque()
             self._undrained = 0
@@ -122,5 +125,5 @@ class Buffer:
 
     def stats(self) -> BufferStats:
         """A consistent snapshot of the counters."""
-        with self._cond:
+        with self._lock:
             return BufferStats(self._recorded, self._delivered, self._dropped, self._failed)

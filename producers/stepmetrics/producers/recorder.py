@@ -30,6 +30,7 @@ from stepmetrics.producers.events import KIND_LIST, KIND_SCALAR, MAX_LIST_VALUES
 from stepmetrics.producers.sender import Sender
 from stepmetrics.producers.settings import FLUSH_TIMEOUT_VAR, ProducerSettings
 from stepmetrics.producers.validation import check_metric_name, list_values, scalar_value
+from stepmetrics.producers.validation import valid_names as _known_names
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +85,18 @@ class Recorder:
         self, ctx: StepContext, name: object, value: object, stacklevel: int = 2
     ) -> bool:
         """Validate and queue one scalar value; False (and a warning) if dropped."""
-        checked = check_metric_name(name)
-        wire = scalar_value(checked, value)
+        # Inlined fast paths of check_metric_name and scalar_value: a known
+        # name, a finite float (x - x is NaN for NaN and ±inf).
+        if type(name) is not str or name not in _known_names:
+            name = check_metric_name(name)
+        if type(value) is not float or value - value != 0.0:
+            value = scalar_value(name, value)
         if self._sender is None:
             self._start()
-        event = (KIND_SCALAR, checked, time.time_ns() // 1000, wire)
+        event = (KIND_SCALAR, name, time.time_ns() // 1000, value)
         if self._buffer.put(ctx, event, 1, self.settings.block_timeout):
             return True
-        self._warn_dropped(checked, 1, stacklevel + 1)
+        self._warn_dropped(name, 1, stacklevel + 1)
         return False
 
     def record_list(
@@ -99,8 +104,9 @@ class Recorder:
     ) -> bool:
         """Validate and queue values appended to a list metric.
 
-        Returns False when values were dropped (buffer full) or not sent
-        (the 50,000 limit), each with a warning.
+        Returns False when values were dropped because the buffer stayed full
+        (with a warning) or not sent because the list holds 50,000 values
+        (with one warning, when it reaches the limit).
         """
         checked = check_metric_name(name)
         wire = list_values(checked, values)
