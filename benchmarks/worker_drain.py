@@ -63,7 +63,13 @@ async def fill(bootstrap: str, topic: str, payloads: list[bytes]) -> None:
     await producer.stop()
 
 
-async def drain(bootstrap: str, redis_url: str, topic: str, events: int) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def drain(bootstrap: str, redis_url: str, topic: str, events: int) -> tuple[float, float]:
     prefix = f"bench-{topic}"
     env = {
         **os.environ,
@@ -81,16 +87,16 @@ async def drain(bootstrap: str, redis_url: str, topic: str, events: int) -> floa
     assert proc.stdout is not None
     while b"stepmetrics worker ready" not in await proc.stdout.readline():
         pass
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), cpu_seconds(proc.pid)
     client = aioredis.Redis.from_url(redis_url)
     keys = RedisKeys(prefix)
     while (await read_stats(client, keys))["events_applied"] < events:  # noqa: ASYNC110 - polls Redis
         await asyncio.sleep(0.01)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, cpu_seconds(proc.pid) - cpu_start
     await client.aclose()
     proc.terminate()
     await proc.wait()
-    return elapsed
+    return elapsed, cpu
 
 
 async def run(runs: int) -> None:
@@ -99,16 +105,23 @@ async def run(runs: int) -> None:
     redis = start_redis(work, free_port(), appendonly=True)
     try:
         for kind, count, per in (("s", 400, 1), ("l", 200, 20)):
-            rates = []
+            rates, cpu_rates = [], []
             for r in range(runs):
                 topic = f"bench-{kind}-{r}"
                 await fill(broker.address, topic, envelopes(kind, count, per))
-                elapsed = await drain(broker.address, redis.address, topic, count * 500)
+                elapsed, cpu = await drain(broker.address, redis.address, topic, count * 500)
                 units = count * 500 * per
                 rates.append(units / elapsed)
-                print(f"{kind} run {r}: {units} in {elapsed:.2f}s = {units / elapsed:,.0f}/s")
+                cpu_rates.append(units / cpu)
+                print(
+                    f"{kind} run {r}: {units} in {elapsed:.2f}s = {units / elapsed:,.0f}/s "
+                    f"(worker CPU {cpu:.2f}s = {units / cpu:,.0f}/CPU-s)"
+                )
             label = "scalar events/s" if kind == "s" else "list values/s"
-            print(f"median {label}: {statistics.median(rates):,.0f}")
+            print(
+                f"median {label}: {statistics.median(rates):,.0f} wall, "
+                f"{statistics.median(cpu_rates):,.0f} per worker CPU-second"
+            )
     finally:
         broker.stop()
         redis.stop()

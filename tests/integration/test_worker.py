@@ -108,8 +108,9 @@ async def test_cap_is_exact_with_two_concurrent_producer_processes(
     spawn: Spawn,
 ) -> None:
     env = worker_env(broker.address, topic, redis_server.address, redis_keys.prefix, topic)
-    worker = spawn(env, "worker")
-    await worker.start()
+    # Two workers share the group: the second one's join rebalances the partitions.
+    workers = [spawn(env, "w1"), spawn(env, "w2")]
+    await asyncio.gather(*(w.start() for w in workers))
     count, per = 30, 1000  # 2 x 30,000 values for a cap of 50,000
     producers = [
         await asyncio.create_subprocess_exec(
@@ -133,7 +134,7 @@ async def test_cap_is_exact_with_two_concurrent_producer_processes(
         return (await read_stats(redis_client, redis_keys))["envelopes_applied"] >= 2 * count
 
     await wait_for(all_applied, 60, "both producers' envelopes applied")
-    assert await worker.stop() == 0
+    assert [await w.stop() for w in workers] == [0, 0]
     state = (await actual_state(redis_client, redis_keys, ["shared"]))["shared"]
     values = state.lists["curve"]
     assert len(values) == 50_000
