@@ -21,6 +21,7 @@ METRIC_KEYS: Final = frozenset(
 # A page without items but with a cursor is legal once in a while (a server
 # may cut a page short); this many in a row means it is stuck.
 MAX_EMPTY_PAGES: Final = 3
+_NON_FINITE_MARKS: Final = (b'"NaN"', b'"Infinity"', b'"-Infinity"')
 
 
 def metric_query(
@@ -69,15 +70,20 @@ class Paging:
     def params(self) -> dict[str, str]:
         return self._query
 
-    def accept(self, doc: Any) -> None:
-        """Take one decoded page; raise `ApiError` if it is malformed or stuck."""
+    def accept(self, body: bytes) -> None:
+        """Take one page's JSON body; raise `ApiError` if it is malformed or stuck."""
         try:
+            doc = orjson.loads(body)
             items, cursor = doc["items"], doc["next_cursor"]
-        except (TypeError, KeyError):
+        except (orjson.JSONDecodeError, TypeError, KeyError):
             raise ApiError(
-                f"unexpected answer from {self.url}: {doc!r:.200}", url=self.url, status=200
+                f"unexpected answer from {self.url}: {body!r:.200}", url=self.url, status=200
             ) from None
-        self._decode(items)
+        self._check_shape(items)
+        # Non-finite values are the only strings where numbers belong; a body
+        # without their JSON names needs no pass over the values (C-speed test).
+        if any(mark in body for mark in _NON_FINITE_MARKS):
+            self._decode(items)
         self.items.extend(items)
         if cursor is None:
             self.more = False
@@ -93,33 +99,31 @@ class Paging:
         self._cursors.add(cursor)
         self._query["cursor"] = cursor
 
+    def _check_shape(self, items: list[dict[str, Any]]) -> None:
+        # The first item's keys are checked exactly, the others' count and
+        # value: enough to catch another shape at a fraction of the cost.
+        size = len(METRIC_KEYS)
+        bad = next((i for i in items[:1] if i.keys() != METRIC_KEYS), None)
+        bad = bad or next((i for i in items if len(i) != size or "value" not in i), None)
+        if bad is not None:
+            raise ApiError(
+                f"unexpected item from {self.url}: {bad!r:.200}", url=self.url, status=200
+            )
+
     def _decode(self, items: list[dict[str, Any]]) -> None:
         is_list = self.path == LIST_METRICS_PATH
-        # The first item's keys are checked exactly; for the others the count
-        # (and the "value" lookup) catches another shape at a fraction of the cost.
-        bad = next((i for i in items[:1] if i.keys() != METRIC_KEYS), None)
-        bad = bad or next((i for i in items if len(i) != len(METRIC_KEYS)), None)
-        if bad is not None:
-            raise ApiError(f"unexpected item from {self.url}: {bad!r:.200}", url=self.url,
-                           status=200)  # fmt: skip
         for item in items:
-            value = item.get("value", self)  # self: a marker no JSON value can be
-            if value is self:
-                raise ApiError(f"item without value from {self.url}: {item!r:.200}",
-                               url=self.url, status=200)  # fmt: skip
+            value = item["value"]
             if is_list:
                 item["value"] = list_from_wire(value)
             elif type(value) is not float:
                 item["value"] = from_wire(value)
 
 
-def check_response(response: httpx.Response, url: str) -> Any:
-    """The decoded JSON body of a 200 answer; raise the typed error otherwise."""
+def check_response(response: httpx.Response, url: str) -> bytes:
+    """The body of a 200 answer; raise the typed error otherwise."""
     if response.status_code == 200:
-        try:
-            return orjson.loads(response.content)
-        except orjson.JSONDecodeError as exc:
-            raise ApiError(f"{url} answered invalid JSON: {exc}", url=url, status=200) from exc
+        return response.content
     try:
         message = orjson.loads(response.content)["error"]
     except (orjson.JSONDecodeError, TypeError, KeyError):

@@ -36,10 +36,10 @@ def _reader(request: Request) -> MetricsReader:
 
 def wire_scalars(items: list[Metric]) -> list[Metric]:
     """Non-finite scalar values as their JSON names, in place."""
-    for item in items:
-        value = cast(float, item["value"])
+    for item in cast(list[dict[str, Any]], items):
+        value = item["value"]
         if value - value != 0.0:  # only NaN and the infinities: no call per finite value
-            cast(dict[str, Any], item)["value"] = to_wire(value)
+            item["value"] = to_wire(value)
     return items
 
 
