@@ -37,7 +37,7 @@ def main(argv: list[str]) -> int:
     print(table(result.measurements))
     for name, error in result.errors.items():
         print(f"\n{name} FAILED:\n{error}", file=sys.stderr)
-    info = {**machine(load_before), "family_seconds": result.seconds}
+    info = {**machine(load_before), "family_seconds": result.seconds, "family_load": result.load}
     write_json(args.out, result.measurements, result.errors, scale, info)
     print(f"\nwrote {args.out}")
     return 1 if result.errors else 0

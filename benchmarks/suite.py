@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -36,6 +37,7 @@ class SuiteResult:
     measurements: list[Measurement] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    load: dict[str, float] = field(default_factory=dict)  # 1-minute load average at start
 
 
 def run_suite(scale: Scale, only: Sequence[str] = FAMILIES) -> SuiteResult:
@@ -71,7 +73,8 @@ def memory(stack: BenchStack) -> list[Measurement]:
 
 
 def _attempt(result: SuiteResult, name: str, run: Callable[[], list[Measurement]]) -> None:
-    logger.info("benchmark %s: starting", name)
+    result.load[name] = round(os.getloadavg()[0], 2)
+    logger.info("benchmark %s: starting (load average %.2f)", name, result.load[name])
     start = time.monotonic()
     try:
         result.measurements.extend(run())
