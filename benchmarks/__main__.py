@@ -21,7 +21,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         description="stepmetrics benchmark suite: SDK, end to end, queries, peers, growth.",
     )
     parser.add_argument("--only", default=",".join(FAMILIES), help="comma separated families")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per measurement (median)")
+    parser.add_argument("--repeats", type=int, default=5, help="runs per measurement (median)")
     parser.add_argument("--factor", type=float, default=1.0, help="multiply every data size")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the JSON result file")
     return parser.parse_args(argv)

@@ -35,7 +35,7 @@ POLL_S: Final = 0.002
 
 def run(stack: BenchStack, scale: Scale) -> list[Measurement]:
     """Scalar events/s, list values/s, latency p50/p99 at 5k events/s, worker peak RSS."""
-    rounds = max(1, scale.count(200))
+    rounds = max(1, scale.count(400))
     lists, length = scale.count(40), min(50_000, scale.count(50_000, minimum=LIST_CHUNK))
     latency_events = scale.count(30_000, minimum=500)
     scalars = repeat(scale.repeats, lambda: {"rate": ingest_scalars(stack, rounds)})

@@ -29,7 +29,7 @@ class Scale:
     """
 
     factor: float = 1.0
-    repeats: int = 3
+    repeats: int = 5
     seconds: float = 10.0
 
     def count(self, full: int, minimum: int = 1) -> int:
