@@ -1,0 +1,75 @@
+"""The reader API application factory (Starlette, ASGI)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+import orjson
+import redis.asyncio as aioredis
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from stepmetrics.store.api.auth import TokenAuthMiddleware
+from stepmetrics.store.api.openapi import openapi_document
+from stepmetrics.store.api.responses import EXCEPTION_HANDLERS
+from stepmetrics.store.api.routes import api_routes
+from stepmetrics.store.reader import MetricsReader
+from stepmetrics.store.settings import ApiSettings
+
+logger = logging.getLogger(__name__)
+
+# Fail fast when Redis is away, rather than hanging a request.
+REDIS_CONNECT_TIMEOUT = 2.0
+REDIS_SOCKET_TIMEOUT = 10.0
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("stepmetrics")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def create_app(settings: ApiSettings, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+    """Build the reader API.
+
+    Args:
+        settings: the token, listen address and Redis settings.
+        extra_routes: more routes (e.g. the web interface); any path under
+            `/api/` is protected by the token like the API's own.
+
+    The Redis client and the `MetricsReader` are created by the app's lifespan
+    and held in `app.state.reader`; `app.state.settings` holds `settings`.
+    """
+    openapi = orjson.dumps(openapi_document(_version()))
+
+    async def openapi_json(request: Request) -> Response:
+        return Response(openapi, media_type="application/json")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        redis = aioredis.Redis.from_url(
+            settings.store.redis_url,
+            socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
+            socket_timeout=REDIS_SOCKET_TIMEOUT,
+        )
+        app.state.settings = settings
+        app.state.reader = MetricsReader(redis, settings.store.keys)
+        logger.info("reader API serving prefix %s", settings.store.redis_prefix)
+        try:
+            yield
+        finally:
+            await redis.aclose()
+
+    return Starlette(
+        routes=[*api_routes(), Route("/openapi.json", openapi_json), *extra_routes],
+        middleware=[Middleware(TokenAuthMiddleware, token=settings.token)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )

@@ -1,0 +1,90 @@
+"""Token authentication of the reader API (and of the web interface).
+
+Every path under `/api/` needs either `Authorization: Bearer <token>` or the
+session cookie `stepmetrics_session` whose value is `session_cookie_value(token)`
+(the web interface sets it at login, so the token itself never sits in the
+browser). Comparisons are constant-time. This is a pure ASGI middleware:
+cheaper than Starlette's `BaseHTTPMiddleware` on every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Final
+
+import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+SESSION_COOKIE: Final = "stepmetrics_session"
+PROTECTED_PREFIX: Final = "/api/"
+_SESSION_LABEL: Final = b"stepmetrics web session v1"
+_UNAUTHORIZED: Final = orjson.dumps(
+    {
+        "error": "missing or wrong token: send the header 'Authorization: Bearer <token>' "
+        "with the value of STEPMETRICS_API_TOKEN"
+    }
+)
+
+
+def session_cookie_value(token: str) -> str:
+    """The `stepmetrics_session` cookie value for `token`: HMAC-SHA256, hex."""
+    return hmac.new(token.encode(), _SESSION_LABEL, hashlib.sha256).hexdigest()
+
+
+class TokenChecker:
+    """Checks raw ASGI headers against one token."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token.encode()
+        self._session = session_cookie_value(token).encode()
+
+    def allows(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        """True if the headers carry the bearer token or the session cookie."""
+        for name, value in headers:
+            if name == b"authorization":
+                scheme, _, credential = value.partition(b" ")
+                if scheme.lower() == b"bearer" and hmac.compare_digest(
+                    credential.strip(), self._token
+                ):
+                    return True
+            elif name == b"cookie" and self._cookie_matches(value):
+                return True
+        return False
+
+    def _cookie_matches(self, header: bytes) -> bool:
+        for part in header.split(b";"):
+            key, _, value = part.strip().partition(b"=")
+            if key == SESSION_COOKIE.encode() and hmac.compare_digest(value, self._session):
+                return True
+        return False
+
+
+class TokenAuthMiddleware:
+    """Answers 401 (JSON) to any request under `/api/` without valid credentials."""
+
+    def __init__(self, app: ASGIApp, token: str, prefix: str = PROTECTED_PREFIX) -> None:
+        self.app = app
+        self.checker = TokenChecker(token)
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"].startswith(self.prefix)
+            and not self.checker.allows(scope["headers"])
+        ):
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 401,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(_UNAUTHORIZED)).encode()),
+                        (b"www-authenticate", b"Bearer"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": _UNAUTHORIZED})
+            return
+        await self.app(scope, receive, send)

@@ -1,0 +1,175 @@
+"""HTTP handlers of the reader API: thin adapters over `MetricsReader`.
+
+The reader lives in `request.app.state.reader` (set by the app's lifespan).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from typing import Any, Final, cast
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from stepmetrics.store.api import params
+from stepmetrics.store.api.responses import JSONResponse, error
+from stepmetrics.store.index import FILTERS
+from stepmetrics.store.reader import MetricsReader
+from stepmetrics.store.types import ExecutionDetail, Metric
+from stepmetrics.store.wire import list_to_wire, to_wire
+
+METRICS_LIMIT: Final = (1000, 10_000)  # (default, maximum) per page
+LISTS_LIMIT: Final = (100, 1000)
+EXECUTIONS_LIMIT: Final = (100, 1000)
+_METRIC_PARAMS: Final = frozenset({*FILTERS, *params.PAGING})
+_EXECUTION_PARAMS: Final = frozenset({"pipeline_name", "deployment_name", *params.PAGING})
+_UNSAFE_FILENAME: Final = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _reader(request: Request) -> MetricsReader:
+    return cast(MetricsReader, request.app.state.reader)
+
+
+def wire_scalars(items: list[Metric]) -> list[Metric]:
+    """Non-finite scalar values as their JSON names, in place."""
+    for item in cast(list[dict[str, Any]], items):
+        value = item["value"]
+        if value - value != 0.0:  # only NaN and the infinities: no call per finite value
+            item["value"] = to_wire(value)
+    return items
+
+
+def wire_lists(items: list[Metric]) -> list[Metric]:
+    """Non-finite list values as their JSON names, in place."""
+    for item in items:
+        cast(dict[str, Any], item)["value"] = list_to_wire(cast(list[float], item["value"]))
+    return items
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    if await _reader(request).ping():
+        return JSONResponse({"status": "ready"})
+    return error(503, "Redis is not reachable", retriable=True)
+
+
+async def metrics(request: Request) -> Response:
+    query = params.checked(request.query_params, _METRIC_PARAMS)
+    items, next_cursor = await _reader(request).scalar_metrics(
+        params.metric_filter(query), params.limit(query, *METRICS_LIMIT), params.cursor(query)
+    )
+    return JSONResponse(
+        {"items": wire_scalars(items), "next_cursor": next_cursor and next_cursor.encode()}
+    )
+
+
+async def list_metrics(request: Request) -> Response:
+    query = params.checked(request.query_params, _METRIC_PARAMS)
+    items, next_cursor = await _reader(request).list_metrics(
+        params.metric_filter(query), params.limit(query, *LISTS_LIMIT), params.cursor(query)
+    )
+    return JSONResponse(
+        {"items": wire_lists(items), "next_cursor": next_cursor and next_cursor.encode()}
+    )
+
+
+async def executions(request: Request) -> Response:
+    query = params.checked(request.query_params, _EXECUTION_PARAMS)
+    items, next_cursor = await _reader(request).executions(
+        query.get("pipeline_name"),
+        query.get("deployment_name"),
+        params.limit(query, *EXECUTIONS_LIMIT),
+        params.cursor(query),
+    )
+    return JSONResponse({"items": items, "next_cursor": next_cursor and next_cursor.encode()})
+
+
+async def _detail(request: Request) -> ExecutionDetail | Response:
+    params.checked(request.query_params, ())
+    execution_id: str = request.path_params["execution_id"]
+    detail = await _reader(request).execution(execution_id)
+    if detail is None:
+        return error(404, f"execution {execution_id!r} not found")
+    return detail
+
+
+async def execution(request: Request) -> Response:
+    detail = await _detail(request)
+    if isinstance(detail, Response):
+        return detail
+    wire_scalars(detail["scalars"])
+    return JSONResponse(detail)
+
+
+async def execution_list_metric(request: Request) -> Response:
+    params.checked(request.query_params, ())
+    execution_id: str = request.path_params["execution_id"]
+    name: str = request.path_params["name"]
+    found = await _reader(request).list_metric(execution_id, name)
+    if found is None:
+        return error(404, f"list metric {name!r} of execution {execution_id!r} not found")
+    return JSONResponse(wire_lists([found])[0])
+
+
+async def execution_csv(request: Request) -> Response:
+    detail = await _detail(request)
+    if isinstance(detail, Response):
+        return detail
+    found, _ = await _reader(request).list_metrics(
+        ("execution_id", detail["execution_id"]), limit=10_000, max_values=1 << 62
+    )
+    body = "".join(_csv_lines(detail, found))
+    filename = _UNSAFE_FILENAME.sub("_", detail["execution_id"])[:100] or "execution"
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{filename}-metrics.csv"'},
+    )
+
+
+def _csv_lines(detail: ExecutionDetail, lists: list[Metric]) -> Iterator[str]:
+    """kind,name,index,value,created_at: scalars first, then each list's values
+    by index; values as Python writes floats (`nan`, `inf`, `-inf`)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(("kind", "name", "index", "value", "created_at"))
+    writer.writerows(
+        ("scalar", m["name"], "", repr(m["value"]), m["created_at"]) for m in detail["scalars"]
+    )
+    for item in lists:
+        name, created = item["name"], item["created_at"]
+        values = cast(list[float], item["value"])
+        writer.writerows(("list", name, i, repr(v), created) for i, v in enumerate(values))
+    yield out.getvalue()
+
+
+async def stats(request: Request) -> Response:
+    params.checked(request.query_params, ())
+    return JSONResponse(await _reader(request).stats())
+
+
+def api_routes() -> list[BaseRoute]:
+    """Every route of the reader API (the OpenAPI document is added by the app)."""
+    return [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/api/v1/metrics", metrics),
+        Route("/api/v1/list-metrics", list_metrics),
+        Route("/api/v1/executions", executions),
+        # Execution ids and metric names may hold "/" (sent as %2F, decoded
+        # before routing): most specific routes first.
+        Route(
+            "/api/v1/executions/{execution_id:path}/list-metrics/{name:path}",
+            execution_list_metric,
+        ),
+        Route("/api/v1/executions/{execution_id:path}/metrics.csv", execution_csv),
+        Route("/api/v1/executions/{execution_id:path}", execution),
+        Route("/api/v1/stats", stats),
+    ]

@@ -1,0 +1,167 @@
+"""The query library: `get_metrics` / `get_list_metrics` over the reader API.
+
+    client = MetricsClient.from_env()   # STEPMETRICS_API_URL, STEPMETRICS_API_TOKEN
+    client.get_metrics(pipeline_name="my_pipeline")
+
+Behaviour (as documented for `CraftAiSdk.get_metrics`): at most one filter,
+else `ValueError` before any request; a list of dicts with exactly the keys
+name, value, created_at, execution_id, deployment_name, pipeline_name; NaN and
+±inf come back as floats; `created_at` is ISO 8601 UTC with microseconds and a
+`Z`. Results are ordered by execution creation time (oldest first), then
+execution id, then metric name. Every page is fetched; a server that repeats a
+cursor raises instead of looping. Network failures raise `ApiUnavailableError`
+(retriable), error answers `ApiError` / `ApiAuthError`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from types import TracebackType
+
+import httpx
+
+from stepmetrics.store.paging import (
+    LIST_METRICS_PATH,
+    METRICS_PATH,
+    Paging,
+    check_response,
+    headers,
+    metric_query,
+    unavailable,
+)
+from stepmetrics.store.settings import ClientSettings
+from stepmetrics.store.types import Metric
+
+
+class MetricsClient:
+    """Synchronous query client (httpx, one keep-alive connection pool).
+
+    Args:
+        settings: API URL, token and timeout (`ClientSettings.from_env()`).
+        transport: an httpx transport to use instead of the network (tests).
+    """
+
+    def __init__(
+        self, settings: ClientSettings, *, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        self.settings = settings
+        self._http = httpx.Client(
+            base_url=settings.api_url,
+            headers=headers(settings),
+            timeout=settings.timeout,
+            transport=transport,
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> MetricsClient:
+        """A client for `STEPMETRICS_API_URL` with `STEPMETRICS_API_TOKEN`."""
+        return cls(ClientSettings.from_env(environ))
+
+    def get_metrics(
+        self,
+        name: str | None = None,
+        pipeline_name: str | None = None,
+        deployment_name: str | None = None,
+        execution_id: str | None = None,
+    ) -> list[Metric]:
+        """Scalar metrics matching at most one filter (all pages)."""
+        query = metric_query(name, pipeline_name, deployment_name, execution_id)
+        return self._collect(METRICS_PATH, query)
+
+    def get_list_metrics(
+        self,
+        name: str | None = None,
+        pipeline_name: str | None = None,
+        deployment_name: str | None = None,
+        execution_id: str | None = None,
+    ) -> list[Metric]:
+        """List metrics (value: the list of numbers, in order) matching at most
+        one filter (all pages)."""
+        query = metric_query(name, pipeline_name, deployment_name, execution_id)
+        return self._collect(LIST_METRICS_PATH, query)
+
+    def _collect(self, path: str, query: dict[str, str]) -> list[Metric]:
+        paging = Paging(self.settings.api_url, path, query)
+        while paging.more:
+            try:
+                response = self._http.get(path, params=paging.params())
+            except httpx.TransportError as exc:
+                raise unavailable(paging.url, exc) from exc
+            paging.accept(check_response(response, paging.url))
+        return paging.items
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> MetricsClient:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class AsyncMetricsClient:
+    """Asynchronous twin of `MetricsClient` (httpx.AsyncClient); same methods,
+    awaited; close with `await client.aclose()` or `async with`."""
+
+    def __init__(
+        self, settings: ClientSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.settings = settings
+        self._http = httpx.AsyncClient(
+            base_url=settings.api_url,
+            headers=headers(settings),
+            timeout=settings.timeout,
+            transport=transport,
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> AsyncMetricsClient:
+        """A client for `STEPMETRICS_API_URL` with `STEPMETRICS_API_TOKEN`."""
+        return cls(ClientSettings.from_env(environ))
+
+    async def get_metrics(
+        self,
+        name: str | None = None,
+        pipeline_name: str | None = None,
+        deployment_name: str | None = None,
+        execution_id: str | None = None,
+    ) -> list[Metric]:
+        """Scalar metrics matching at most one filter (all pages)."""
+        query = metric_query(name, pipeline_name, deployment_name, execution_id)
+        return await self._collect(METRICS_PATH, query)
+
+    async def get_list_metrics(
+        self,
+        name: str | None = None,
+        pipeline_name: str | None = None,
+        deployment_name: str | None = None,
+        execution_id: str | None = None,
+    ) -> list[Metric]:
+        """List metrics matching at most one filter (all pages)."""
+        query = metric_query(name, pipeline_name, deployment_name, execution_id)
+        return await self._collect(LIST_METRICS_PATH, query)
+
+    async def _collect(self, path: str, query: dict[str, str]) -> list[Metric]:
+        paging = Paging(self.settings.api_url, path, query)
+        while paging.more:
+            try:
+                response = await self._http.get(path, params=paging.params())
+            except httpx.TransportError as exc:
+                raise unavailable(paging.url, exc) from exc
+            paging.accept(check_response(response, paging.url))
+        return paging.items
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncMetricsClient:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,119 @@
+"""Walk the execution indexes (sorted sets scored by `created_us`) in batches.
+
+A position is `(score, execution_id)`. Ties of equal scores are ordered by
+member bytes (UTF-8, hence code point order, as Python compares str). Walking
+restarts from the last position seen rather than from an offset, so an
+execution indexed meanwhile never makes a walk repeat one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Final, TypeAlias, cast
+
+import redis.asyncio as aioredis
+
+from stepmetrics.store.keys import RedisKeys
+from stepmetrics.store.wire import Cursor
+
+# (kind, value); kind is one of FILTERS.
+Filter: TypeAlias = tuple[str, str]
+Position: TypeAlias = tuple[int, str]
+FILTERS: Final = ("name", "pipeline_name", "deployment_name", "execution_id")
+BATCH: Final = 64
+
+
+async def execution_positions(
+    redis: aioredis.Redis,
+    keys: RedisKeys,
+    flt: Filter | None,
+    cursor: Cursor | None,
+    name_index: str | None,
+) -> AsyncIterator[list[Position]]:
+    """Executions matching `flt`, oldest first, from the cursor's execution on.
+
+    `name_index` is the index to use for a `name` filter (scalar or list).
+    """
+    start = cursor.position if cursor else None
+    if flt is not None and flt[0] == "execution_id":
+        # No existence check: an unknown execution simply has no metrics, and
+        # skipping it saves a round trip on the most common small query.
+        position = (0, flt[1])
+        if start is None or position >= start:
+            yield [position]
+        return
+    if flt is None:
+        key = keys.executions
+    elif flt[0] == "pipeline_name":
+        key = keys.pipeline_index(flt[1])
+    elif flt[0] == "deployment_name":
+        key = keys.deployment_index(flt[1])
+    else:
+        key = name_index or ""
+    async for batch in walk(redis, key, start, inclusive=True, reverse=False):
+        yield batch
+
+
+async def newest_positions(
+    redis: aioredis.Redis,
+    keys: RedisKeys,
+    pipeline_name: str | None,
+    deployment_name: str | None,
+    cursor: Cursor | None,
+) -> AsyncIterator[list[Position]]:
+    """Executions newest first, strictly after the cursor; the caller checks
+    the pipeline when both filters are given (the deployment index is used)."""
+    if deployment_name is not None:
+        key = keys.deployment_index(deployment_name)
+    elif pipeline_name is not None:
+        key = keys.pipeline_index(pipeline_name)
+    else:
+        key = keys.executions
+    start = cursor.position if cursor else None
+    async for batch in walk(redis, key, start, inclusive=False, reverse=True):
+        yield batch
+
+
+async def walk(
+    redis: aioredis.Redis,
+    key: str,
+    start: Position | None,
+    *,
+    inclusive: bool,
+    reverse: bool,
+) -> AsyncIterator[list[Position]]:
+    """Positions of `key` in order (descending if `reverse`) from `start`."""
+    bound: float | None = None if start is None else start[0]
+    ties = 0  # members already seen with score == bound
+    while True:
+        if reverse:
+            high = "+inf" if bound is None else bound
+            rows = await redis.zrevrangebyscore(
+                key, high, "-inf", start=ties, num=BATCH, withscores=True
+            )
+        else:
+            low = "-inf" if bound is None else bound
+            rows = await redis.zrangebyscore(
+                key, low, "+inf", start=ties, num=BATCH, withscores=True
+            )
+        positions = [(int(score), member.decode()) for member, score in _pairs(rows)]
+        keep = [p for p in positions if _after(p, start, inclusive, reverse)]
+        if keep:
+            yield keep
+        if len(rows) < BATCH:
+            return
+        last = positions[-1][0]
+        same = sum(1 for p in positions if p[0] == last)
+        ties = ties + same if last == bound else same
+        bound = last
+
+
+def _pairs(rows: object) -> list[tuple[bytes, float]]:
+    # redis-py types replies loosely; WITHSCORES gives (member bytes, score float).
+    return cast("list[tuple[bytes, float]]", rows)
+
+
+def _after(position: Position, start: Position | None, inclusive: bool, reverse: bool) -> bool:
+    if start is None or (inclusive and position == start):
+        return True
+    return position < start if reverse else position > start

@@ -1,0 +1,228 @@
+"""Pages of scalar and list metrics, read from the Redis layout of `keys.py`.
+
+Order (deterministic, the basis of cursor pagination): the execution's index
+score (its `created_us`: oldest execution first), then execution id, then
+metric name (code point order). A cursor is the position of the last item
+returned, so later pages never repeat an item. An execution whose `created_us`
+is lowered by a late event while someone pages moves before the cursor and is
+missed by that walk (the worker only ever lowers scores).
+"""
+
+from __future__ import annotations
+
+import sys
+from array import array
+from bisect import bisect_right
+from operator import itemgetter
+from typing import Final, TypeAlias
+
+import redis.asyncio as aioredis
+
+from stepmetrics.store.index import Filter, Position, execution_positions
+from stepmetrics.store.keys import RedisKeys
+from stepmetrics.store.types import Metric
+from stepmetrics.store.wire import Cursor, iso_us
+
+# A page of list metrics holds at most this many values in total (but always at
+# least one list), so one response stays a few MB of JSON.
+MAX_PAGE_VALUES: Final = 1_000_000
+META_FIELDS: Final = ("pipeline_name", "deployment_name")
+_BIG_ENDIAN: Final = sys.byteorder == "big"
+
+Page: TypeAlias = tuple[list[Metric], Cursor | None]
+# (position, pipeline, deployment, name, created_us) of one list metric.
+_ListRef: TypeAlias = tuple[Position, str | None, str | None, str, int]
+
+
+def unpack_values(data: bytes) -> list[float]:
+    """Decode a list value: packed little-endian float64."""
+    values = array("d")
+    # A torn tail cannot happen with the worker's whole-value appends; drop it
+    # rather than fail (slicing copies, so only when needed).
+    values.frombytes(data if len(data) % 8 == 0 else data[: len(data) - len(data) % 8])
+    if _BIG_ENDIAN:
+        values.byteswap()
+    return values.tolist()
+
+
+def text(raw: bytes | None) -> str | None:
+    return None if raw is None else raw.decode()
+
+
+def order_ts(raw: bytes | None) -> int:
+    """The record time (µs) in a scalar's order "ts_us seq idx"."""
+    return 0 if raw is None else int(raw.split(b" ", 1)[0])
+
+
+def metric(
+    name: str,
+    value: float | list[float],
+    ts_us: int,
+    execution_id: str,
+    pipeline: str | None,
+    deployment: str | None,
+) -> Metric:
+    return {
+        "name": name,
+        "value": value,
+        "created_at": iso_us(ts_us),
+        "execution_id": execution_id,
+        "deployment_name": deployment,
+        "pipeline_name": pipeline,
+    }
+
+
+def _matches(flt: Filter | None, pipeline: str | None, deployment: str | None) -> bool:
+    """Whether an execution's current meta still matches a pipeline or
+    deployment filter (its index entry could predate a rename)."""
+    if flt is None or flt[0] not in ("pipeline_name", "deployment_name"):
+        return True
+    return flt[1] == (pipeline if flt[0] == "pipeline_name" else deployment)
+
+
+def _only(flt: Filter | None) -> str | None:
+    return flt[1] if flt is not None and flt[0] == "name" else None
+
+
+async def scalar_page(
+    redis: aioredis.Redis, keys: RedisKeys, flt: Filter | None, limit: int, cursor: Cursor | None
+) -> Page:
+    """Up to `limit` scalar metrics matching `flt` after `cursor`."""
+    items: list[Metric] = []
+    last: tuple[int, str, bytes] | None = None
+    only = _only(flt)
+    index = None if only is None else keys.scalar_name_index(only)
+    async for batch in execution_positions(redis, keys, flt, cursor, index):
+        loaded = await _load_scalars(redis, keys, batch, only)
+        for (score, eid), (pipeline, deployment, rows) in zip(batch, loaded, strict=True):
+            if not _matches(flt, pipeline, deployment):
+                continue
+            if cursor and (score, eid) == cursor.position:
+                rows = rows[bisect_right(rows, cursor.name.encode(), key=itemgetter(0)) :]
+            room = limit - len(items)
+            items.extend(_scalar_items(rows[:room], eid, pipeline, deployment))
+            if rows[:room]:
+                last = (score, eid, rows[:room][-1][0])
+            if len(rows) > room and last is not None:
+                return items, Cursor(last[0], last[1], last[2].decode())
+    return items, None
+
+
+def _scalar_items(
+    rows: list[_Row], eid: str, pipeline: str | None, deployment: str | None
+) -> list[Metric]:
+    # One comprehension, no call per item but the unavoidable conversions:
+    # this loop is most of the cost of a 1,000-scalar query.
+    return [
+        {
+            "name": name.decode(),
+            "value": float(raw),
+            "created_at": iso_us(int(order.split(b" ", 1)[0])),
+            "execution_id": eid,
+            "deployment_name": deployment,
+            "pipeline_name": pipeline,
+        }
+        for name, raw, order in rows
+    ]
+
+
+# (name, value, order) as stored; sorting the UTF-8 names as bytes is code point order.
+_Row: TypeAlias = tuple[bytes, bytes, bytes]
+_Scalars: TypeAlias = tuple[str | None, str | None, list[_Row]]
+
+
+async def _load_scalars(
+    redis: aioredis.Redis, keys: RedisKeys, batch: list[Position], only: str | None
+) -> list[_Scalars]:
+    pipe = redis.pipeline(transaction=False)
+    for _, eid in batch:
+        pipe.hmget(keys.meta(eid), META_FIELDS)
+        if only is None:
+            pipe.hgetall(keys.scalar_values(eid))
+            pipe.hgetall(keys.scalar_orders(eid))
+        else:
+            pipe.hget(keys.scalar_values(eid), only)
+            pipe.hget(keys.scalar_orders(eid), only)
+    replies = await pipe.execute()
+    loaded: list[_Scalars] = []
+    for i in range(0, len(replies), 3):
+        meta, values, orders = replies[i : i + 3]
+        if only is not None:
+            values = {} if values is None else {only.encode(): values}
+            orders = {} if orders is None else {only.encode(): orders}
+        rows = sorted((name, raw, orders.get(name, b"0")) for name, raw in values.items())
+        loaded.append((text(meta[0]), text(meta[1]), rows))
+    return loaded
+
+
+async def list_page(
+    redis: aioredis.Redis,
+    keys: RedisKeys,
+    flt: Filter | None,
+    limit: int,
+    cursor: Cursor | None,
+    max_values: int = MAX_PAGE_VALUES,
+) -> Page:
+    """Up to `limit` list metrics (about `max_values` values at most) after `cursor`."""
+    chosen: list[_ListRef] = []
+    total = 0
+    more = False
+    only = _only(flt)
+    index = None if only is None else keys.list_name_index(only)
+    async for batch in execution_positions(redis, keys, flt, cursor, index):
+        for ref, length in await _list_outline(redis, keys, batch, flt, cursor):
+            if len(chosen) == limit or (chosen and total + length > max_values):
+                more = True
+                break
+            chosen.append(ref)
+            total += length
+        if more:
+            break
+    pipe = redis.pipeline(transaction=False)
+    for (_, eid), _, _, name, _ in chosen:
+        pipe.get(keys.list_values(eid, name))
+    blobs = await pipe.execute() if chosen else []
+    items = [
+        metric(name, unpack_values(blob or b""), created, eid, pipeline, deployment)
+        for ((_, eid), pipeline, deployment, name, created), blob in zip(chosen, blobs, strict=True)
+    ]
+    if not more:
+        return items, None
+    (score, eid), _, _, name, _ = chosen[-1]
+    return items, Cursor(score, eid, name)
+
+
+async def _list_outline(
+    redis: aioredis.Redis,
+    keys: RedisKeys,
+    batch: list[Position],
+    flt: Filter | None,
+    cursor: Cursor | None,
+) -> list[tuple[_ListRef, int]]:
+    """Each list of `batch` after `cursor`, in result order, with its length."""
+    only = _only(flt)
+    pipe = redis.pipeline(transaction=False)
+    for _, eid in batch:
+        pipe.hmget(keys.meta(eid), META_FIELDS)
+        if only is None:
+            pipe.hgetall(keys.list_created(eid))
+        else:
+            pipe.hget(keys.list_created(eid), only)
+    replies = await pipe.execute()
+    refs: list[_ListRef] = []
+    for position, meta, created in zip(batch, replies[::2], replies[1::2], strict=True):
+        if only is not None:
+            created = {} if created is None else {only.encode(): created}
+        pipeline, deployment = text(meta[0]), text(meta[1])
+        if not _matches(flt, pipeline, deployment):
+            continue
+        skip = cursor.name if cursor and position == cursor.position else None
+        for raw_name in sorted(created):
+            name = raw_name.decode()
+            if skip is None or name > skip:
+                refs.append((position, pipeline, deployment, name, int(created[raw_name])))
+    pipe = redis.pipeline(transaction=False)
+    for (_, eid), _, _, name, _ in refs:
+        pipe.strlen(keys.list_values(eid, name))
+    sizes = await pipe.execute() if refs else []
+    return [(ref, size // 8) for ref, size in zip(refs, sizes, strict=True)]

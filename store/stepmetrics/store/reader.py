@@ -1,0 +1,107 @@
+"""`MetricsReader`: every read-only query of the reader API, over Redis.
+
+Queries follow the layout of `stepmetrics.store.keys` exactly; the ordering
+and pagination rules are documented in `stepmetrics.store.pages`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from stepmetrics.store import executions, pages
+from stepmetrics.store.errors import StoreUnavailableError
+from stepmetrics.store.index import Filter
+from stepmetrics.store.keys import RedisKeys
+from stepmetrics.store.types import ExecutionDetail, ExecutionSummary, Metric
+from stepmetrics.store.wire import Cursor
+
+
+@contextmanager
+def _redis_errors() -> Iterator[None]:
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        raise StoreUnavailableError(f"Redis query failed: {exc}") from exc
+
+
+class MetricsReader:
+    """Read-only queries. Each raises `StoreUnavailableError` (retriable) when
+    Redis cannot be reached.
+
+    Args:
+        redis: a client created with `decode_responses=False` (list values
+            are binary).
+        keys: the key builder of the deployment's prefix.
+    """
+
+    def __init__(self, redis: aioredis.Redis, keys: RedisKeys) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    async def ping(self) -> bool:
+        """True when Redis answers."""
+        try:
+            return bool(await self._redis.ping())
+        except (RedisError, OSError):
+            return False
+
+    async def scalar_metrics(
+        self, flt: Filter | None, limit: int, cursor: Cursor | None = None
+    ) -> tuple[list[Metric], Cursor | None]:
+        """One page of scalar metrics matching `flt` (None: all) after `cursor`."""
+        with _redis_errors():
+            return await pages.scalar_page(self._redis, self._keys, flt, limit, cursor)
+
+    async def list_metrics(
+        self,
+        flt: Filter | None,
+        limit: int,
+        cursor: Cursor | None = None,
+        max_values: int = pages.MAX_PAGE_VALUES,
+    ) -> tuple[list[Metric], Cursor | None]:
+        """One page of list metrics: at most `limit` lists and, unless a single
+        list is larger, at most `max_values` values."""
+        with _redis_errors():
+            return await pages.list_page(self._redis, self._keys, flt, limit, cursor, max_values)
+
+    async def executions(
+        self,
+        pipeline_name: str | None,
+        deployment_name: str | None,
+        limit: int,
+        cursor: Cursor | None = None,
+    ) -> tuple[list[ExecutionSummary], Cursor | None]:
+        """One page of executions, newest first, matching both filters."""
+        with _redis_errors():
+            return await executions.execution_page(
+                self._redis, self._keys, pipeline_name, deployment_name, limit, cursor
+            )
+
+    async def execution(self, execution_id: str) -> ExecutionDetail | None:
+        """One execution with its scalars and list outlines; None if unknown."""
+        with _redis_errors():
+            return await executions.execution_detail(self._redis, self._keys, execution_id)
+
+    async def list_metric(self, execution_id: str, name: str) -> Metric | None:
+        """One list metric of one execution with its values; None if unknown."""
+        with _redis_errors():
+            return await executions.list_metric(self._redis, self._keys, execution_id, name)
+
+    async def stats(self) -> dict[str, Any]:
+        """The worker counters (`keys.stats`), as integers where they parse."""
+        with _redis_errors():
+            raw = await self._redis.hgetall(self._keys.stats)
+        counters = cast("dict[bytes, bytes]", raw)
+        return {k.decode(): _number(v.decode()) for k, v in sorted(counters.items())}
+
+
+def _number(text: str) -> int | str:
+    try:
+        return int(text)
+    except ValueError:
+        return text

@@ -1,0 +1,61 @@
+"""Result shapes shared by the reader, the HTTP API and the query library.
+
+Times are ISO 8601 UTC strings with microsecond precision and a `Z` suffix,
+e.g. `2026-11-26T19:56:09.123456Z`. Values are floats; in JSON, non-finite
+values travel as the strings "NaN", "Infinity" and "-Infinity".
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+
+class Metric(TypedDict):
+    """One scalar metric (`value` is a float) or list metric (`value` is a list)."""
+
+    name: str
+    value: float | list[float]
+    created_at: str
+    execution_id: str
+    deployment_name: str | None
+    pipeline_name: str | None
+
+
+class MetricPage(TypedDict):
+    """One page of metrics; `next_cursor` is None on the last page."""
+
+    items: list[Metric]
+    next_cursor: str | None
+
+
+class ExecutionSummary(TypedDict):
+    """One execution as listed by `GET /api/v1/executions`."""
+
+    execution_id: str
+    pipeline_name: str | None
+    deployment_name: str | None
+    created_at: str
+    updated_at: str
+    scalar_count: int
+    list_count: int
+
+
+class ExecutionPage(TypedDict):
+    items: list[ExecutionSummary]
+    next_cursor: str | None
+
+
+class ListInfo(TypedDict):
+    """A list metric of one execution, without its values."""
+
+    name: str
+    created_at: str
+    length: int
+    dropped: int
+
+
+class ExecutionDetail(ExecutionSummary):
+    """One execution with its scalar metrics and the outline of its lists."""
+
+    scalars: list[Metric]
+    lists: list[ListInfo]

@@ -1,0 +1,113 @@
+"""JSON wire helpers shared by the reader API and the query library.
+
+Only orjson here: the query library (the base install) imports this module
+without redis or starlette.
+
+- Times: `iso_us(ts_us)` gives ISO 8601 UTC with microseconds and a `Z`.
+- Numbers: JSON has no NaN or infinities, so they travel as the strings
+  "NaN", "Infinity", "-Infinity" (as in the event contract) and are turned back
+  into floats by `from_wire_*`.
+- Cursors: opaque URL-safe strings holding the position of the last item of a
+  page: (index score, execution id, metric name).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Final
+
+import orjson
+
+from stepmetrics.store.errors import StoreQueryError
+
+NON_FINITE_WIRE: Final[dict[str, float]] = {
+    "NaN": math.nan,
+    "Infinity": math.inf,
+    "-Infinity": -math.inf,
+}
+MAX_CURSOR_LENGTH: Final = 2048
+
+
+@lru_cache(maxsize=8192)
+def _iso_seconds(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
+def iso_us(ts_us: int) -> str:
+    """Format microseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.ffffffZ`."""
+    seconds, micros = divmod(ts_us, 1_000_000)
+    return f"{_iso_seconds(seconds)}.{micros:06d}Z"
+
+
+def to_wire(value: float) -> float | str:
+    """One float in JSON form: non-finite values become their string names."""
+    if value - value == 0.0:  # false only for NaN and the infinities
+        return value
+    if value != value:
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+def list_to_wire(values: list[float]) -> list[Any]:
+    """A list of floats in JSON form, cheap when every value is finite."""
+    total = sum(values)
+    if total - total == 0.0:  # all finite (an overflow to inf takes the slow path)
+        return values
+    return [to_wire(v) for v in values]
+
+
+def from_wire(value: Any) -> float:
+    """Decode one JSON number or non-finite name back into a float."""
+    if type(value) is str:
+        try:
+            return NON_FINITE_WIRE[value]
+        except KeyError:
+            raise StoreQueryError(f"{value!r:.80} is not a number") from None
+    return float(value)
+
+
+def list_from_wire(values: list[Any]) -> list[float]:
+    """Decode a JSON list of numbers, cheap when no value is a string."""
+    try:
+        sum(values)  # raises TypeError as soon as a string is mixed in
+    except TypeError:
+        return [from_wire(v) for v in values]
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a page ended: the last item's index score, execution and name."""
+
+    score: int
+    execution_id: str
+    name: str = ""
+
+    @property
+    def position(self) -> tuple[int, str]:
+        """The execution's position in its index: (score, execution id)."""
+        return (self.score, self.execution_id)
+
+    def encode(self) -> str:
+        raw = orjson.dumps([self.score, self.execution_id, self.name])
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        """Parse a cursor made by `encode`; raise `StoreQueryError` if it is not one."""
+        problem = f"cursor {text[:40]!r} is not valid: pass next_cursor of a previous page"
+        if len(text) > MAX_CURSOR_LENGTH:
+            raise StoreQueryError(problem)
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            score, execution_id, name = orjson.loads(raw)
+        except (binascii.Error, ValueError, TypeError) as exc:
+            raise StoreQueryError(problem) from exc
+        if type(score) is not int or not isinstance(execution_id, str) or not isinstance(name, str):
+            raise StoreQueryError(problem)
+        return cls(score, execution_id, name)

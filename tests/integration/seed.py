@@ -1,0 +1,71 @@
+"""TEST-ONLY: write executions in the documented Redis layout (keys.py).
+
+Stands in for the worker's write model so the reader can be tested on its
+own; the lead may later switch these tests to the real writer.
+"""
+
+from __future__ import annotations
+
+import sys
+from array import array
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from stepmetrics.store.keys import RedisKeys
+
+# A scalar is its value, or (value, ts_us of the kept value).
+Scalar = float | tuple[float, int]
+
+
+def pack(values: Sequence[float]) -> bytes:
+    """Little-endian float64, as the worker appends list values."""
+    packed = array("d", values)
+    if packed.itemsize != 8:  # pragma: no cover - every supported platform
+        raise RuntimeError("array('d') is not float64 here")
+
+    if sys.byteorder == "big":  # pragma: no cover
+        packed.byteswap()
+    return packed.tobytes()
+
+
+async def seed_execution(
+    redis: aioredis.Redis,
+    keys: RedisKeys,
+    execution_id: str,
+    *,
+    pipeline_name: str,
+    deployment_name: str | None = None,
+    created_us: int,
+    updated_us: int | None = None,
+    scalars: Mapping[str, Scalar] | None = None,
+    lists: Mapping[str, Sequence[float]] | None = None,
+    dropped: Mapping[str, int] | None = None,
+) -> None:
+    """Write one execution; scalars without a time get `created_us + i`."""
+    meta: dict[Any, Any] = {
+        "pipeline_name": pipeline_name,
+        "created_us": str(created_us),
+        "updated_us": str(updated_us or created_us),
+    }
+    if deployment_name is not None:
+        meta["deployment_name"] = deployment_name
+    pipe = redis.pipeline(transaction=True)
+    pipe.hset(keys.meta(execution_id), mapping=meta)
+    for i, (name, scalar) in enumerate(sorted((scalars or {}).items())):
+        value, ts_us = scalar if isinstance(scalar, tuple) else (scalar, created_us + i)
+        pipe.hset(keys.scalar_values(execution_id), name, repr(float(value)))
+        pipe.hset(keys.scalar_orders(execution_id), name, f"{ts_us} {i} 0")
+        pipe.zadd(keys.scalar_name_index(name), {execution_id: created_us}, lt=True)
+    for i, (name, values) in enumerate(sorted((lists or {}).items())):
+        pipe.hset(keys.list_created(execution_id), name, str(created_us + 1000 + i))
+        pipe.append(keys.list_values(execution_id, name), pack(values))
+        pipe.zadd(keys.list_name_index(name), {execution_id: created_us}, lt=True)
+    for name, count in (dropped or {}).items():
+        pipe.hset(keys.list_dropped(execution_id), name, str(count))
+    pipe.zadd(keys.executions, {execution_id: created_us}, lt=True)
+    pipe.zadd(keys.pipeline_index(pipeline_name), {execution_id: created_us}, lt=True)
+    if deployment_name is not None:
+        pipe.zadd(keys.deployment_index(deployment_name), {execution_id: created_us}, lt=True)
+    await pipe.execute()
