@@ -1,0 +1,110 @@
+"""Coalesce buffered events into envelopes of the event contract.
+
+Events are grouped per execution (record order kept), then cut into
+envelopes of at most `max_events` events and `max_bytes` encoded bytes. The
+sender thread shares the GIL with the step, so the common path does almost no
+per-event Python work: a group is encoded as a whole (orjson, in C) and only
+re-cut when it is too large, into parts sized from the measured overshoot. A
+list too large for one message (a full 50,000-value list is about 1 MB of
+JSON) is cut into chunks that travel in consecutive envelopes, each chunk an
+event with the list's name and record time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from stepmetrics.producers.context import StepContext
+from stepmetrics.producers.errors import ProducerError
+from stepmetrics.producers.events import KIND_LIST, Envelope, WireEvent, encode_envelope
+
+# Re-cut parts aim below the limit, as events differ in size.
+_FILL: Final = 0.85
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One encoded envelope, kept as bytes so a retry re-sends it unchanged."""
+
+    seq: int
+    key: bytes
+    data: bytes
+    values: int
+
+
+class Batcher:
+    """Turns drained events into `Outgoing` envelopes with increasing `seq`."""
+
+    def __init__(self, producer_id: str, max_bytes: int, max_events: int) -> None:
+        self.producer_id = producer_id
+        self.max_bytes = max_bytes
+        self.max_events = max_events
+        self.next_seq = 0
+
+    def build(self, ctxs: Sequence[StepContext], events: Sequence[WireEvent]) -> list[Outgoing]:
+        """Group `events` (of the parallel `ctxs`) per execution and encode them."""
+        out: list[Outgoing] = []
+        for ctx, group in _group(ctxs, events):
+            for start in range(0, len(group), self.max_events):
+                self._fit(ctx, group[start : start + self.max_events], out)
+        return out
+
+    def _fit(self, ctx: StepContext, events: list[WireEvent], out: list[Outgoing]) -> None:
+        envelope = Envelope(
+            self.producer_id,
+            self.next_seq,
+            ctx.execution_id,
+            ctx.pipeline_name,
+            ctx.deployment_name,
+            events,
+        )
+        data = encode_envelope(envelope)
+        if len(data) <= self.max_bytes:
+            out.append(Outgoing(self.next_seq, envelope.key, data, _count(events)))
+            self.next_seq += 1
+            return
+        parts = math.ceil(len(data) / (self.max_bytes * _FILL))
+        if len(events) > 1:
+            size = math.ceil(len(events) / min(parts, len(events)))
+            for start in range(0, len(events), size):
+                self._fit(ctx, events[start : start + size], out)
+            return
+        kind, name, ts_us, payload = events[0]
+        if kind != KIND_LIST or len(payload) < 2:  # settings make this impossible
+            raise ProducerError(f"event {name!r} alone exceeds {self.max_bytes} bytes")
+        size = math.ceil(len(payload) / parts)
+        for start in range(0, len(payload), size):
+            self._fit(ctx, [(kind, name, ts_us, payload[start : start + size])], out)
+
+
+def _group(
+    ctxs: Sequence[StepContext], events: Sequence[WireEvent]
+) -> list[tuple[StepContext, list[WireEvent]]]:
+    if not events:
+        return []
+    first = ctxs[0]
+    # The usual case, one execution: `count` compares by identity first, in C.
+    if ctxs.count(first) == len(ctxs):
+        return [(first, list(events))]
+    # Equal contexts may be different objects: group by value, but hash each
+    # context object once (by identity) rather than once per event.
+    merged: dict[StepContext, list[WireEvent]] = {}
+    by_id: dict[int, list[WireEvent]] = {}
+    for ctx, event in zip(ctxs, events, strict=True):
+        group = by_id.get(id(ctx))
+        if group is None:
+            group = by_id[id(ctx)] = merged.setdefault(ctx, [])
+        group.append(event)
+    return list(merged.items())
+
+
+def _count(events: list[WireEvent]) -> int:
+    """Metric values in `events`: one per scalar, one per list element."""
+    count = len(events)
+    for event in events:
+        if event[0] == KIND_LIST:
+            count += len(event[3]) - 1
+    return count
