@@ -159,6 +159,8 @@ def _poison() -> list[tuple[bytes | None, str]]:
         (orjson.dumps({**good, "ev": [["s", "a", T, "abc"]]}), "is not a number"),
         (orjson.dumps(huge), "exceeds 900000"),
         (None, "not JSON"),
+        # Valid, but Redis refuses it: this execution's scalar hash is a string.
+        (orjson.dumps({**good, "eid": "exec-broken", "ev": [["s", "a", T, 1.0]]}), "WRONGTYPE"),
     ]
 
 
@@ -175,13 +177,14 @@ async def test_poison_messages_are_dead_lettered_while_good_ones_flow(
     await worker.start()
     good = make_envelopes("p1", EXECUTIONS, count=40, events_per=10)
     poison = _poison()
+    await redis_client.set(redis_keys.scalar_values("exec-broken"), b"not a hash")
     producer = AIOKafkaProducer(bootstrap_servers=broker.address, max_request_size=4_000_000)
     await producer.start()
     sources: dict[tuple[int, int], tuple[bytes | None, str]] = {}
     try:
         for i, envelope in enumerate(good):
             await producer.send_and_wait(topic, encode_envelope(envelope), key=envelope.key)
-            if i % 8 == 3:
+            if i % 6 == 3 and len(sources) < len(poison):
                 value, reason = poison[len(sources)]
                 meta = await producer.send_and_wait(topic, value, key=b"exec-a")
                 sources[(meta.partition, meta.offset)] = (value, reason)
