@@ -6,6 +6,7 @@ same binaries the same way. Everything listens on 127.0.0.1 only.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -13,7 +14,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,7 @@ class ManagedProcess:
     proc: subprocess.Popen[bytes]
     log_path: Path
     address: str
+    log_offset: int = 0  # size of the (appended) log file when this process started
     _stopped: bool = field(default=False, repr=False)
 
     def alive(self) -> bool:
@@ -46,6 +48,15 @@ class ManagedProcess:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
+
+    def log_since_start(self) -> str:
+        """What this process has written to its log so far."""
+        try:
+            with self.log_path.open("rb") as fh:
+                fh.seek(self.log_offset)
+                return fh.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
 
     def signal(self, signum: int) -> None:
         if self.alive():
@@ -63,6 +74,9 @@ class ManagedProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        # The child leads its own session; take down anything it left behind.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
 
 
 def free_port(preferred: int | None = None) -> int:
@@ -134,7 +148,7 @@ def start_broker(workdir: Path, port: int, *, timeout: float = 15.0) -> ManagedP
         "--storage-engine",
         "memory://tansu/",
     ]
-    managed = _spawn("broker", argv, run_dir, f"{LOOPBACK}:{port}")
+    managed = spawn("broker", argv, run_dir, f"{LOOPBACK}:{port}")
     _wait_until(managed, lambda: _port_open(port), timeout)
     return managed
 
@@ -164,23 +178,43 @@ def start_redis(
         "--protected-mode",
         "yes",
     ]
-    managed = _spawn("redis", argv, data_dir, f"redis://{LOOPBACK}:{port}/0")
+    managed = spawn("redis", argv, data_dir, f"redis://{LOOPBACK}:{port}/0")
     _wait_until(managed, lambda: _redis_ready(port), timeout)
     return managed
 
 
-def _spawn(name: str, argv: list[str], cwd: Path, address: str) -> ManagedProcess:
+def spawn(
+    name: str,
+    argv: list[str],
+    cwd: Path,
+    address: str,
+    env: Mapping[str, str] | None = None,
+) -> ManagedProcess:
+    """Start `argv` in `cwd`, stdout and stderr appended to `cwd`/`name`.log.
+
+    Args:
+        name: Short name, also the log file's stem.
+        argv: The command; argv[0] must be a resolved path.
+        cwd: Working directory (created if missing).
+        address: What the process will serve, for messages and callers.
+        env: The child's whole environment; None inherits ours.
+    """
+    cwd.mkdir(parents=True, exist_ok=True)
     log_path = cwd / f"{name}.log"
     with log_path.open("ab") as log:
+        offset = log.tell()
         proc = subprocess.Popen(  # noqa: S603 - argv built from resolved binaries
             argv,
             cwd=cwd,
+            env=None if env is None else dict(env),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C in a terminal goes to the launcher only
         )
-    return ManagedProcess(name=name, proc=proc, log_path=log_path, address=address)
+    return ManagedProcess(
+        name=name, proc=proc, log_path=log_path, address=address, log_offset=offset
+    )
 
 
 def _wait_until(managed: ManagedProcess, ready: Callable[[], bool], timeout: float) -> None:

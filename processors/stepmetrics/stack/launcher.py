@@ -1,0 +1,200 @@
+"""Start, watch and stop the processes of the local stack.
+
+Order: broker, redis-server (each unless an external one is configured), the
+topics, then the worker and the reader API. Stop: the reverse order, so the
+worker leaves its consumer group while the broker still answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from stepmetrics.stack.apps import APPS, App
+from stepmetrics.stack.errors import StackError
+from stepmetrics.stack.services import (
+    LOOPBACK,
+    ManagedProcess,
+    free_port,
+    start_broker,
+    start_redis,
+)
+from stepmetrics.stack.settings import StackSettings
+from stepmetrics.stack.state import StackState, remove_state, write_state
+from stepmetrics.stack.topics import ensure_topics
+
+logger = logging.getLogger(__name__)
+
+KAFKA_PORT = 9092
+REDIS_PORT = 6379
+API_PORT = 8080
+_POLL = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class Ports:
+    """Ports asked for on the command line; None: the standard one when free."""
+
+    kafka: int | None = None
+    redis: int | None = None
+    api: int | None = None
+
+
+class ChildDied(StackError):
+    """A child process of the stack exited on its own."""
+
+    def __init__(self, child: ManagedProcess) -> None:
+        super().__init__(
+            f"{child.name} exited with code {child.proc.returncode}; "
+            f"last lines of {child.log_path}:\n{child.log_tail()}"
+        )
+        self.child = child
+
+
+def pick_port(asked: int | None, standard: int, what: str) -> int:
+    """`asked` if given (it must be free), else `standard` when free, else any free one."""
+    if asked is None:
+        return free_port(standard)
+    if free_port(asked) != asked:
+        raise StackError(f"{what} port {asked} on {LOOPBACK} is already in use")
+    return asked
+
+
+class Launcher:
+    """Runs one local stack; `stopping` is polled, so a signal handler may set it."""
+
+    def __init__(self, settings: StackSettings, ports: Ports, apps: Sequence[App] = APPS) -> None:
+        self.settings = settings
+        self.ports = ports
+        self.apps = tuple(apps)
+        self.data_dir = settings.data_dir.resolve()
+        self.children: list[ManagedProcess] = []
+        self.stopping = False
+
+    def run(self, on_ready: Callable[[StackState], None]) -> int:
+        """Start everything, call `on_ready`, then watch until stopped or a child dies.
+
+        Returns 0 once stopped. Raises StackError (ChildDied included) on failure.
+        """
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        kafka = self._kafka()
+        redis = self._redis()
+        topics = [self.settings.topic, self.settings.deadletter_topic]
+        ensure_topics(
+            kafka, topics, self.settings.topic_partitions, timeout=self.settings.startup_timeout
+        )
+        token = self.settings.api_token or secrets.token_urlsafe(24)
+        api_url = f"http://{LOOPBACK}:{pick_port(self.ports.api, API_PORT, 'api')}"
+        env = self._app_env(kafka, redis, api_url, token)
+        apps = self._start_apps(api_url, env)
+        if not self._wait_ready(apps):
+            return 0
+        state = StackState(
+            pid=os.getpid(),
+            kafka=kafka,
+            topic=self.settings.topic,
+            deadletter_topic=self.settings.deadletter_topic,
+            redis=redis,
+            api=api_url if any(app.name == "api" for app in apps) else None,
+            token=token,
+            children={child.name: child.proc.pid for child in self.children},
+        )
+        write_state(self.data_dir, state)
+        on_ready(state)
+        while not self.stopping:
+            self._check_children()
+            time.sleep(_POLL)
+        return 0
+
+    def shutdown(self) -> None:
+        """Stop every child, newest first, and forget the state file. Idempotent."""
+        remove_state(self.data_dir)
+        for child in reversed(self.children):
+            logger.info("stopping %s (pid %s)", child.name, child.proc.pid)
+            child.stop()
+
+    def _kafka(self) -> str:
+        if self.settings.kafka_bootstrap is not None:
+            logger.info("using external Kafka at %s", self.settings.kafka_bootstrap)
+            return self.settings.kafka_bootstrap
+        port = pick_port(self.ports.kafka, KAFKA_PORT, "kafka")
+        broker = self._started(
+            start_broker(self.data_dir, port, timeout=self.settings.startup_timeout)
+        )
+        logger.info("broker (Tansu) listening on %s", broker.address)
+        return broker.address
+
+    def _redis(self) -> str:
+        if self.settings.redis_url is not None:
+            logger.info("using external Redis at %s", self.settings.redis_url)
+            return self.settings.redis_url
+        port = pick_port(self.ports.redis, REDIS_PORT, "redis")
+        server = self._started(
+            start_redis(self.data_dir, port, timeout=self.settings.startup_timeout)
+        )
+        logger.info(
+            "redis-server listening on %s, data in %s", server.address, server.log_path.parent
+        )
+        return server.address
+
+    def _started(self, child: ManagedProcess) -> ManagedProcess:
+        self.children.append(child)
+        return child
+
+    def _app_env(self, kafka: str, redis: str, api_url: str, token: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            STEPMETRICS_KAFKA_BOOTSTRAP=kafka,
+            STEPMETRICS_TOPIC=self.settings.topic,
+            STEPMETRICS_DEADLETTER_TOPIC=self.settings.deadletter_topic,
+            STEPMETRICS_TOPIC_PARTITIONS=str(self.settings.topic_partitions),
+            STEPMETRICS_REDIS_URL=redis,
+            STEPMETRICS_API_HOST=LOOPBACK,
+            STEPMETRICS_API_PORT=api_url.rsplit(":", 1)[1],
+            STEPMETRICS_API_URL=api_url,
+            STEPMETRICS_API_TOKEN=token,
+            PYTHONUNBUFFERED="1",  # the worker's ready line must reach its log at once
+        )
+        return env
+
+    def _start_apps(self, api_url: str, env: dict[str, str]) -> list[ManagedProcess]:
+        addresses = {"worker": env["STEPMETRICS_KAFKA_BOOTSTRAP"], "api": api_url}
+        started = []
+        for app in self.apps:
+            if not app.installed():
+                logger.warning(
+                    "%s is not installed (no module %s): not started", app.name, app.module
+                )
+                continue
+            child = app.start(self.data_dir, addresses[app.name], env)
+            logger.info("started %s (pid %s), log %s", app.name, child.proc.pid, child.log_path)
+            started.append(self._started(child))
+        return started
+
+    def _wait_ready(self, apps: list[ManagedProcess]) -> bool:
+        """Wait until every app answers; False if stopped meanwhile."""
+        checks: dict[str, App] = {app.name: app for app in self.apps}
+        pending = list(apps)
+        deadline = time.monotonic() + self.settings.startup_timeout
+        while pending:
+            if self.stopping:
+                return False
+            self._check_children()
+            pending = [child for child in pending if not checks[child.name].ready(child)]
+            if pending and time.monotonic() > deadline:
+                child = pending[0]
+                raise StackError(
+                    f"{child.name} did not become ready within {self.settings.startup_timeout}s; "
+                    f"last lines of {child.log_path}:\n{child.log_tail()}"
+                )
+            time.sleep(_POLL)
+        return not self.stopping
+
+    def _check_children(self) -> None:
+        for child in self.children:
+            if not child.alive():
+                raise ChildDied(child)

@@ -1,0 +1,107 @@
+"""The state file a running `stepmetrics up` leaves in its data directory.
+
+It tells `stepmetrics env` (and tests) where the stack's services are. It holds
+the API token, so it is written with mode 0600, atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Final
+
+import orjson
+
+from stepmetrics.stack.errors import StackError
+
+STATE_FILE: Final = "stack.json"
+
+
+@dataclass(frozen=True, slots=True)
+class StackState:
+    """Addresses of a running stack.
+
+    Attributes:
+        pid: Process id of `stepmetrics up`.
+        kafka: Bootstrap servers (`host:port[,...]`).
+        topic: The metrics topic.
+        deadletter_topic: The dead-letter topic.
+        redis: Redis URL.
+        api: Reader API base URL; None while the API is not installed.
+        token: The reader API token.
+        children: Process ids of the children `up` started, by name.
+    """
+
+    pid: int
+    kafka: str
+    topic: str
+    deadletter_topic: str
+    redis: str
+    api: str | None
+    token: str = field(repr=False)
+    children: dict[str, int] = field(default_factory=dict)
+
+    def exports(self) -> dict[str, str]:
+        """The variables a step process needs to record into this stack."""
+        env = {
+            "STEPMETRICS_KAFKA_BOOTSTRAP": self.kafka,
+            "STEPMETRICS_TOPIC": self.topic,
+            "STEPMETRICS_API_TOKEN": self.token,
+        }
+        if self.api is not None:
+            env["STEPMETRICS_API_URL"] = self.api
+        return env
+
+
+def state_path(data_dir: Path) -> Path:
+    return data_dir / STATE_FILE
+
+
+def write_state(data_dir: Path, state: StackState) -> Path:
+    """Write `state` atomically, readable by the owner only."""
+    path = state_path(data_dir)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(orjson.dumps(asdict(state), option=orjson.OPT_INDENT_2))
+    os.replace(tmp, path)
+    return path
+
+
+def remove_state(data_dir: Path) -> None:
+    state_path(data_dir).unlink(missing_ok=True)
+
+
+def read_state(data_dir: Path) -> StackState:
+    """Read the state of the stack running from `data_dir`.
+
+    Raises:
+        StackError: no state file, an unreadable one, or its `up` is gone.
+    """
+    path = state_path(data_dir)
+    try:
+        raw = orjson.loads(path.read_bytes())
+        state = StackState(**raw)
+    except FileNotFoundError:
+        raise StackError(
+            f"no running stack found ({path} does not exist): start one with `stepmetrics up`"
+        ) from None
+    except (OSError, orjson.JSONDecodeError, TypeError) as exc:
+        raise StackError(f"cannot read the stack state file {path}: {exc}") from exc
+    if not _alive(state.pid):
+        raise StackError(
+            f"the stack that wrote {path} (pid {state.pid}) is no longer running: "
+            "start one with `stepmetrics up`"
+        )
+    return state
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True

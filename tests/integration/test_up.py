@@ -1,0 +1,206 @@
+"""`stepmetrics up` as a user runs it: a subprocess, real broker, real redis-server."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from stepmetrics.stack.apps import API
+from stepmetrics.stack.services import free_port
+from stepmetrics.stack.state import read_state
+
+READY_WITHIN = 20.0
+READY_PREFIX = "stepmetrics ready: "
+
+
+@dataclass
+class Up:
+    proc: subprocess.Popen[str]
+    data_dir: Path
+    stderr_path: Path
+    lines: queue.Queue[str]
+
+    def ready(self, within: float = READY_WITHIN) -> dict[str, str]:
+        """Wait for the ready line; return its key=value pairs."""
+        deadline = time.monotonic() + within
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if line.startswith(READY_PREFIX):
+                pairs = line[len(READY_PREFIX) :].split()
+                return dict(pair.split("=", 1) for pair in pairs)
+        pytest.fail(f"no ready line within {within}s; stderr:\n{self.stderr()}")
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+
+def _ports() -> list[int]:
+    """Three distinct free ports (a port is only free until someone binds it)."""
+    socks = [socket.socket() for _ in range(3)]
+    for sock in socks:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in socks]
+    for sock in socks:
+        sock.close()
+    return ports
+
+
+def _pump(stream: IO[str], lines: queue.Queue[str]) -> None:
+    for line in stream:
+        lines.put(line)
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[Up]:
+    kafka_port, redis_port, api_port = _ports()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STEPMETRICS_")}
+    stderr_path = tmp_path / "up.stderr"
+    argv = [sys.executable, "-m", "stepmetrics.cli", "up", "--data-dir", str(tmp_path / "data")]
+    argv += ["--kafka-port", str(kafka_port), "--redis-port", str(redis_port)]
+    argv += ["--api-port", str(api_port)]
+    with stderr_path.open("w") as stderr:
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env, cwd=tmp_path
+        )
+    lines: queue.Queue[str] = queue.Queue()
+    stdout = proc.stdout
+    assert stdout is not None
+    threading.Thread(target=_pump, args=(stdout, lines), daemon=True).start()
+    handle = Up(proc, tmp_path / "data", stderr_path, lines)
+    yield handle
+    if proc.poll() is None:  # a failed test must not leave the stack running
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    stdout.close()
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+async def _kafka_answers(bootstrap: str, topic: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics()}
+    finally:
+        await admin.close()
+    assert described[topic] == 4
+    assert described[f"{topic}.deadletter"] == 4
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"ping", key=b"e1")
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        batch = await consumer.getmany(timeout_ms=5000)
+    finally:
+        await consumer.stop()
+    assert [r.value for records in batch.values() for r in records] == [b"ping"]
+
+
+async def _redis_answers(url: str) -> None:
+    client = aioredis.Redis.from_url(url)
+    try:
+        assert await client.ping()
+        await client.set("stepmetrics-test:up", "1")
+        assert await client.get("stepmetrics-test:up") == b"1"
+        assert (await client.info("persistence"))["aof_enabled"] == 1
+    finally:
+        await client.aclose()
+
+
+async def test_up_ready_answers_and_stops_clean(up: Up) -> None:
+    started = time.monotonic()
+    pairs = up.ready()
+    ready_s = time.monotonic() - started
+    assert ready_s < READY_WITHIN
+    assert set(pairs) >= {"kafka", "redis", "token"}
+    assert len(pairs["token"]) >= 16
+    assert ("api" in pairs) == API.installed()
+    if "api" in pairs:
+        async with httpx.AsyncClient(trust_env=False) as client:
+            response = await client.get(pairs["api"] + "/healthz")
+        assert response.status_code == 200
+    await _kafka_answers(pairs["kafka"], "stepmetrics.events")
+    await _redis_answers(pairs["redis"])
+
+    state = read_state(up.data_dir)
+    assert state.kafka == pairs["kafka"]
+    assert state.token == pairs["token"]
+    assert {"broker", "redis"} <= set(state.children)
+    ports = [int(pairs["kafka"].rsplit(":", 1)[1]), urlsplit(pairs["redis"]).port or 0]
+    if state.api:
+        ports.append(urlsplit(state.api).port or 0)
+
+    up.proc.send_signal(signal.SIGTERM)
+    assert up.proc.wait(30) == 0, up.stderr()
+    assert all(_gone(pid) for pid in state.children.values()), state.children
+    assert not any(_listening(port) for port in ports)
+    assert not (up.data_dir / "stack.json").exists()
+
+
+def test_up_reports_a_dead_child(up: Up) -> None:
+    up.ready()
+    state = read_state(up.data_dir)
+    os.kill(state.children["redis"], signal.SIGKILL)
+    code = up.proc.wait(30)
+    stderr = up.stderr()
+    assert code == 1, stderr
+    assert "redis exited with code -9" in stderr
+    # The tail of redis's own log, which says it started.
+    assert "Ready to accept connections" in stderr
+    assert all(_gone(pid) for pid in state.children.values())
+    assert not _listening(int(state.kafka.rsplit(":", 1)[1]))
+
+
+def test_up_refuses_a_busy_port(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STEPMETRICS_")}
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", free_port()))
+        busy.listen()
+        port = busy.getsockname()[1]
+        argv = [sys.executable, "-m", "stepmetrics.cli", "up", "--data-dir", str(tmp_path)]
+        result = subprocess.run(
+            [*argv, "--kafka-port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=env,
+        )
+    assert result.returncode == 1
+    assert f"kafka port {port} on 127.0.0.1 is already in use" in result.stderr
