@@ -1,0 +1,125 @@
+"""The Faust app: a thin adapter from the topic to `BatchHandler`.
+
+Offsets are committed only after the Redis write succeeded. Faust commits the
+offsets of *acked* events; `Stream.take()` acks its buffered events in a
+`finally` block, which also runs when the agent is cancelled (SIGTERM) or
+crashes mid-write, so an unwritten batch could be committed on shutdown.
+`Stream.noack_take()` (faust-streaming >= 0.10) never acks: the agent acks each
+event itself, and only after `BatchHandler.handle` returned, i.e. after every
+message of the batch is in Redis or in the dead-letter topic. The handler
+retries forever instead of raising, because a crashed agent would leave a gap
+that later acks commit past.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import faust
+import redis.asyncio as aioredis
+
+from stepmetrics.processors.deadletter import DeadLetter, RawMessage
+from stepmetrics.processors.handler import BatchHandler
+from stepmetrics.processors.settings import ProcessorSettings
+from stepmetrics.store.writer import MetricsWriter
+
+logger = logging.getLogger(__name__)
+READY_LINE = "stepmetrics worker ready"
+
+
+class FaustDeadLetterSink:
+    """Produces dead letters with the app's producer and waits for the ack."""
+
+    def __init__(self, topic: Any) -> None:
+        self._topic = topic
+
+    async def send(self, letter: DeadLetter) -> None:
+        # force=True: inside an agent Faust would otherwise attach the message
+        # to the current event and only send it when that event is acked.
+        pending = await self._topic.send(
+            key=letter.message.key,
+            value=letter.message.value,
+            headers=letter.headers(),
+            force=True,
+        )
+        await pending
+
+
+def create_app(settings: ProcessorSettings) -> faust.App:
+    """Build the worker app (consumer group = `settings.group_id`)."""
+    app = faust.App(
+        settings.group_id,
+        broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
+        value_serializer="raw",
+        key_serializer="raw",
+        store="memory://",
+        web_enabled=False,
+        datadir=settings.datadir,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=settings.heartbeat_interval,
+        broker_commit_interval=settings.commit_interval,
+        producer_acks=-1,
+    )
+    source = app.topic(settings.topic, value_serializer="raw", key_serializer="raw")
+    dead = app.topic(settings.deadletter_topic, value_serializer="raw", key_serializer="raw")
+    client = aioredis.Redis.from_url(
+        settings.redis_url,
+        socket_timeout=settings.redis_timeout,
+        socket_connect_timeout=settings.redis_timeout,
+    )
+    writer = MetricsWriter(client, settings.keys)
+    handler = BatchHandler(writer, FaustDeadLetterSink(dead), settings.max_backoff)
+    ready = {"printed": False}
+
+    @app.agent(source)
+    async def apply_metrics(stream: Any) -> None:
+        async for events in stream.noack_take(settings.batch_size, within=settings.batch_within):
+            await handler.handle([_raw(event.message) for event in events])
+            for event in events:
+                await stream.ack(event)
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        if not ready["printed"]:
+            ready["printed"] = True
+            print(READY_LINE, flush=True)  # the documented readiness line
+
+    @app.timer(settings.stats_interval)  # type: ignore[untyped-decorator]
+    async def report() -> None:
+        lag = _lag(app, handler)
+        logger.info("stepmetrics worker: lag=%s %s", lag, handler.counters.summary())
+        try:
+            await writer.set_lag(lag, time.time_ns() // 1000)
+        except Exception as exc:  # noqa: BLE001 - a missed report is not worth a crash
+            logger.warning("could not record the lag in Redis: %s", exc)
+
+    return app
+
+
+def _raw(message: Any) -> RawMessage:
+    headers = message.headers or ()
+    if isinstance(headers, dict):
+        headers = list(headers.items())
+    return RawMessage(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        headers=tuple(headers),
+    )
+
+
+def _lag(app: faust.App, handler: BatchHandler) -> int:
+    """Messages on the assigned partitions this worker has not applied yet."""
+    lag = 0
+    for tp in app.consumer.assignment():
+        highwater = app.consumer.highwater(tp)
+        position = handler.counters.positions.get((tp.topic, tp.partition))
+        if highwater is None or position is None:
+            continue
+        lag += max(0, highwater - position)
+    return lag

@@ -1,0 +1,49 @@
+"""`stepmetrics worker`: run the stream worker until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from stepmetrics.processors.errors import ProcessorError
+from stepmetrics.processors.settings import ENV_VARS, ProcessorSettings
+from stepmetrics.processors.topics import ensure_topics
+
+logger = logging.getLogger(__name__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the worker with settings from the environment; return the exit code."""
+    parser = argparse.ArgumentParser(
+        prog="stepmetrics worker",
+        description="Consume the metrics topic and apply it to Redis. Configured by "
+        "environment variables: " + ", ".join(sorted(ENV_VARS)),
+    )
+    parser.parse_args(argv)
+    try:
+        settings = ProcessorSettings.from_env()
+        asyncio.run(ensure_topics(settings))
+    except ProcessorError as exc:
+        print(f"stepmetrics worker: {exc}", file=sys.stderr)
+        return 2
+    # Imported late: faust is heavy, and `--help` should not need it.
+    import faust
+
+    from stepmetrics.processors.app import create_app
+
+    app = create_app(settings)
+    # redirect_stdouts=False: the readiness line must reach the real stdout.
+    worker = faust.Worker(
+        app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False
+    )
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

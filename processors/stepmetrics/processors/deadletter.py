@@ -1,0 +1,75 @@
+"""Messages the worker cannot apply, and where they go.
+
+A bad message never stops the worker: its original bytes go to the dead-letter
+topic with headers saying why and where it came from.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final, Protocol
+
+REASON_HEADER: Final = "stepmetrics-reason"
+SOURCE_TOPIC_HEADER: Final = "stepmetrics-source-topic"
+SOURCE_PARTITION_HEADER: Final = "stepmetrics-source-partition"
+SOURCE_OFFSET_HEADER: Final = "stepmetrics-source-offset"
+_MAX_REASON_CHARS: Final = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """One consumed Kafka message, independent of the consumer library."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message to dead-letter: the original plus why it was rejected."""
+
+    message: RawMessage
+    reason: str
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        """The original headers plus reason and source position."""
+        source = self.message
+        return [
+            *source.headers,
+            (REASON_HEADER, self.reason[:_MAX_REASON_CHARS].encode()),
+            (SOURCE_TOPIC_HEADER, source.topic.encode()),
+            (SOURCE_PARTITION_HEADER, str(source.partition).encode()),
+            (SOURCE_OFFSET_HEADER, str(source.offset).encode()),
+        ]
+
+
+class DeadLetterSink(Protocol):
+    """Where dead letters are produced (the Faust adapter implements it)."""
+
+    async def send(self, letter: DeadLetter) -> None:
+        """Produce `letter` and return once the broker has acknowledged it."""
+
+
+@dataclass(slots=True)
+class RateLimiter:
+    """Allows one event per `interval` seconds and counts the suppressed ones."""
+
+    interval: float
+    _next: float = 0.0
+    _suppressed: int = field(default=0)
+
+    def allow(self) -> tuple[bool, int]:
+        """(True, suppressed since the last allowed one) or (False, 0)."""
+        now = time.monotonic()
+        if now < self._next:
+            self._suppressed += 1
+            return False, 0
+        suppressed, self._suppressed = self._suppressed, 0
+        self._next = now + self.interval
+        return True, suppressed

@@ -1,0 +1,17 @@
+"""The error root of `stepmetrics.processors` (the stream worker)."""
+
+
+class ProcessorError(Exception):
+    """Root of every error raised by `stepmetrics.processors`."""
+
+    retriable: bool = False
+
+
+class ProcessorSettingsError(ProcessorError, ValueError):
+    """An environment variable holds a value that is not allowed."""
+
+
+class TopicSetupError(ProcessorError):
+    """The worker's topics could not be checked or created on the broker."""
+
+    retriable = True

@@ -1,0 +1,173 @@
+"""The worker's batch step, independent of Faust: decode, dead-letter, apply.
+
+`BatchHandler.handle` returns only once every message of the batch is either
+applied to Redis or acknowledged by the dead-letter topic, so its caller may
+then commit the batch's offsets. It never raises for a bad message or an
+unavailable Redis: it retries with backoff until it succeeds or is cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from stepmetrics.processors.deadletter import DeadLetter, DeadLetterSink, RateLimiter, RawMessage
+from stepmetrics.producers.errors import EnvelopeError
+from stepmetrics.producers.events import Envelope, decode_envelope
+from stepmetrics.store.writer import ApplyResult, MetricsWriter, StoreWriteError
+
+logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
+_FIRST_BACKOFF = 0.05
+# A batch is split into Redis round trips of at most this many message bytes.
+MAX_ROUND_TRIP_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class WorkerCounters:
+    """What this worker process did since it started (for its log lines)."""
+
+    messages: int = 0
+    envelopes_applied: int = 0
+    duplicates_skipped: int = 0
+    events_applied: int = 0
+    list_values_appended: int = 0
+    values_dropped_by_cap: int = 0
+    dead_lettered: int = 0
+    retries: int = 0
+    positions: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def add(self, result: ApplyResult) -> None:
+        self.envelopes_applied += result.envelopes_applied
+        self.duplicates_skipped += result.duplicates_skipped
+        self.events_applied += result.events_applied
+        self.list_values_appended += result.list_values_appended
+        self.values_dropped_by_cap += result.values_dropped_by_cap
+
+    def summary(self) -> str:
+        return (
+            f"messages={self.messages} envelopes_applied={self.envelopes_applied} "
+            f"duplicates_skipped={self.duplicates_skipped} events_applied={self.events_applied} "
+            f"list_values_appended={self.list_values_appended} "
+            f"values_dropped_by_cap={self.values_dropped_by_cap} "
+            f"dead_lettered={self.dead_lettered} retries={self.retries}"
+        )
+
+
+class BatchHandler:
+    """Applies batches of raw messages; see the module docstring.
+
+    Args:
+        writer: the Redis write model.
+        sink: where undecodable or rejected messages go.
+        max_backoff: longest wait (seconds) between retries.
+    """
+
+    def __init__(self, writer: MetricsWriter, sink: DeadLetterSink, max_backoff: float) -> None:
+        self._writer = writer
+        self._sink = sink
+        self._max_backoff = max_backoff
+        self._dead_log = RateLimiter(interval=5.0)
+        self._retry_log = RateLimiter(interval=5.0)
+        self.counters = WorkerCounters()
+
+    async def handle(self, messages: Sequence[RawMessage]) -> None:
+        """Apply or dead-letter every message; return when all are durable."""
+        for chunk in _chunks(messages):
+            await self._handle_chunk(chunk)
+        self.counters.messages += len(messages)
+        for message in messages:
+            self.counters.positions[(message.topic, message.partition)] = message.offset + 1
+
+    async def _handle_chunk(self, messages: Sequence[RawMessage]) -> None:
+        good: list[tuple[RawMessage, Envelope]] = []
+        letters: list[DeadLetter] = []
+        for message in messages:
+            try:
+                good.append((message, decode_envelope(message.value or b"")))
+            except EnvelopeError as exc:
+                letters.append(DeadLetter(message, f"invalid envelope: {exc}"))
+        await self._dead_letter(letters)
+        envelopes = [envelope for _, envelope in good]
+        try:
+            result = await self._retry(
+                lambda: self._writer.apply(envelopes, dead_lettered=len(letters))
+            )
+        except StoreWriteError as exc:
+            logger.warning("batch rejected by Redis (%s); applying envelopes one by one", exc)
+            result = await self._apply_one_by_one(good)
+        self.counters.add(result)
+
+    async def _apply_one_by_one(self, good: list[tuple[RawMessage, Envelope]]) -> ApplyResult:
+        total = ApplyResult()
+        for message, envelope in good:
+            try:
+                result = await self._retry(lambda e=envelope: self._writer.apply([e]))  # type: ignore[misc]
+            except StoreWriteError as exc:
+                await self._dead_letter([DeadLetter(message, f"rejected by Redis: {exc}")])
+                await self._retry(lambda: self._writer.apply([], dead_lettered=1))
+                continue
+            total = _plus(total, result)
+        return total
+
+    async def _dead_letter(self, letters: list[DeadLetter]) -> None:
+        for letter in letters:
+            await self._retry(lambda ltr=letter: self._sink.send(ltr))  # type: ignore[misc]
+            self.counters.dead_lettered += 1
+            allowed, suppressed = self._dead_log.allow()
+            if allowed:
+                source = letter.message
+                logger.warning(
+                    "dead-lettered %s[%s]@%s: %s (%s more since the last such line)",
+                    source.topic,
+                    source.partition,
+                    source.offset,
+                    letter.reason,
+                    suppressed,
+                )
+
+    async def _retry(self, attempt: Callable[[], Awaitable[_T]]) -> _T:
+        """Run `attempt` until it succeeds; only StoreWriteError and cancellation escape."""
+        delay = _FIRST_BACKOFF
+        while True:
+            try:
+                return await attempt()
+            except StoreWriteError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - never lose a batch: retry until it works
+                self.counters.retries += 1
+                allowed, suppressed = self._retry_log.allow()
+                if allowed:
+                    logger.warning(
+                        "write failed, retrying in %.2fs (%s retries hidden): %s",
+                        delay,
+                        suppressed,
+                        exc,
+                    )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._max_backoff)
+
+
+def _plus(a: ApplyResult, b: ApplyResult) -> ApplyResult:
+    return ApplyResult(
+        a.envelopes_applied + b.envelopes_applied,
+        a.duplicates_skipped + b.duplicates_skipped,
+        a.events_applied + b.events_applied,
+        a.list_values_appended + b.list_values_appended,
+        a.values_dropped_by_cap + b.values_dropped_by_cap,
+    )
+
+
+def _chunks(messages: Sequence[RawMessage]) -> list[Sequence[RawMessage]]:
+    chunks: list[Sequence[RawMessage]] = []
+    start, size = 0, 0
+    for i, message in enumerate(messages):
+        size += len(message.value or b"")
+        if size > MAX_ROUND_TRIP_BYTES and i > start:
+            chunks.append(messages[start:i])
+            start, size = i, len(message.value or b"")
+    chunks.append(messages[start:])
+    return chunks

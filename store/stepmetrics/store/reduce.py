@@ -1,0 +1,173 @@
+"""Reduce a batch of envelopes to one Redis script call per execution.
+
+Pure Python, no Redis: the writer sends what `plan_batch` builds. A training
+loop records the same scalar thousands of times, so each envelope is reduced
+to its last value per scalar name and its concatenated values per list name
+before anything travels to Redis. Which envelopes are new is only known inside
+the script (the `applied` set), so the reduction stops at envelope boundaries
+and the script merges the envelopes it applies.
+
+Script arguments (see `stepmetrics.store.scripts.APPLY_LUA`):
+
+    KEYS  meta sv so lc ld applied stats l:<name1> l:<name2> ...
+    ARGV  pipeline deployment cap n_envelopes n_list_names <list names...>
+          then per envelope: identity n_events min_ts max_ts n_scalars n_lists
+              n_scalars x (name ts_us seq idx value)
+              n_lists   x (list_slot first_ts_us packed_float64)
+"""
+
+from __future__ import annotations
+
+import sys
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from stepmetrics.producers.events import KIND_SCALAR, Envelope
+from stepmetrics.store.keys import RedisKeys
+
+ScriptArg = str | bytes | int
+
+
+@dataclass(slots=True)
+class EnvelopeReduction:
+    """What one envelope contributes, reduced per metric name."""
+
+    identity: str
+    seq: int
+    n_events: int
+    min_ts: int
+    max_ts: int
+    # name -> (ts_us, idx, value) of the envelope's last value of that scalar
+    scalars: dict[str, tuple[int, int, float]]
+    # name -> (ts_us of the first value, values in record order)
+    lists: dict[str, tuple[int, list[float]]]
+
+
+@dataclass(slots=True)
+class ExecutionPlan:
+    """One script call (keys and args) plus the index writes of one execution."""
+
+    execution_id: str
+    keys: list[str]
+    args: list[ScriptArg]
+    min_ts: int
+    n_events: int
+    pipelines: set[str] = field(default_factory=set)
+    deployments: set[str] = field(default_factory=set)
+    scalar_names: set[str] = field(default_factory=set)
+    list_names: list[str] = field(default_factory=list)
+
+
+def later(a: tuple[int, int, int], b: tuple[int, int, int]) -> bool:
+    """True if order `a` = (ts_us, seq, idx) comes strictly after `b`."""
+    return a > b
+
+
+def reduce_envelope(envelope: Envelope) -> EnvelopeReduction:
+    """Reduce one decoded envelope: last value per scalar, values per list."""
+    scalars: dict[str, tuple[int, int, float]] = {}
+    lists: dict[str, tuple[int, list[float]]] = {}
+    min_ts = max_ts = envelope.events[0][2]
+    for idx, (kind, name, ts_us, payload) in enumerate(envelope.events):
+        if ts_us < min_ts:
+            min_ts = ts_us
+        elif ts_us > max_ts:
+            max_ts = ts_us
+        if kind == KIND_SCALAR:
+            current = scalars.get(name)
+            # Same envelope = same seq: a later index wins a timestamp tie.
+            if current is None or ts_us >= current[0]:
+                scalars[name] = (ts_us, idx, payload)
+        else:
+            entry = lists.get(name)
+            if entry is None:
+                lists[name] = (ts_us, list(payload))
+            else:
+                entry[1].extend(payload)
+    return EnvelopeReduction(
+        identity=envelope.identity,
+        seq=envelope.seq,
+        n_events=len(envelope.events),
+        min_ts=min_ts,
+        max_ts=max_ts,
+        scalars=scalars,
+        lists=lists,
+    )
+
+
+def pack_values(values: Sequence[float]) -> bytes:
+    """Pack floats as little-endian float64, the stored list format."""
+    packed = array("d", values)
+    if sys.byteorder != "little":
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def group_by_execution(envelopes: Iterable[Envelope]) -> dict[str, list[Envelope]]:
+    """Group envelopes by execution id, keeping their order within each."""
+    groups: dict[str, list[Envelope]] = {}
+    for envelope in envelopes:
+        groups.setdefault(envelope.execution_id, []).append(envelope)
+    return groups
+
+
+def plan_execution(
+    keys: RedisKeys, execution_id: str, envelopes: Sequence[Envelope], cap: int
+) -> ExecutionPlan:
+    """Build the script call for the envelopes of one execution (in order)."""
+    reductions = [reduce_envelope(envelope) for envelope in envelopes]
+    list_slots: dict[str, int] = {}
+    for reduction in reductions:
+        for name in reduction.lists:
+            list_slots.setdefault(name, len(list_slots) + 1)
+    plan = ExecutionPlan(
+        execution_id=execution_id,
+        keys=[
+            keys.meta(execution_id),
+            keys.scalar_values(execution_id),
+            keys.scalar_orders(execution_id),
+            keys.list_created(execution_id),
+            keys.list_dropped(execution_id),
+            keys.applied(execution_id),
+            keys.stats,
+            *(keys.list_values(execution_id, name) for name in list_slots),
+        ],
+        args=[],
+        min_ts=min(r.min_ts for r in reductions),
+        n_events=sum(r.n_events for r in reductions),
+        list_names=list(list_slots),
+    )
+    for envelope in envelopes:
+        plan.pipelines.add(envelope.pipeline_name)
+        if envelope.deployment_name is not None:
+            plan.deployments.add(envelope.deployment_name)
+    # One execution has one pipeline/deployment; the first envelope's win.
+    first = envelopes[0]
+    plan.args = [first.pipeline_name, first.deployment_name or "", cap, len(reductions)]
+    plan.args += [len(list_slots), *list_slots]
+    for reduction in reductions:
+        _append_reduction(plan, reduction, list_slots)
+    return plan
+
+
+def _append_reduction(
+    plan: ExecutionPlan, reduction: EnvelopeReduction, list_slots: dict[str, int]
+) -> None:
+    args = plan.args
+    args += [reduction.identity, reduction.n_events, reduction.min_ts, reduction.max_ts]
+    args += [len(reduction.scalars), len(reduction.lists)]
+    seq = reduction.seq
+    for name, (ts_us, idx, value) in reduction.scalars.items():
+        args += [name, ts_us, seq, idx, repr(float(value))]
+        plan.scalar_names.add(name)
+    for name, (first_ts, values) in reduction.lists.items():
+        args += [list_slots[name], first_ts, pack_values(values)]
+
+
+def plan_batch(keys: RedisKeys, envelopes: Iterable[Envelope], cap: int) -> list[ExecutionPlan]:
+    """One plan per execution present in `envelopes`."""
+    return [
+        plan_execution(keys, execution_id, group, cap)
+        for execution_id, group in group_by_execution(envelopes).items()
+    ]

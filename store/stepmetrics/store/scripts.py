@@ -1,0 +1,156 @@
+"""The Lua script that applies one execution's envelopes atomically.
+
+One call touches the keys of ONE execution (one hash tag, one cluster slot)
+plus the `P:stats` counters, so counting happens in the same atomic step as
+the write it counts. Argument layout: `stepmetrics.store.reduce`.
+
+Lua numbers are doubles: timestamps (~1.8e15 µs) and sequences stay exact,
+but `tostring` would print them as `1.8e+15`, so everything written back is
+the original argument string, never a formatted number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Final
+
+APPLY_LUA: Final = r"""
+local cap = tonumber(ARGV[3])
+local n_env = tonumber(ARGV[4])
+local n_lists = tonumber(ARGV[5])
+local pos = 6 + n_lists
+
+local function later(a, b)
+  if a[1] ~= b[1] then return a[1] > b[1] end
+  if a[2] ~= b[2] then return a[2] > b[2] end
+  return a[3] > b[3]
+end
+
+local function hset_pairs(key, pairs)
+  -- unpack() has a C-stack limit: write in slices.
+  for i = 1, #pairs, 1000 do
+    redis.call('HSET', key, unpack(pairs, i, math.min(i + 999, #pairs)))
+  end
+end
+
+local best, best_names, pending = {}, {}, {}
+local applied, dup, events = 0, 0, 0
+local lo, lo_s, hi, hi_s = nil, nil, nil, nil
+for _ = 1, n_env do
+  local identity, n_ev = ARGV[pos], tonumber(ARGV[pos + 1])
+  local e_lo, e_hi = tonumber(ARGV[pos + 2]), tonumber(ARGV[pos + 3])
+  local ns, nl = tonumber(ARGV[pos + 4]), tonumber(ARGV[pos + 5])
+  local e_lo_s, e_hi_s = ARGV[pos + 2], ARGV[pos + 3]
+  pos = pos + 6
+  if redis.call('SADD', KEYS[6], identity) == 1 then
+    applied = applied + 1
+    events = events + n_ev
+    if lo == nil or e_lo < lo then lo, lo_s = e_lo, e_lo_s end
+    if hi == nil or e_hi > hi then hi, hi_s = e_hi, e_hi_s end
+    for _ = 1, ns do
+      local name = ARGV[pos]
+      local cand = {tonumber(ARGV[pos + 1]), tonumber(ARGV[pos + 2]),
+                    tonumber(ARGV[pos + 3]), ARGV[pos + 4],
+                    ARGV[pos + 1] .. ' ' .. ARGV[pos + 2] .. ' ' .. ARGV[pos + 3]}
+      local cur = best[name]
+      if cur == nil then
+        best_names[#best_names + 1] = name
+        best[name] = cand
+      elseif later(cand, cur) then
+        best[name] = cand
+      end
+      pos = pos + 5
+    end
+    for _ = 1, nl do
+      local slot = tonumber(ARGV[pos])
+      local p = pending[slot]
+      if p == nil then
+        pending[slot] = {ARGV[pos + 1], {ARGV[pos + 2]}}
+      else
+        p[2][#p[2] + 1] = ARGV[pos + 2]
+      end
+      pos = pos + 3
+    end
+  else
+    dup = dup + 1
+    pos = pos + 5 * ns + 3 * nl
+  end
+end
+
+local dropped, appended = 0, 0
+if applied > 0 then
+  if #best_names > 0 then
+    local stored = {}
+    for i = 1, #best_names, 1000 do
+      local part = redis.call('HMGET', KEYS[3],
+                              unpack(best_names, i, math.min(i + 999, #best_names)))
+      for j = 1, #part do stored[i + j - 1] = part[j] end
+    end
+    local values, orders = {}, {}
+    for i, name in ipairs(best_names) do
+      local cand, keep = best[name], true
+      if stored[i] then
+        local t, s, x = string.match(stored[i], '^(%d+) (%d+) (%d+)$')
+        keep = later(cand, {tonumber(t), tonumber(s), tonumber(x)})
+      end
+      if keep then
+        values[#values + 1] = name
+        values[#values + 1] = cand[4]
+        orders[#orders + 1] = name
+        orders[#orders + 1] = cand[5]
+      end
+    end
+    if #values > 0 then
+      hset_pairs(KEYS[2], values)
+      hset_pairs(KEYS[3], orders)
+    end
+  end
+  for slot = 1, n_lists do
+    local p = pending[slot]
+    if p then
+      local key, name = KEYS[7 + slot], ARGV[5 + slot]
+      local data = table.concat(p[2])
+      local n = #data / 8
+      local room = cap - redis.call('STRLEN', key) / 8
+      local take = math.max(0, math.min(n, room))
+      if take > 0 then
+        redis.call('APPEND', key, string.sub(data, 1, take * 8))
+        redis.call('HSETNX', KEYS[4], name, p[1])
+        appended = appended + take
+      end
+      if take < n then
+        redis.call('HINCRBY', KEYS[5], name, n - take)
+        dropped = dropped + n - take
+      end
+    end
+  end
+  local meta = redis.call('HMGET', KEYS[1], 'created_us', 'updated_us')
+  local fields = {'pipeline_name', ARGV[1]}
+  if ARGV[2] ~= '' then
+    fields[#fields + 1] = 'deployment_name'
+    fields[#fields + 1] = ARGV[2]
+  end
+  if not meta[1] or lo < tonumber(meta[1]) then
+    fields[#fields + 1] = 'created_us'
+    fields[#fields + 1] = lo_s
+  end
+  if not meta[2] or hi > tonumber(meta[2]) then
+    fields[#fields + 1] = 'updated_us'
+    fields[#fields + 1] = hi_s
+  end
+  redis.call('HSET', KEYS[1], unpack(fields))
+  redis.call('HINCRBY', KEYS[7], 'envelopes_applied', applied)
+  redis.call('HINCRBY', KEYS[7], 'events_applied', events)
+  redis.call('HINCRBY', KEYS[7], 'list_values_appended', appended)
+  if dropped > 0 then
+    redis.call('HINCRBY', KEYS[7], 'values_dropped_by_cap', dropped)
+  end
+end
+if dup > 0 then
+  redis.call('HINCRBY', KEYS[7], 'duplicates_skipped', dup)
+end
+return {applied, dup, events, appended, dropped,
+        redis.call('HGET', KEYS[1], 'created_us') or ''}
+"""
+
+APPLY_SHA: Final = hashlib.sha1(APPLY_LUA.encode(), usedforsecurity=False).hexdigest()
