@@ -253,3 +253,155 @@ async def test_unknown_routes_are_json_404(http: httpx.AsyncClient) -> None:
 def _body(answer: httpx.Response) -> Any:
     assert answer.status_code == 200, answer.text
     return orjson.loads(answer.content)
+
+
+@pytest.mark.usefixtures("seeded")
+async def test_executions_newest_first_with_filters(http: httpx.AsyncClient) -> None:
+    listed = _body(await http.get("/api/v1/executions"))
+    assert [e["execution_id"] for e in listed["items"]] == ["e-3", "e-2", "e-1"]
+    assert listed["next_cursor"] is None
+    assert listed["items"][2] == {
+        "execution_id": "e-1",
+        "pipeline_name": "my_pipeline",
+        "deployment_name": "my_deployment",
+        "created_at": "2025-11-24T16:00:00.000000Z",
+        "updated_at": "2025-11-24T16:00:00.000000Z",
+        "scalar_count": 2,
+        "list_count": 3,
+    }
+    assert listed["items"][1]["deployment_name"] is None
+    by_pipeline = _body(
+        await http.get("/api/v1/executions", params={"pipeline_name": "my_pipeline"})
+    )
+    assert [e["execution_id"] for e in by_pipeline["items"]] == ["e-2", "e-1"]
+    both = {"pipeline_name": "my_pipeline", "deployment_name": "my_deployment"}
+    assert [e["execution_id"] for e in _body(await http.get("/api/v1/executions", params=both))[
+        "items"
+    ]] == ["e-1"]  # fmt: skip
+    mismatch = {"pipeline_name": "other", "deployment_name": "my_deployment"}
+    assert _body(await http.get("/api/v1/executions", params=mismatch))["items"] == []
+    first = _body(await http.get("/api/v1/executions", params={"limit": "2"}))
+    assert [e["execution_id"] for e in first["items"]] == ["e-3", "e-2"]
+    rest = _body(
+        await http.get("/api/v1/executions", params={"limit": "2", "cursor": first["next_cursor"]})
+    )
+    assert [e["execution_id"] for e in rest["items"]] == ["e-1"]
+    assert rest["next_cursor"] is None
+
+
+@pytest.mark.usefixtures("seeded")
+async def test_execution_detail_list_metric_and_csv(http: httpx.AsyncClient) -> None:
+    detail = _body(await http.get("/api/v1/executions/e-2"))
+    assert detail["scalar_count"] == 4
+    assert [(m["name"], m["value"]) for m in detail["scalars"]] == [
+        ("accuracy", 0.5), ("nan", "NaN"), ("ninf", "-Infinity"), ("pinf", "Infinity"),
+    ]  # fmt: skip
+    assert detail["lists"] == [
+        {
+            "name": "accuracy_list",
+            "created_at": "2025-11-24T16:00:01.001000Z",
+            "length": 4,
+            "dropped": 0,
+        }
+    ]
+    logx = _body(await http.get("/api/v1/executions/e-1/list-metrics/logx"))
+    assert logx["value"] == LOGX
+    assert logx["execution_id"] == "e-1"
+    answer = await http.get("/api/v1/executions/e-2/metrics.csv")
+    assert answer.headers["content-type"].startswith("text/csv")
+    assert 'filename="e-2-metrics.csv"' in answer.headers["content-disposition"]
+    assert answer.text.splitlines() == [
+        "kind,name,index,value,created_at",
+        "scalar,accuracy,,0.5,2025-11-24T16:00:01.500000Z",
+        "scalar,nan,,nan,2025-11-24T16:00:01.000001Z",
+        "scalar,ninf,,-inf,2025-11-24T16:00:01.000002Z",
+        "scalar,pinf,,inf,2025-11-24T16:00:01.000003Z",
+        "list,accuracy_list,0,1.0,2025-11-24T16:00:01.001000Z",
+        "list,accuracy_list,1,nan,2025-11-24T16:00:01.001000Z",
+        "list,accuracy_list,2,inf,2025-11-24T16:00:01.001000Z",
+        "list,accuracy_list,3,-inf,2025-11-24T16:00:01.001000Z",
+    ]
+
+
+async def test_stats_are_the_worker_counters(
+    http: httpx.AsyncClient, redis_client: aioredis.Redis, redis_keys: RedisKeys
+) -> None:
+    assert _body(await http.get("/api/v1/stats")) == {}
+    await redis_client.hset(redis_keys.stats, mapping={"applied": "12", "dead": "1"})
+    assert _body(await http.get("/api/v1/stats")) == {"applied": 12, "dead": 1}
+
+
+async def _seed_many(redis: aioredis.Redis, keys: RedisKeys) -> None:
+    # Equal creation times on purpose: ties must page by execution id.
+    for i in range(7):
+        await seed_execution(
+            redis, keys, f"x-{i}", pipeline_name="p", deployment_name=f"d{i % 2}",
+            created_us=T0 + (i // 3), scalars={f"m{j}": float(i * 10 + j) for j in range(i % 4)},
+            lists={f"l{j}": [float(i)] * (j + 1) for j in range(i % 3)},
+        )  # fmt: skip
+
+
+async def _follow(http: httpx.AsyncClient, path: str, query: dict[str, str]) -> list[Any]:
+    items: list[Any] = []
+    cursor = None
+    for _ in range(100):
+        page = _body(
+            await http.get(path, params={**query, **({"cursor": cursor} if cursor else {})})
+        )
+        items.extend(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+    raise AssertionError("pagination did not end")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/metrics", "/api/v1/list-metrics"])
+@pytest.mark.parametrize("flt", [{}, {"pipeline_name": "p"}, {"deployment_name": "d1"}])
+async def test_pagination_returns_everything_once(
+    http: httpx.AsyncClient,
+    redis_client: aioredis.Redis,
+    redis_keys: RedisKeys,
+    path: str,
+    flt: dict[str, str],
+) -> None:
+    await _seed_many(redis_client, redis_keys)
+    whole = _body(await http.get(path, params=flt))
+    assert whole["next_cursor"] is None
+    expected = whole["items"]
+    assert len(expected) >= 3
+    assert len({(m["execution_id"], m["name"]) for m in expected}) == len(expected)
+    for limit in (1, 2, 3):
+        assert await _follow(http, path, {**flt, "limit": str(limit)}) == expected
+
+
+async def test_list_pages_respect_the_value_budget(
+    app: Starlette, redis_client: aioredis.Redis, redis_keys: RedisKeys
+) -> None:
+    await _seed_many(redis_client, redis_keys)
+    reader = app.state.reader
+    whole, cursor = await reader.list_metrics(None, 1000)
+    assert cursor is None
+    pages: list[Any] = []
+    while True:
+        page, cursor = await reader.list_metrics(None, 1000, cursor, max_values=2)
+        assert page, "a page always holds at least one list"
+        assert len(page) == 1 or sum(len(m["value"]) for m in page) <= 2
+        pages.extend(page)
+        if cursor is None:
+            break
+    assert pages == whole
+
+
+async def test_client_follows_short_pages(
+    client: AsyncMetricsClient,
+    redis_client: aioredis.Redis,
+    redis_keys: RedisKeys,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await _seed_many(redis_client, redis_keys)
+    whole = await client.get_metrics()
+    from stepmetrics.store import paging
+
+    monkeypatch.setitem(paging.PAGE_LIMITS, paging.METRICS_PATH, 2)
+    assert await client.get_metrics() == whole
+    assert len(whole) == sum(i % 4 for i in range(7))

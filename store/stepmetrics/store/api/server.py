@@ -1,0 +1,60 @@
+"""`stepmetrics api`: serve the reader API with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+
+import uvicorn
+
+from stepmetrics.store.api.app import create_app
+from stepmetrics.store.errors import StoreSettingsError
+from stepmetrics.store.settings import ApiSettings
+
+logger = logging.getLogger(__name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stepmetrics api",
+        description="Serve the read-only reader API (JSON, OpenAPI at /openapi.json). "
+        "Needs STEPMETRICS_API_TOKEN; reads STEPMETRICS_REDIS_URL, STEPMETRICS_REDIS_PREFIX, "
+        "STEPMETRICS_API_HOST and STEPMETRICS_API_PORT.",
+    )
+    parser.add_argument("--host", help="listen address (default: STEPMETRICS_API_HOST)")
+    parser.add_argument("--port", type=int, help="listen port (default: STEPMETRICS_API_PORT)")
+    parser.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    parser.add_argument(
+        "--access-log", action="store_true", help="log every request (off: it costs throughput)"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the API until interrupted; 0 on a clean stop, 2 on bad settings."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = ApiSettings.from_env()
+        overrides = {"host": args.host, "port": args.port}
+        settings = dataclasses.replace(
+            settings, **{k: v for k, v in overrides.items() if v is not None}
+        )
+    except StoreSettingsError as exc:
+        print(f"stepmetrics api: {exc}", file=sys.stderr)
+        return 2
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=args.log_level,
+        access_log=args.access_log,
+        server_header=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 1
