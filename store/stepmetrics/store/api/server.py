@@ -12,6 +12,7 @@ import uvicorn
 from stepmetrics.store.api.app import create_app
 from stepmetrics.store.errors import StoreSettingsError
 from stepmetrics.store.settings import ApiSettings
+from stepmetrics.store.web import web_routes
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stepmetrics api: {exc}", file=sys.stderr)
         return 2
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, extra_routes=web_routes(settings.token)),
         host=settings.host,
         port=settings.port,
         log_level=args.log_level,

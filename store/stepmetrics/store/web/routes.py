@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 
 from stepmetrics.store.web.pages import SECURITY_HEADERS, page
 from stepmetrics.store.web.session import Session, safe_next
+from stepmetrics.store.web.values import LIST_VALUES_PATH, list_values
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +31,9 @@ def web_routes(token: str) -> list[BaseRoute]:
 
     Returns:
         `/` (executions list), `/executions/{id}` (Execution page with its
-        Metrics tab), `/login` (GET form, POST sign in), `/logout` (POST) and
-        `/static/...` (the pages' own scripts and styles).
+        Metrics tab), `/login` (GET form, POST sign in), `/logout` (POST),
+        `/api/web/list-values` (the charts' binary data, token-protected like
+        every `/api/` path) and `/static/...` (the pages' scripts and styles).
     """
     if not token:
         raise ValueError("the web interface needs a non-empty API token")
@@ -47,6 +49,7 @@ def web_routes(token: str) -> list[BaseRoute]:
         Route("/login", views.login_form, methods=["GET"], name="web_login"),
         Route("/login", views.login, methods=["POST"], name="web_login_post"),
         Route("/logout", views.logout, methods=["POST"], name="web_logout"),
+        Route(LIST_VALUES_PATH, list_values, methods=["GET"], name="web_list_values"),
         Mount("/static", StaticFiles(packages=[(__package__, "static")]), name="web_static"),
     ]
 

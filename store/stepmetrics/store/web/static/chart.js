@@ -131,6 +131,7 @@ const LineChart = (() => {
 
     draw() {
       if (!this.stats) return;
+      const started = performance.now();
       const g = this.geometry();
       this.g = g;
       const ctx = this.resize(this.base, g);
@@ -143,7 +144,7 @@ const LineChart = (() => {
       if (g.n > g.plotW) this.drawReduced(ctx, g);
       else this.drawPoints(ctx, g);
       ctx.restore();
-      this.base.dataset.drawn = String(Date.now());
+      this.base.dataset.drawMs = (performance.now() - started).toFixed(1);
       this.show(this.cursor);
     }
 

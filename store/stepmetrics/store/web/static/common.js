@@ -17,11 +17,11 @@ const SM = (() => {
     location.assign("/login?next=" + encodeURIComponent(here));
   }
 
-  // GET a JSON document of the reader API; the session cookie authenticates.
-  async function api(path) {
+  // GET from the reader API; the session cookie authenticates.
+  async function get(path, accept) {
     const response = await fetch(path, {
       credentials: "same-origin",
-      headers: { Accept: "application/json" },
+      headers: { Accept: accept },
       cache: "no-store",
     });
     if (response.status === 401) {
@@ -37,7 +37,23 @@ const SM = (() => {
       }
       throw new ApiError(response.status, message);
     }
-    return response.json();
+    return response;
+  }
+
+  // A JSON document of the reader API.
+  async function api(path) {
+    return (await get(path, "application/json")).json();
+  }
+
+  const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
+
+  // Packed little-endian float64 values (GET /api/web/list-values) as a Float64Array.
+  async function float64s(path) {
+    const buffer = await (await get(path, "application/octet-stream")).arrayBuffer();
+    if (LITTLE_ENDIAN) return new Float64Array(buffer);
+    const view = new DataView(buffer), values = new Float64Array(buffer.byteLength / 8);
+    for (let i = 0; i < values.length; i++) values[i] = view.getFloat64(i * 8, true);
+    return values;
   }
 
   // The API encodes non-finite numbers as "NaN", "Infinity", "-Infinity".
@@ -91,5 +107,5 @@ const SM = (() => {
     status.classList.toggle("error", Boolean(isError));
   }
 
-  return { ApiError, api, num, fmt, fmtShort, fmtTime, timeElement, cell, setStatus, toLogin };
+  return { ApiError, api, float64s, num, fmt, fmtShort, fmtTime, timeElement, cell, setStatus, toLogin };
 })();

@@ -1,6 +1,7 @@
 // The Execution page: summary, Metrics tab (scalar table + one chart per list
-// metric) and Export tab. Live: polls GET /api/v1/executions/{id} and reloads
-// what changed when its `updated_at` (or a list's length) moves.
+// metric) and Export tab. Live: polls GET /api/v1/executions/{id}; redraws the
+// scalars when its `updated_at` moves and re-reads only the lists whose length
+// differs from what is drawn.
 "use strict";
 
 (() => {
@@ -10,6 +11,7 @@
   const id = main.dataset.executionId;
   const base = "/api/v1/executions/" + encodeURIComponent(id);
   const charts = new Map();
+  const drawn = new Map(); // list name -> number of values drawn
   let last = null;
 
   function renderSummary(ex) {
@@ -47,22 +49,10 @@
     }
   }
 
-  // Every list of the execution with its values, following the cursor.
-  async function fetchLists() {
-    const lists = new Map();
-    let cursor = null;
-    do {
-      const query = new URLSearchParams({ execution_id: id });
-      if (cursor) query.set("cursor", cursor);
-      const page = await SM.api("/api/v1/list-metrics?" + query.toString());
-      for (const item of page.items) {
-        const values = new Float64Array(item.value.length);
-        for (let i = 0; i < values.length; i++) values[i] = SM.num(item.value[i]);
-        lists.set(item.name, { values, created_at: item.created_at });
-      }
-      cursor = page.next_cursor && page.items.length ? page.next_cursor : null;
-    } while (cursor);
-    return lists;
+  // One list's values, read as raw float64 (no JSON: NaN and ±Infinity included).
+  function fetchValues(name) {
+    const query = new URLSearchParams({ execution_id: id, name });
+    return SM.float64s("/api/web/list-values?" + query.toString());
   }
 
   function chartFor(name, info) {
@@ -88,6 +78,7 @@
     return entry;
   }
 
+  // Reads every list whose length changed, all at once, then redraws those.
   async function renderLists(descriptors) {
     const container = document.getElementById("charts");
     if (!descriptors.length) {
@@ -95,17 +86,21 @@
       return;
     }
     if (!charts.size) container.replaceChildren();
-    const lists = await fetchLists();
-    for (const info of descriptors) {
-      const data = lists.get(info.name);
-      const values = data ? data.values : new Float64Array(0);
-      chartFor(info.name, { ...info, length: values.length }).chart.setData(values);
-    }
+    const stale = descriptors.filter((info) => drawn.get(info.name) !== info.length);
+    const values = await Promise.all(stale.map((info) => fetchValues(info.name)));
+    for (const info of descriptors) chartFor(info.name, info); // keeps the API's order
+    stale.forEach((info, i) => {
+      charts.get(info.name).chart.setData(values[i]);
+      drawn.set(info.name, values[i].length);
+      chartFor(info.name, { ...info, length: values[i].length });
+    });
   }
 
-  function listsChanged(before, after) {
-    if (!before || before.lists.length !== after.lists.length) return true;
-    return after.lists.some((l, i) => l.name !== before.lists[i].name || l.length !== before.lists[i].length);
+  // Compared with what is drawn (not with the last summary), so values that
+  // arrived between two reads are fetched on the next poll.
+  function listsChanged(descriptors) {
+    if (descriptors.length !== drawn.size) return true;
+    return descriptors.some((l) => drawn.get(l.name) !== l.length);
   }
 
   async function refresh() {
@@ -114,8 +109,8 @@
     if (changed) {
       renderSummary(ex);
       renderScalars(ex.scalars);
-      if (listsChanged(last, ex)) await renderLists(ex.lists);
     }
+    if (!last || listsChanged(ex.lists)) await renderLists(ex.lists);
     last = ex;
     return changed;
   }
