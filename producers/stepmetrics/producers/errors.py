@@ -27,3 +27,7 @@ class DeliveryError(ProducerError):
     """Events could not be handed to the broker (yet)."""
 
     retriable = True
+
+
+class StepMetricsWarning(UserWarning):
+    """Metrics were not sent: outside a step, buffer full, limit reached, exit."""
