@@ -139,7 +139,7 @@ const LineChart = (() => {
       this.axes(ctx, g);
       ctx.save();
       ctx.beginPath();
-      ctx.rect(M.left, M.top - 8, g.plotW, g.plotH + 16);
+      ctx.rect(M.left - 4, M.top - 8, g.plotW + 8, g.plotH + 16); // room for edge dots
       ctx.clip();
       if (g.n > g.plotW) this.drawReduced(ctx, g);
       else this.drawPoints(ctx, g);
