@@ -267,3 +267,30 @@ async def test_the_chart_reduction_keeps_extremes_and_non_finite_values(
     )
     # Columns [1, NaN] [3, inf, -inf] [2, 5, -7]; flags: 8 finite, 1 NaN, 2 +inf, 4 -inf.
     assert reduced == [[1, 3, -7], [1, 3, 5], [9, 14, 8]]
+
+
+async def test_stepmetrics_demo_records_executions_a_newcomer_can_browse(
+    stack: WebStack, browser: Browser, artifacts_dir: Path
+) -> None:
+    output = stack.run_demo(["--steps", "3000"])
+    urls = dict(re.findall(r"^(demo-[\w-]+): (\S+) \(", output, re.MULTILINE))
+    assert set(urls) == {"demo-metrics", "demo-list-metrics", "demo-training"}
+    assert all(url.startswith(f"{stack.api}/executions/demo-") for url in urls.values())
+    page = await signed_in_page(browser, stack)
+    for pipeline in urls:
+        await expect(page.locator("#executions tbody")).to_contain_text(pipeline)
+
+    await page.goto(urls["demo-metrics"])
+    await page.wait_for_selector("main[data-state=ready]")
+    assert await scalar_values(page) == {"accuracy": "0.1409", "loss": "0.3333333333333333"}
+    await page.goto(urls["demo-list-metrics"])
+    await page.wait_for_selector("main[data-state=ready]")
+    assert await chart_points(page) == {"accuracy_list": "3", "logx": "49", "loss_list": "4"}
+    await page.goto(urls["demo-training"])
+    await page.wait_for_selector("main[data-state=ready]")
+    assert await chart_points(page) == {
+        "grad_norm": "3000", "learning_rate": "3000", "train_loss": "3000", "val_loss": "30",
+    }  # fmt: skip
+    grad = page.locator('figure[data-metric="grad_norm"] canvas[data-points]')
+    assert await grad.get_attribute("data-nonfinite") == "2"  # the inf and NaN steps
+    await page.screenshot(path=str(artifacts_dir / "web-demo-training.png"), full_page=True)

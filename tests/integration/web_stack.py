@@ -56,6 +56,25 @@ class WebStack:
         if done.returncode != 0:
             raise AssertionError(f"step failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
 
+    def run_demo(self, args: list[str]) -> str:
+        """Run `stepmetrics demo` against this stack; return its stdout."""
+        env = _base_env() | {
+            "STEPMETRICS_KAFKA_BOOTSTRAP": self.kafka,
+            "STEPMETRICS_TOPIC": self.topic,
+            "STEPMETRICS_API_URL": self.api,
+            "STEPMETRICS_API_TOKEN": TOKEN,
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "stepmetrics.cli", "demo", *args],
+            env=env,
+            capture_output=True,
+            timeout=90,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise AssertionError(f"demo failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
+        return done.stdout.decode()
+
     def wait_for(
         self, execution_id: str, ready: Callable[[dict[str, Any]], bool], timeout: float = 60
     ) -> dict[str, Any]:

@@ -72,7 +72,7 @@ const SM = (() => {
     if (!Number.isFinite(value)) return fmt(value);
     if (value === 0) return "0";
     const magnitude = Math.abs(value);
-    if (magnitude >= 1e6 || magnitude < 1e-3) return value.toExponential(2);
+    if (magnitude >= 1e6 || magnitude < 1e-3) return value.toExponential(2).replace(/\.?0+e/, "e");
     return String(Number(value.toPrecision(4)));
   }
 
