@@ -154,6 +154,7 @@ async def test_a_recorded_step_is_listed_shown_charted_and_updated_live(
     await page.fill("#filter-pipeline", "web-pipeline")
     await page.click("form.filters button")
     await expect(page.locator("#executions tbody tr")).to_have_count(1)
+    await page.screenshot(path=str(artifacts_dir / "web-executions.png"))
 
     # The Execution page: scalar values exactly, one drawn chart per list.
     await row.locator("a").click()

@@ -12,6 +12,7 @@
   const more = document.getElementById("more");
   let nextCursor = null;
   let pagesLoaded = 0;
+  let firstPage = ""; // the last first page shown, to redraw only on a change
 
   document.getElementById("filter-pipeline").value = filters.pipeline_name;
   document.getElementById("filter-deployment").value = filters.deployment_name;
@@ -53,7 +54,13 @@
   async function load(append) {
     try {
       const page = await SM.api(url(append ? nextCursor : null));
-      if (!append) body.replaceChildren();
+      if (!append) {
+        // Unchanged: keep the rows (and the keyboard focus on them) as they are.
+        const text = JSON.stringify(page);
+        if (text === firstPage) return;
+        firstPage = text;
+        body.replaceChildren();
+      }
       for (const item of page.items) body.append(row(item));
       nextCursor = page.next_cursor;
       pagesLoaded = append ? pagesLoaded + 1 : 1;
