@@ -57,15 +57,15 @@ async def seed_execution(
         value, ts_us = scalar if isinstance(scalar, tuple) else (scalar, created_us + i)
         pipe.hset(keys.scalar_values(execution_id), name, repr(float(value)))
         pipe.hset(keys.scalar_orders(execution_id), name, f"{ts_us} {i} 0")
-        pipe.zadd(keys.scalar_name_index(name), {execution_id: created_us}, nx=True)
+        pipe.zadd(keys.scalar_name_index(name), {execution_id: created_us}, lt=True)
     for i, (name, values) in enumerate(sorted((lists or {}).items())):
         pipe.hset(keys.list_created(execution_id), name, str(created_us + 1000 + i))
         pipe.append(keys.list_values(execution_id, name), pack(values))
-        pipe.zadd(keys.list_name_index(name), {execution_id: created_us}, nx=True)
+        pipe.zadd(keys.list_name_index(name), {execution_id: created_us}, lt=True)
     for name, count in (dropped or {}).items():
         pipe.hset(keys.list_dropped(execution_id), name, str(count))
-    pipe.zadd(keys.executions, {execution_id: created_us}, nx=True)
-    pipe.zadd(keys.pipeline_index(pipeline_name), {execution_id: created_us}, nx=True)
+    pipe.zadd(keys.executions, {execution_id: created_us}, lt=True)
+    pipe.zadd(keys.pipeline_index(pipeline_name), {execution_id: created_us}, lt=True)
     if deployment_name is not None:
-        pipe.zadd(keys.deployment_index(deployment_name), {execution_id: created_us}, nx=True)
+        pipe.zadd(keys.deployment_index(deployment_name), {execution_id: created_us}, lt=True)
     await pipe.execute()

@@ -405,3 +405,16 @@ async def test_client_follows_short_pages(
     monkeypatch.setitem(paging.PAGE_LIMITS, paging.METRICS_PATH, 2)
     assert await client.get_metrics() == whole
     assert len(whole) == sum(i % 4 for i in range(7))
+
+
+@pytest.mark.usefixtures("seeded")
+async def test_filters_check_the_current_meta_not_only_the_index(
+    client: AsyncMetricsClient, redis_client: aioredis.Redis, redis_keys: RedisKeys
+) -> None:
+    # An index entry whose execution now says another pipeline/deployment.
+    await redis_client.zadd(redis_keys.pipeline_index("ghost"), {"e-1": T0})
+    await redis_client.zadd(redis_keys.deployment_index("ghost-dep"), {"e-2": T0})
+    assert await client.get_metrics(pipeline_name="ghost") == []
+    assert await client.get_list_metrics(pipeline_name="ghost") == []
+    assert await client.get_metrics(deployment_name="ghost-dep") == []
+    assert await client.get_list_metrics(deployment_name="ghost-dep") == []

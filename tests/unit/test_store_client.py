@@ -81,6 +81,10 @@ def test_a_repeating_or_stuck_server_raises_instead_of_looping() -> None:
         {"items": [{**ITEM, "extra": 1}], "next_cursor": None},
         {"items": [{k: v for k, v in ITEM.items() if k != "name"}], "next_cursor": None},
         {"nothing": []},
+        {
+            "items": [ITEM, {**{k: v for k, v in ITEM.items() if k != "value"}, "x": 1}],
+            "next_cursor": None,
+        },
         b"not json",
     ],
 )

@@ -26,6 +26,8 @@ async def execution_page(
         for position, summary in zip(batch, await _summaries(redis, keys, batch), strict=True):
             if pipeline_name is not None and summary["pipeline_name"] != pipeline_name:
                 continue
+            if deployment_name is not None and summary["deployment_name"] != deployment_name:
+                continue
             if len(found) == limit:
                 return found, Cursor(*positions[-1])
             found.append(summary)

@@ -95,12 +95,18 @@ class Paging:
 
     def _decode(self, items: list[dict[str, Any]]) -> None:
         is_list = self.path == LIST_METRICS_PATH
+        # The first item's keys are checked exactly; for the others the count
+        # (and the "value" lookup) catches another shape at a fraction of the cost.
+        bad = next((i for i in items[:1] if i.keys() != METRIC_KEYS), None)
+        bad = bad or next((i for i in items if len(i) != len(METRIC_KEYS)), None)
+        if bad is not None:
+            raise ApiError(f"unexpected item from {self.url}: {bad!r:.200}", url=self.url,
+                           status=200)  # fmt: skip
         for item in items:
-            if item.keys() != METRIC_KEYS:
-                raise ApiError(
-                    f"unexpected item from {self.url}: {item!r:.200}", url=self.url, status=200
-                )
-            value = item["value"]
+            value = item.get("value", self)  # self: a marker no JSON value can be
+            if value is self:
+                raise ApiError(f"item without value from {self.url}: {item!r:.200}",
+                               url=self.url, status=200)  # fmt: skip
             if is_list:
                 item["value"] = list_from_wire(value)
             elif type(value) is not float:

@@ -23,6 +23,7 @@ ENV_API_PORT: Final = "STEPMETRICS_API_PORT"
 ENV_API_TOKEN: Final = "STEPMETRICS_API_TOKEN"  # noqa: S105 (a variable name)
 ENV_API_URL: Final = "STEPMETRICS_API_URL"
 ENV_API_TIMEOUT: Final = "STEPMETRICS_API_TIMEOUT"
+ENV_API_WORKERS: Final = "STEPMETRICS_API_WORKERS"
 
 ENV_VARS: Final[frozenset[str]] = frozenset(
     {
@@ -33,6 +34,7 @@ ENV_VARS: Final[frozenset[str]] = frozenset(
         ENV_API_TOKEN,
         ENV_API_URL,
         ENV_API_TIMEOUT,
+        ENV_API_WORKERS,
     }
 )
 
@@ -41,6 +43,7 @@ DEFAULT_API_HOST: Final = "127.0.0.1"
 DEFAULT_API_PORT: Final = 8080
 DEFAULT_API_URL: Final = "http://127.0.0.1:8080"
 DEFAULT_API_TIMEOUT: Final = 30.0
+MAX_API_WORKERS: Final = 64
 # Short tokens can be guessed; `stepmetrics up` generates 32+ characters.
 MIN_TOKEN_LENGTH: Final = 8
 
@@ -94,9 +97,13 @@ class ApiSettings:
     host: str = DEFAULT_API_HOST
     port: int = DEFAULT_API_PORT
     store: StoreSettings = field(default_factory=StoreSettings)
+    # Server processes (uvicorn workers); more than one uses more cores.
+    workers: int = 1
 
     def __post_init__(self) -> None:
         _check_token(self.token)
+        if not 1 <= self.workers <= MAX_API_WORKERS:
+            raise _bad(ENV_API_WORKERS, self.workers, f"an integer 1..{MAX_API_WORKERS}")
         if not self.host or any(c.isspace() for c in self.host):
             raise _bad(ENV_API_HOST, self.host, "a host name or IP address")
         if not 0 <= self.port <= 65535:
@@ -115,6 +122,7 @@ class ApiSettings:
             host=environ.get(ENV_API_HOST) or DEFAULT_API_HOST,
             port=_parse_int(environ, ENV_API_PORT, DEFAULT_API_PORT),
             store=StoreSettings.from_env(environ),
+            workers=_parse_int(environ, ENV_API_WORKERS, 1),
         )
 
 

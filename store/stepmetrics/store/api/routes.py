@@ -37,7 +37,9 @@ def _reader(request: Request) -> MetricsReader:
 def wire_scalars(items: list[Metric]) -> list[Metric]:
     """Non-finite scalar values as their JSON names, in place."""
     for item in items:
-        cast(dict[str, Any], item)["value"] = to_wire(cast(float, item["value"]))
+        value = cast(float, item["value"])
+        if value - value != 0.0:  # only NaN and the infinities: no call per finite value
+            cast(dict[str, Any], item)["value"] = to_wire(value)
     return items
 
 
