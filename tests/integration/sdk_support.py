@@ -35,8 +35,8 @@ async def read_envelopes(
 ) -> list[Envelope]:
     """Decode every message of `topic` from the start until `until(envelopes)`.
 
-    Returns what was read when `until` holds; raises AssertionError with what
-    was read if it does not within `timeout`.
+    Returns what was read when `until` holds; raises AssertionError if it
+    does not within `wait_s` seconds.
     """
     consumer = AIOKafkaConsumer(
         topic,

@@ -42,7 +42,7 @@ def test_every_variable_is_read() -> None:
         "STEPMETRICS_BATCH_MAX_BYTES": "100000",
         "STEPMETRICS_BATCH_MAX_EVENTS": "10",
         "STEPMETRICS_COMPRESSION": "NONE",
-        "STEPMETRICS_ACKS": "1",
+        "STEPMETRICS_ACKS": "ALL",
         "STEPMETRICS_ENABLE_IDEMPOTENCE": "true",
         "STEPMETRICS_REQUEST_TIMEOUT_MS": "5000",
         "STEPMETRICS_RETRY_BACKOFF_MAX": "0.5",
@@ -59,7 +59,7 @@ def test_every_variable_is_read() -> None:
         batch_max_bytes=100_000,
         batch_max_events=10,
         compression="none",
-        acks="1",
+        acks="all",
         enable_idempotence=True,
         request_timeout_ms=5000,
         retry_backoff_max=0.5,
@@ -89,6 +89,14 @@ def test_bad_values_name_variable_and_value(var: str, raw: str) -> None:
     shown = raw.strip().lower()
     assert repr(raw) in message or (shown and shown in message.lower())
     assert isinstance(info.value, ValueError)
+
+
+def test_idempotence_needs_acks_all() -> None:
+    assert ProducerSettings.from_env({"STEPMETRICS_ENABLE_IDEMPOTENCE": "1"}).enable_idempotence
+    with pytest.raises(SettingsError, match="STEPMETRICS_ENABLE_IDEMPOTENCE=True"):
+        ProducerSettings.from_env(
+            {"STEPMETRICS_ENABLE_IDEMPOTENCE": "yes", "STEPMETRICS_ACKS": "1"}
+        )
 
 
 def test_step_from_env() -> None:

@@ -71,7 +71,7 @@ class Recorder:
         _LIVE.add(self)
 
     def _reset(self) -> None:
-        self.producer_id = uuid.uuid4().hex
+        self.producer_id = ""  # a new one per sender: see _start
         self._pid = os.getpid()
         self._buffer = Buffer(self.settings.buffer_values)
         self._sender: Sender | None = None
@@ -143,6 +143,9 @@ class Recorder:
         with self._start_lock:
             if self._sender is not None:
                 return
+            # Envelope identities must never repeat: a sender started after a
+            # close() or in a forked child numbers its envelopes from 0 again.
+            self.producer_id = uuid.uuid4().hex
             sender = Sender(self.settings, self._buffer, self.producer_id)
             sender.start()
             self._sender = sender
@@ -151,7 +154,7 @@ class Recorder:
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every value recorded so far is acknowledged; True if so."""
         sender = self._sender
-        if sender is None:
+        if sender is None or self._buffer.stats().pending == 0:
             return self._buffer.stats().pending == 0
         return sender.flush(timeout)
 

@@ -109,6 +109,12 @@ class ProducerSettings:
         )
         _require(ACKS_VAR, self.acks, self.acks in ACKS, str(ACKS))
         _require(
+            IDEMPOTENCE_VAR,
+            self.enable_idempotence,
+            self.acks == "all" or not self.enable_idempotence,
+            f"false unless {ACKS_VAR}=all",
+        )
+        _require(
             COMPRESSION_VAR,
             self.compression,
             _codec_available(self.compression),
