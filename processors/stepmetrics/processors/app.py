@@ -40,7 +40,7 @@ class FaustDeadLetterSink:
         # to the current event and only send it when that event is acked.
         pending = await self._topic.send(
             key=letter.message.key,
-            value=letter.message.value,
+            value=letter.value,
             headers=letter.headers(),
             force=True,
         )

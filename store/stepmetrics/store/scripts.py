@@ -77,7 +77,7 @@ for _ = 1, n_env do
   end
 end
 
-local dropped, appended = 0, 0
+local dropped, appended, lowered = 0, 0, false
 if applied > 0 then
   if #best_names > 0 then
     local stored = {}
@@ -130,7 +130,8 @@ if applied > 0 then
     fields[#fields + 1] = 'deployment_name'
     fields[#fields + 1] = ARGV[2]
   end
-  if not meta[1] or lo < tonumber(meta[1]) then
+  lowered = meta[1] and lo < tonumber(meta[1])
+  if not meta[1] or lowered then
     fields[#fields + 1] = 'created_us'
     fields[#fields + 1] = lo_s
   end
@@ -149,8 +150,16 @@ end
 if dup > 0 then
   redis.call('HINCRBY', KEYS[7], 'duplicates_skipped', dup)
 end
+-- When a late event lowered created_us, every index entry of the execution
+-- needs the new score, not only those of this batch's names.
+local scalar_names, list_names, names = {}, {}, {}
+if lowered then
+  scalar_names = redis.call('HKEYS', KEYS[2])
+  list_names = redis.call('HKEYS', KEYS[4])
+  names = redis.call('HMGET', KEYS[1], 'pipeline_name', 'deployment_name')
+end
 return {applied, dup, events, appended, dropped,
-        redis.call('HGET', KEYS[1], 'created_us') or ''}
+        redis.call('HGET', KEYS[1], 'created_us') or '', scalar_names, list_names, names}
 """
 
 APPLY_SHA: Final = hashlib.sha1(APPLY_LUA.encode(), usedforsecurity=False).hexdigest()

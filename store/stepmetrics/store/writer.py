@@ -142,7 +142,10 @@ class MetricsWriter:
         late = []
         for plan, reply in zip(plans, replies, strict=True):
             created = int(reply[5]) if reply[5] else scores[plan.execution_id]
-            if created < scores[plan.execution_id]:
+            if reply[8]:  # created_us went down: rescore every index entry
+                _add_stored_names(plan, reply)
+                late.append((plan, created))
+            elif created < scores[plan.execution_id]:
                 late.append((plan, created))
             if len(self._created) >= self._cache_size:
                 self._created.clear()
@@ -162,6 +165,17 @@ class MetricsWriter:
             await self._client.script_load(APPLY_LUA)
         except redis_errors.RedisError as exc:
             raise _wrap(exc) from exc
+
+
+def _add_stored_names(plan: ExecutionPlan, reply: list[Any]) -> None:
+    """Add the names the script read back from Redis to the plan's index writes."""
+    plan.scalar_names.update(name.decode() for name in reply[6])
+    plan.list_names = sorted({*plan.list_names, *(name.decode() for name in reply[7])})
+    pipeline_name, deployment_name = reply[8]
+    if pipeline_name:
+        plan.pipelines.add(pipeline_name.decode())
+    if deployment_name:
+        plan.deployments.add(deployment_name.decode())
 
 
 def _sum_replies(replies: list[Any]) -> ApplyResult:

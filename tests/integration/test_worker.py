@@ -1,0 +1,272 @@
+"""The real worker process against the real broker and redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import redis.asyncio as aioredis
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from stepmetrics.producers.events import encode_envelope
+from stepmetrics.stack.services import ManagedProcess, start_redis
+from stepmetrics.store.keys import RedisKeys
+from stepmetrics.store.stats import read_stats
+from tests.integration.metrics_state import actual_state, expected_state, snapshot
+from tests.integration.worker_helpers import (
+    REPO,
+    T,
+    WorkerProcess,
+    make_envelopes,
+    produce,
+    wait_for,
+    worker_env,
+)
+
+EXECUTIONS = ["exec-a", "exec-b", "exec-c"]
+Spawn = Callable[[dict[str, str], str], WorkerProcess]
+
+
+@pytest.fixture
+async def spawn(tmp_path: Path) -> AsyncIterator[Spawn]:
+    """Make worker processes (logs in tmp_path); kill leftovers at teardown."""
+    started: list[WorkerProcess] = []
+
+    def make(env: dict[str, str], name: str) -> WorkerProcess:
+        worker = WorkerProcess(env, tmp_path / f"{name}.log")
+        started.append(worker)
+        return worker
+
+    yield make
+    for worker in started:
+        await worker.ensure_dead()
+
+
+async def test_kill_9_restart_then_full_replay_leave_exactly_the_expected_state(
+    broker: ManagedProcess,
+    redis_server: ManagedProcess,
+    redis_client: aioredis.Redis,
+    redis_keys: RedisKeys,
+    topic: str,
+    spawn: Spawn,
+) -> None:
+    envelopes = make_envelopes("p1", EXECUTIONS, count=240, events_per=30)
+    env = worker_env(broker.address, topic, redis_server.address, redis_keys.prefix, topic)
+
+    async def applied(at_least: int) -> bool:
+        return (await read_stats(redis_client, redis_keys))["envelopes_applied"] >= at_least
+
+    # Phase 1: a worker that commits nothing, killed -9 mid-stream.
+    first = spawn({**env, "STEPMETRICS_WORKER_COMMIT_INTERVAL": "600"}, "w1")
+    await first.start()
+    stream = asyncio.create_task(produce(broker.address, topic, envelopes, pause=0.05))
+    await wait_for(lambda: applied(40), 30, "40 envelopes applied")
+    await first.kill()
+    killed_at = (await read_stats(redis_client, redis_keys))["envelopes_applied"]
+    assert killed_at < len(envelopes), "the kill was not mid-stream"
+
+    # Phase 2: a restart in the same group re-reads everything uncommitted.
+    second = spawn(env, "w2")
+    await second.start()
+    await stream
+    await wait_for(lambda: applied(len(envelopes)), 60, "all envelopes applied")
+    assert await second.stop() == 0
+    stats = await read_stats(redis_client, redis_keys)
+    assert stats["envelopes_applied"] == len(envelopes)
+    assert stats["duplicates_skipped"] >= killed_at  # replayed, and skipped
+    assert await actual_state(redis_client, redis_keys, EXECUTIONS) == expected_state(envelopes)
+    before = await snapshot(redis_client, redis_keys.prefix)
+
+    # Phase 3: a new consumer group replays the whole topic: nothing changes.
+    replay = spawn({**env, "STEPMETRICS_WORKER_GROUP": f"{topic}-replay"}, "w3")
+    await replay.start()
+    skipped = stats["duplicates_skipped"]
+
+    async def replayed() -> bool:
+        now = await read_stats(redis_client, redis_keys)
+        return now["duplicates_skipped"] >= skipped + len(envelopes)
+
+    await wait_for(replayed, 60, "the whole topic replayed")
+    assert await replay.stop() == 0
+    assert await snapshot(redis_client, redis_keys.prefix) == before
+    stats = await read_stats(redis_client, redis_keys)
+    assert stats["envelopes_applied"] == len(envelopes)
+    assert stats["duplicates_skipped"] == skipped + len(envelopes)
+
+
+async def test_cap_is_exact_with_two_concurrent_producer_processes(
+    broker: ManagedProcess,
+    redis_server: ManagedProcess,
+    redis_client: aioredis.Redis,
+    redis_keys: RedisKeys,
+    topic: str,
+    spawn: Spawn,
+) -> None:
+    env = worker_env(broker.address, topic, redis_server.address, redis_keys.prefix, topic)
+    worker = spawn(env, "worker")
+    await worker.start()
+    count, per = 30, 1000  # 2 x 30,000 values for a cap of 50,000
+    producers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.integration.produce_list",
+            broker.address,
+            topic,
+            f"producer-{i}",
+            "shared",
+            str(count),
+            str(per),
+            str(base),
+            cwd=REPO,
+        )
+        for i, base in enumerate((0, 1_000_000))
+    ]
+    assert [await p.wait() for p in producers] == [0, 0]
+
+    async def all_applied() -> bool:
+        return (await read_stats(redis_client, redis_keys))["envelopes_applied"] >= 2 * count
+
+    await wait_for(all_applied, 60, "both producers' envelopes applied")
+    assert await worker.stop() == 0
+    state = (await actual_state(redis_client, redis_keys, ["shared"]))["shared"]
+    values = state.lists["curve"]
+    assert len(values) == 50_000
+    assert state.dropped == {"curve": 2 * count * per - 50_000}
+    # Each producer's kept values are a prefix of what it sent, in its order.
+    for base in (0, 1_000_000):
+        mine = [v - base for v in values if base <= v < base + 1_000_000]
+        assert mine == [float(k) for k in range(len(mine))]
+    stats = await read_stats(redis_client, redis_keys)
+    assert stats["values_dropped_by_cap"] == 2 * count * per - 50_000
+
+
+def _poison() -> list[tuple[bytes | None, str]]:
+    """Bad message values and the reason fragment each must be dead-lettered with."""
+    good = {"v": 1, "pid": "bad", "seq": 0, "eid": "exec-a", "pipe": "pipe", "dep": None}
+    huge = {**good, "ev": [["l", "big", T, [0.123456789] * 100_000]]}
+    return [
+        (b"not json at all", "not JSON"),
+        (orjson.dumps({**good, "v": 99, "ev": [["s", "a", T, 1.0]]}), "unknown schema version"),
+        (orjson.dumps({**good, "ev": [["s", "a", T, "abc"]]}), "is not a number"),
+        (orjson.dumps(huge), "exceeds 900000"),
+        (None, "not JSON"),
+    ]
+
+
+async def test_poison_messages_are_dead_lettered_while_good_ones_flow(
+    broker: ManagedProcess,
+    redis_server: ManagedProcess,
+    redis_client: aioredis.Redis,
+    redis_keys: RedisKeys,
+    topic: str,
+    spawn: Spawn,
+) -> None:
+    env = worker_env(broker.address, topic, redis_server.address, redis_keys.prefix, topic)
+    worker = spawn(env, "worker")
+    await worker.start()
+    good = make_envelopes("p1", EXECUTIONS, count=40, events_per=10)
+    poison = _poison()
+    producer = AIOKafkaProducer(bootstrap_servers=broker.address, max_request_size=4_000_000)
+    await producer.start()
+    sources: dict[tuple[int, int], tuple[bytes | None, str]] = {}
+    try:
+        for i, envelope in enumerate(good):
+            await producer.send_and_wait(topic, encode_envelope(envelope), key=envelope.key)
+            if i % 8 == 3:
+                value, reason = poison[len(sources)]
+                meta = await producer.send_and_wait(topic, value, key=b"exec-a")
+                sources[(meta.partition, meta.offset)] = (value, reason)
+    finally:
+        await producer.stop()
+    assert len(sources) == len(poison)
+
+    async def done() -> bool:
+        stats = await read_stats(redis_client, redis_keys)
+        return stats["envelopes_applied"] >= len(good) and stats["dead_lettered"] >= len(poison)
+
+    await wait_for(done, 60, "good envelopes applied and poison dead-lettered")
+    assert await worker.stop() == 0
+    stats = await read_stats(redis_client, redis_keys)
+    assert (stats["envelopes_applied"], stats["dead_lettered"]) == (len(good), len(poison))
+    assert await actual_state(redis_client, redis_keys, EXECUTIONS) == expected_state(good)
+    letters = await _consume_all(broker.address, f"{topic}.deadletter", len(poison))
+    for letter in letters:
+        headers = dict(letter.headers)
+        assert headers["stepmetrics-source-topic"] == topic.encode()
+        source = (
+            int(headers["stepmetrics-source-partition"]),
+            int(headers["stepmetrics-source-offset"]),
+        )
+        value, reason = sources.pop(source)
+        if value is not None and len(value) > 900_000:  # only the head is kept
+            assert headers["stepmetrics-original-size"] == str(len(value)).encode()
+            value = value[:900_000]
+        assert letter.value == value
+        assert letter.key == b"exec-a"
+        assert reason in headers["stepmetrics-reason"].decode()
+    assert sources == {}
+    assert "dead-lettered" in worker.log()
+
+
+async def _consume_all(bootstrap: str, topic: str, expected: int) -> list[Any]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        async with asyncio.timeout(30):
+            while len(records) < expected:
+                batch = await consumer.getmany(timeout_ms=500)
+                records += [r for part in batch.values() for r in part]
+        assert not (await consumer.getmany(timeout_ms=300))  # nothing more
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def test_redis_restart_mid_stream_loses_nothing(
+    broker: ManagedProcess,
+    redis_factory: Callable[[], ManagedProcess],
+    redis_keys: RedisKeys,
+    topic: str,
+    spawn: Spawn,
+) -> None:
+    redis = redis_factory()  # private: this test restarts it
+    port = int(redis.address.rsplit(":", 1)[1].split("/")[0])
+    workdir = redis.log_path.parent.parent
+    client = aioredis.Redis.from_url(redis.address)
+    envelopes = make_envelopes("p1", EXECUTIONS, count=240, events_per=30, seed=7)
+    worker = spawn(worker_env(broker.address, topic, redis.address, redis_keys.prefix, topic), "w")
+    await worker.start()
+    stream = asyncio.create_task(produce(broker.address, topic, envelopes, pause=0.05))
+
+    async def applied(at_least: int) -> bool:
+        return (await read_stats(client, redis_keys))["envelopes_applied"] >= at_least
+
+    restarted: ManagedProcess | None = None
+    try:
+        await wait_for(lambda: applied(40), 30, "40 envelopes applied")
+        await client.aclose()
+        redis.stop()  # SIGTERM: redis writes its AOF and exits
+        await asyncio.sleep(1.0)  # the worker keeps consuming and must retry meanwhile
+        restarted = await asyncio.to_thread(start_redis, workdir, port)
+        client = aioredis.Redis.from_url(redis.address)
+        await stream
+        await wait_for(lambda: applied(len(envelopes)), 60, "all envelopes applied")
+        assert await worker.stop() == 0
+        assert "write failed, retrying" in worker.log()
+        stats = await read_stats(client, redis_keys)
+        assert stats["envelopes_applied"] == len(envelopes)
+        expected = expected_state(envelopes)
+        assert await actual_state(client, redis_keys, EXECUTIONS) == expected
+    finally:
+        await client.aclose()
+        if restarted is not None:
+            restarted.stop()

@@ -1,0 +1,89 @@
+"""The batch reduction that precedes every Redis write (no Redis needed)."""
+
+from __future__ import annotations
+
+import math
+import struct
+
+from stepmetrics.producers.events import Envelope
+from stepmetrics.store.keys import RedisKeys
+from stepmetrics.store.reduce import (
+    group_by_execution,
+    later,
+    pack_values,
+    plan_batch,
+    reduce_envelope,
+)
+
+T = 1_764_150_000_000_000
+
+
+def envelope(events: list[tuple[str, str, int, object]], seq: int = 0, eid: str = "e1") -> Envelope:
+    return Envelope("p", seq, eid, "pipe", None, events)
+
+
+def test_last_recorded_scalar_wins_within_an_envelope() -> None:
+    reduced = reduce_envelope(
+        envelope([("s", "loss", T + 1, 3.0), ("s", "loss", T + 2, 2.0), ("s", "loss", T, 9.0)])
+    )
+    assert reduced.scalars == {"loss": (T + 2, 1, 2.0)}
+    assert (reduced.min_ts, reduced.max_ts, reduced.n_events) == (T, T + 2, 3)
+
+
+def test_timestamp_tie_goes_to_the_later_record_call() -> None:
+    reduced = reduce_envelope(envelope([("s", "a", T, 1.0), ("s", "a", T, 2.0)]))
+    assert reduced.scalars["a"] == (T, 1, 2.0)
+
+
+def test_list_values_concatenate_in_record_order_with_first_timestamp() -> None:
+    reduced = reduce_envelope(
+        envelope([("l", "x", T + 5, [1.0, 2.0]), ("s", "x", T + 6, 0.5), ("l", "x", T + 7, [3.0])])
+    )
+    assert reduced.lists == {"x": (T + 5, [1.0, 2.0, 3.0])}
+    assert reduced.scalars == {"x": (T + 6, 1, 0.5)}
+
+
+def test_order_compares_timestamp_then_seq_then_index() -> None:
+    assert later((T + 1, 0, 0), (T, 9, 9))
+    assert later((T, 2, 0), (T, 1, 9))
+    assert later((T, 1, 3), (T, 1, 2))
+    assert not later((T, 1, 2), (T, 1, 2))
+
+
+def test_values_pack_as_little_endian_float64() -> None:
+    packed = pack_values([1.5, -math.inf, 2.0])
+    assert packed == struct.pack("<3d", 1.5, -math.inf, 2.0)
+
+
+def test_grouping_keeps_order_within_each_execution() -> None:
+    batch = [envelope([("s", "a", T, 1.0)], seq=i, eid=f"e{i % 2}") for i in range(5)]
+    groups = group_by_execution(batch)
+    assert [e.seq for e in groups["e0"]] == [0, 2, 4]
+    assert [e.seq for e in groups["e1"]] == [1, 3]
+
+
+def test_plan_lays_out_keys_and_arguments_for_the_script() -> None:
+    keys = RedisKeys("pfx")
+    first = envelope([("s", "acc", T + 3, 0.25), ("l", "curve", T + 1, [1.0])], seq=7)
+    second = envelope([("l", "curve", T + 9, [2.0]), ("s", "acc", T + 2, math.nan)], seq=8)
+    (plan,) = plan_batch(keys, [first, second], cap=50_000)
+    assert plan.keys[:7] == [
+        keys.meta("e1"),
+        keys.scalar_values("e1"),
+        keys.scalar_orders("e1"),
+        keys.list_created("e1"),
+        keys.list_dropped("e1"),
+        keys.applied("e1"),
+        keys.stats,
+    ]
+    assert plan.keys[7:] == [keys.list_values("e1", "curve")]
+    assert plan.args == [
+        "pipe", "", 50_000, 2, 1, "curve",
+        "p:7", 2, T + 1, T + 3, 1, 1, "acc", T + 3, 7, 0, "0.25", 1, T + 1, pack_values([1.0]),
+        "p:8", 2, T + 2, T + 9, 1, 1, "acc", T + 2, 8, 1, "nan", 1, T + 9, pack_values([2.0]),
+    ]  # fmt: skip
+    assert (plan.min_ts, plan.n_events) == (T + 1, 4)
+    assert plan.scalar_names == {"acc"}
+    assert plan.list_names == ["curve"]
+    assert plan.pipelines == {"pipe"}
+    assert plan.deployments == set()
