@@ -29,8 +29,9 @@ system-deps:
 	@bash scripts/system-deps.sh
 
 ## up: install and run the whole local stack (broker, Redis, worker, API).
+## Options go through UP_ARGS, e.g. `make up UP_ARGS="--api-port 9000"`.
 up: system-deps $(STACK_STAMP)
-	$(BIN)/stepmetrics up
+	$(BIN)/stepmetrics up $(UP_ARGS)
 
 ## test: lint, type-check and the whole suite, integration included.
 # The browser tests need Debian's chromium: system-deps installs it for these targets.

@@ -125,3 +125,20 @@ def test_an_app_that_never_answers_times_out(
     finally:
         launcher.shutdown()
     assert not launcher.children[0].alive()
+
+
+def test_stop_while_starting_returns_zero_without_ready(
+    broker: ManagedProcess, redis_server: ManagedProcess, tmp_path: Path, unique_name: str
+) -> None:
+    settings = _settings(broker, redis_server, tmp_path, f"m-{unique_name}")
+    mute = _app("worker", "import time; time.sleep(3600)")
+    launcher = Launcher(settings, Ports(), [mute])
+    announced: list[StackState] = []
+    threading.Timer(1.0, lambda: setattr(launcher, "stopping", True)).start()
+    try:
+        assert launcher.run(announced.append) == 0
+    finally:
+        launcher.shutdown()
+    assert announced == []
+    assert [child.proc.returncode for child in launcher.children] == [-15]  # SIGTERM
+    assert not (tmp_path / "stack.json").exists()

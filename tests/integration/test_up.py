@@ -143,6 +143,36 @@ async def _redis_answers(url: str) -> None:
         await client.aclose()
 
 
+def _env_exports(data_dir: Path) -> dict[str, str]:
+    """Run `stepmetrics env`, evaluate its output in sh, return what it exported."""
+    exports = subprocess.run(
+        [sys.executable, "-m", "stepmetrics.cli", "env", "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    shown = subprocess.run(
+        ["sh", "-c", exports + "env"], capture_output=True, text=True, check=True, env={}
+    ).stdout
+    return dict(
+        line.split("=", 1) for line in shown.splitlines() if line.startswith("STEPMETRICS_")
+    )
+
+
+def _second_up_is_refused(data_dir: Path) -> None:
+    second = subprocess.run(
+        [sys.executable, "-m", "stepmetrics.cli", "up", "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert second.returncode == 1
+    assert "a stack is already running from" in second.stderr
+    assert (data_dir / "stack.json").exists()  # the running stack's state survives
+
+
 async def test_up_ready_answers_and_stops_clean(up: Up) -> None:
     started = time.monotonic()
     pairs = up.ready()
@@ -157,6 +187,13 @@ async def test_up_ready_answers_and_stops_clean(up: Up) -> None:
         assert response.status_code == 200
     await _kafka_answers(pairs["kafka"], "stepmetrics.events")
     await _redis_answers(pairs["redis"])
+
+    _second_up_is_refused(up.data_dir)
+    exports = _env_exports(up.data_dir)
+    assert exports["STEPMETRICS_KAFKA_BOOTSTRAP"] == pairs["kafka"]
+    assert exports["STEPMETRICS_API_TOKEN"] == pairs["token"]
+    assert exports["STEPMETRICS_TOPIC"] == "stepmetrics.events"
+    assert exports.get("STEPMETRICS_API_URL") == pairs.get("api")
 
     state = read_state(up.data_dir)
     assert state.kafka == pairs["kafka"]

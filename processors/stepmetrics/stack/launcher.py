@@ -24,7 +24,7 @@ from stepmetrics.stack.services import (
     start_redis,
 )
 from stepmetrics.stack.settings import StackSettings
-from stepmetrics.stack.state import StackState, remove_state, write_state
+from stepmetrics.stack.state import StackState, read_state, remove_state, write_state
 from stepmetrics.stack.topics import ensure_topics
 
 logger = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ class Launcher:
         self.apps = tuple(apps)
         self.data_dir = settings.data_dir.resolve()
         self.children: list[ManagedProcess] = []
+        self.state: StackState | None = None  # set once ready and written
         self.stopping = False
 
     def run(self, on_ready: Callable[[StackState], None]) -> int:
@@ -80,20 +81,35 @@ class Launcher:
 
         Returns 0 once stopped. Raises StackError (ChildDied included) on failure.
         """
+        state = self._start()
+        if state is None:
+            return 0
+        write_state(self.data_dir, state)
+        self.state = state
+        on_ready(state)
+        while not self.stopping:
+            self._check_children()
+            time.sleep(_POLL)
+        return 0
+
+    def _start(self) -> StackState | None:
+        """Start the services, topics and apps; None if stopped meanwhile."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._refuse_second_stack()
         kafka = self._kafka()
-        redis = self._redis()
+        redis = None if self.stopping else self._redis()
+        if redis is None or self.stopping:
+            return None
         topics = [self.settings.topic, self.settings.deadletter_topic]
         ensure_topics(
             kafka, topics, self.settings.topic_partitions, timeout=self.settings.startup_timeout
         )
         token = self.settings.api_token or secrets.token_urlsafe(24)
         api_url = f"http://{LOOPBACK}:{pick_port(self.ports.api, API_PORT, 'api')}"
-        env = self._app_env(kafka, redis, api_url, token)
-        apps = self._start_apps(api_url, env)
+        apps = self._start_apps(api_url, self._app_env(kafka, redis, api_url, token))
         if not self._wait_ready(apps):
-            return 0
-        state = StackState(
+            return None
+        return StackState(
             pid=os.getpid(),
             kafka=kafka,
             topic=self.settings.topic,
@@ -103,19 +119,26 @@ class Launcher:
             token=token,
             children={child.name: child.proc.pid for child in self.children},
         )
-        write_state(self.data_dir, state)
-        on_ready(state)
-        while not self.stopping:
-            self._check_children()
-            time.sleep(_POLL)
-        return 0
 
     def shutdown(self) -> None:
-        """Stop every child, newest first, and forget the state file. Idempotent."""
-        remove_state(self.data_dir)
+        """Stop every child, newest first, and remove our state file. Idempotent."""
+        if self.state is not None:
+            remove_state(self.data_dir)
         for child in reversed(self.children):
-            logger.info("stopping %s (pid %s)", child.name, child.proc.pid)
+            if child.alive():
+                logger.info("stopping %s (pid %s)", child.name, child.proc.pid)
             child.stop()
+
+    def _refuse_second_stack(self) -> None:
+        """Two stacks on one data directory would share redis-server's AOF files."""
+        try:
+            running = read_state(self.data_dir)
+        except StackError:
+            return  # none, or a stale state file of a stack that is gone
+        raise StackError(
+            f"a stack is already running from {self.data_dir} (pid {running.pid}); "
+            "stop it or use another --data-dir"
+        )
 
     def _kafka(self) -> str:
         if self.settings.kafka_bootstrap is not None:
@@ -157,6 +180,8 @@ class Launcher:
             STEPMETRICS_API_PORT=api_url.rsplit(":", 1)[1],
             STEPMETRICS_API_URL=api_url,
             STEPMETRICS_API_TOKEN=token,
+            # Keep the worker's faust state with the stack, apart from other stacks'.
+            STEPMETRICS_WORKER_DATADIR=str(self.data_dir / "worker" / "faust"),
             PYTHONUNBUFFERED="1",  # the worker's ready line must reach its log at once
         )
         return env

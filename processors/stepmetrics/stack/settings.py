@@ -79,13 +79,13 @@ class StackSettings:
         ):
             if not _TOPIC_RE.fullmatch(name):
                 raise StackSettingsError(
-                    f"{var}={name!r} is not a valid Kafka topic name: use 1-249 characters "
-                    "from A-Z a-z 0-9 . _ -"
+                    f"{var}={name!r} is not allowed: a Kafka topic name has 1-249 "
+                    "characters from A-Z a-z 0-9 . _ -"
                 )
         if self.topic == self.deadletter_topic:
             raise StackSettingsError(
-                f"STEPMETRICS_DEADLETTER_TOPIC={self.deadletter_topic!r} must differ from "
-                "STEPMETRICS_TOPIC"
+                f"STEPMETRICS_DEADLETTER_TOPIC={self.deadletter_topic!r} is not allowed: "
+                "it must differ from STEPMETRICS_TOPIC"
             )
         if not 1 <= self.topic_partitions <= MAX_PARTITIONS:
             raise StackSettingsError(

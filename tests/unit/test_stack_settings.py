@@ -1,0 +1,95 @@
+"""StackSettings: defaults, parsing, and errors that name the variable and value."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from stepmetrics.stack.errors import StackError, StackSettingsError
+from stepmetrics.stack.settings import ENV_VARS, StackSettings
+
+
+def test_defaults() -> None:
+    settings = StackSettings.from_env({})
+    assert settings.kafka_bootstrap is None
+    assert settings.redis_url is None
+    assert settings.topic == "stepmetrics.events"
+    assert settings.deadletter_topic == "stepmetrics.events.deadletter"
+    assert settings.topic_partitions == 4
+    assert settings.api_token is None
+    assert settings.data_dir == Path(".stepmetrics")
+    assert settings.startup_timeout == 60.0
+
+
+def test_from_env_reads_every_variable() -> None:
+    env = {
+        "STEPMETRICS_KAFKA_BOOTSTRAP": "k1:9092,k2:9093",
+        "STEPMETRICS_REDIS_URL": "redis://r:6380/2",
+        "STEPMETRICS_TOPIC": "m",
+        "STEPMETRICS_DEADLETTER_TOPIC": "dead",
+        "STEPMETRICS_TOPIC_PARTITIONS": "8",
+        "STEPMETRICS_API_TOKEN": "s3cret-token",
+        "STEPMETRICS_DATA_DIR": "/var/lib/sm",
+        "STEPMETRICS_STARTUP_TIMEOUT": "2.5",
+    }
+    settings = StackSettings.from_env(env)
+    assert settings == StackSettings(
+        kafka_bootstrap="k1:9092,k2:9093",
+        redis_url="redis://r:6380/2",
+        topic="m",
+        deadletter_topic="dead",
+        topic_partitions=8,
+        api_token="s3cret-token",  # noqa: S106 - a test value
+        data_dir=Path("/var/lib/sm"),
+        startup_timeout=2.5,
+    )
+    assert set(env) <= ENV_VARS
+
+
+def test_deadletter_follows_topic() -> None:
+    assert StackSettings.from_env({"STEPMETRICS_TOPIC": "x"}).deadletter_topic == "x.deadletter"
+
+
+def test_empty_values_mean_unset() -> None:
+    settings = StackSettings.from_env(
+        {"STEPMETRICS_KAFKA_BOOTSTRAP": " ", "STEPMETRICS_REDIS_URL": "", "STEPMETRICS_TOPIC": ""}
+    )
+    assert (settings.kafka_bootstrap, settings.redis_url) == (None, None)
+    assert settings.topic == "stepmetrics.events"
+
+
+def test_token_kept_out_of_repr() -> None:
+    settings = StackSettings.from_env({"STEPMETRICS_API_TOKEN": "very-secret"})
+    assert "very-secret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [
+        ("STEPMETRICS_KAFKA_BOOTSTRAP", "localhost"),
+        ("STEPMETRICS_KAFKA_BOOTSTRAP", "http://k:9092"),
+        ("STEPMETRICS_REDIS_URL", "http://r:6379"),
+        ("STEPMETRICS_REDIS_URL", "r:6379"),
+        ("STEPMETRICS_TOPIC", "has space"),
+        ("STEPMETRICS_DEADLETTER_TOPIC", "stepmetrics.events"),
+        ("STEPMETRICS_TOPIC_PARTITIONS", "four"),
+        ("STEPMETRICS_TOPIC_PARTITIONS", "0"),
+        ("STEPMETRICS_STARTUP_TIMEOUT", "-1"),
+        ("STEPMETRICS_STARTUP_TIMEOUT", "soon"),
+    ],
+)
+def test_bad_value_names_variable_and_value(var: str, value: str) -> None:
+    with pytest.raises(StackSettingsError) as info:
+        StackSettings.from_env({var: value})
+    # "VAR=value" (quoted when a string), then what is allowed.
+    assert re.search(rf"{var}='?{re.escape(value)}", str(info.value)), str(info.value)
+    assert "allowed" in str(info.value)
+    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, StackError)
+
+
+def test_blank_token_rejected_without_echoing_it() -> None:
+    with pytest.raises(StackSettingsError, match="STEPMETRICS_API_TOKEN"):
+        StackSettings.from_env({"STEPMETRICS_API_TOKEN": " padded "})
