@@ -184,5 +184,5 @@ def test_safe_next_keeps_local_paths_only() -> None:
 
 def test_the_token_stays_out_of_reprs_and_empty_tokens_are_refused() -> None:
     assert TOKEN not in repr(Session(TOKEN))
-    with pytest.raises(ValueError, match="non-empty API token"):
+    with pytest.raises(ValueError, match="needs the API token"):
         web_routes("")

@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from stepmetrics.store.errors import StoreSettingsError
 from stepmetrics.store.web.pages import SECURITY_HEADERS, page
 from stepmetrics.store.web.session import Session, safe_next
 from stepmetrics.store.web.values import LIST_VALUES_PATH, list_values
@@ -36,7 +37,7 @@ def web_routes(token: str) -> list[BaseRoute]:
         every `/api/` path) and `/static/...` (the pages' scripts and styles).
     """
     if not token:
-        raise ValueError("the web interface needs a non-empty API token")
+        raise StoreSettingsError("the web interface needs the API token; got an empty one")
     views = _Views(Session(token))
     return [
         Route("/", views.executions, methods=["GET"], name="web_executions"),
