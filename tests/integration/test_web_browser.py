@@ -61,6 +61,29 @@ for j in range(5):
 assert sdk.flush(60)
 """
 TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$")
+# Accessibility basics a page must meet: every control has a label or a name,
+# one h1, headings never skip a level, the document has a language.
+A11Y_PROBLEMS = """() => {
+  const problems = [];
+  for (const el of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+    if (!el.labels.length && !el.getAttribute("aria-label")) problems.push("unlabelled " + el.id);
+  }
+  for (const el of document.querySelectorAll("button, a[href]")) {
+    if (!el.textContent.trim() && !el.getAttribute("aria-label")) problems.push("unnamed control");
+  }
+  for (const el of document.querySelectorAll("[role=group]")) {
+    if (!el.getAttribute("aria-label")) problems.push("unnamed chart");
+  }
+  if (document.querySelectorAll("h1").length !== 1) problems.push("not exactly one h1");
+  let level = 1;
+  for (const h of document.querySelectorAll("h1, h2, h3, h4")) {
+    const next = Number(h.tagName[1]);
+    if (next > level + 1) problems.push("heading skips to " + h.tagName);
+    level = next;
+  }
+  if (!document.documentElement.lang) problems.push("no lang");
+  return problems;
+}"""
 # Pixels of the chart's line colour (#1f5fbf) on a canvas.
 COUNT_LINE_PIXELS = """canvas => {
   const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
@@ -133,6 +156,7 @@ async def test_a_recorded_step_is_listed_shown_charted_and_updated_live(
     # Sign in: pages redirect to the login form; a wrong token is refused.
     await page.goto("/")
     assert page.url == f"{stack.api}/login?next=%2F"
+    assert await page.evaluate(A11Y_PROBLEMS) == []
     await page.fill("#token", "not-the-token-42")
     await page.click("button[type=submit]")
     await expect(page.locator("#login-error")).to_have_text("That is not this API's token.")
@@ -155,11 +179,13 @@ async def test_a_recorded_step_is_listed_shown_charted_and_updated_live(
     await page.click("form.filters button")
     await expect(page.locator("#executions tbody tr")).to_have_count(1)
     await page.screenshot(path=str(artifacts_dir / "web-executions.png"))
+    assert await page.evaluate(A11Y_PROBLEMS) == []
 
     # The Execution page: scalar values exactly, one drawn chart per list.
     await row.locator("a").click()
     await page.wait_for_selector("main[data-state=ready]")
     await expect(page.locator("h1")).to_have_text(f"Execution {execution_id}")
+    assert await page.evaluate(A11Y_PROBLEMS) == []
     assert await scalar_values(page) == {
         "accuracy": "0.1409",
         "diverged": "NaN",
