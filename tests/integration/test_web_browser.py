@@ -256,12 +256,13 @@ async def test_an_execution_with_100_scalars_and_5_full_lists_loads_in_under_a_s
         timeout=90,
     )
     page = await signed_in_page(browser, stack)
-    timings = []
+    timings, in_page = [], []
     for _ in range(3):
         start = time.perf_counter()
         await page.goto(f"/executions/{execution_id}")
         await page.wait_for_selector("main[data-state=ready]")
         timings.append(time.perf_counter() - start)
+        in_page.append(int(str(await page.get_attribute("main", "data-ready-at"))) / 1000)
     values = await scalar_values(page)
     assert len(values) == 100
     assert values["metric_007"] == "1"
@@ -275,8 +276,16 @@ async def test_an_execution_with_100_scalars_and_5_full_lists_loads_in_under_a_s
     await plot.hover(position={"x": 400, "y": 100})
     await expect(plot.locator(".tooltip")).to_contain_text("index ")
     await page.screenshot(path=str(artifacts_dir / "web-big-execution.png"), full_page=True)
-    print(f"Execution page load (100 scalars, 5 x 50,000): {[round(t, 3) for t in timings]} s")
+    print(
+        "Execution page load (100 scalars, 5 x 50,000), wall:",
+        [round(t, 3) for t in timings],
+        "s; navigation start to charts drawn:",
+        in_page,
+        "s",
+    )
+    # Wall time includes the test driver; the page itself must also be quick.
     assert statistics.median(timings) < 1.0, timings
+    assert statistics.median(in_page) < 1.0, in_page
 
 
 async def test_the_chart_reduction_keeps_extremes_and_non_finite_values(

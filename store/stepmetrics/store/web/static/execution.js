@@ -143,6 +143,8 @@
     try {
       await refresh();
       main.dataset.loadMs = String(Math.round(performance.now() - started));
+      // Milliseconds from the start of the navigation to every chart drawn.
+      main.dataset.readyAt = String(Math.round(performance.now()));
       main.dataset.state = "ready";
       SM.setStatus(`Live: checking for new values every ${POLL_MS / 1000} s.`);
     } catch (error) {
