@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -32,33 +32,46 @@ SERVE = "import sys; from stepmetrics.store.api.server import main; sys.exit(mai
 
 
 @pytest.fixture
-def api_url(redis_server: ManagedProcess, redis_keys: RedisKeys, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "STEPMETRICS_API_TOKEN": TOKEN,
-        "STEPMETRICS_REDIS_URL": redis_server.address,
-        "STEPMETRICS_REDIS_PREFIX": redis_keys.prefix,
-        "STEPMETRICS_API_PORT": str(port),
-    }
-    log_path = tmp_path / "api.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", SERVE, "--log-level", "warning"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
+def start_api(
+    redis_server: ManagedProcess, redis_keys: RedisKeys, tmp_path: Path
+) -> Iterator[Callable[..., str]]:
+    """Start `stepmetrics api` (extra CLI arguments allowed); return its URL."""
+    started: list[tuple[subprocess.Popen[bytes], Path]] = []
+
+    def start(*argv: str) -> str:
+        port = free_port()
+        env = {
+            **os.environ,
+            "STEPMETRICS_API_TOKEN": TOKEN,
+            "STEPMETRICS_REDIS_URL": redis_server.address,
+            "STEPMETRICS_REDIS_PREFIX": redis_keys.prefix,
+            "STEPMETRICS_API_PORT": str(port),
+        }
+        log_path = tmp_path / f"api-{len(started)}.log"
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", SERVE, "--log-level", "warning", *argv],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        started.append((proc, log_path))
+        url = f"http://127.0.0.1:{port}"
         _wait_healthy(url, proc, log_path)
-        yield url
-    finally:
+        return url
+
+    yield start
+    for proc, log_path in started:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(10)
-    # uvicorn shuts down gracefully, then re-raises SIGTERM (exit status -15).
-    assert code in (0, -signal.SIGTERM), log_path.read_text()
-    assert "Traceback" not in log_path.read_text()
+        # uvicorn shuts down gracefully, then re-raises SIGTERM (exit status -15).
+        assert code in (0, -signal.SIGTERM), log_path.read_text()
+        assert "Traceback" not in log_path.read_text()
+
+
+@pytest.fixture
+def api_url(start_api: Callable[..., str]) -> str:
+    return start_api()
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:
@@ -160,3 +173,16 @@ async def test_get_command_prints_each_format(
     monkeypatch.setenv("STEPMETRICS_API_TOKEN", "wrong-token-xyz")
     assert await asyncio.to_thread(cli_get.main, ["--list"]) == 1
     assert "answered 401" in capsys.readouterr().err
+
+
+async def test_several_worker_processes_serve_the_api(
+    start_api: Callable[..., str], redis_client: aioredis.Redis, redis_keys: RedisKeys
+) -> None:
+    await _seed(redis_client, redis_keys)
+    url = await asyncio.to_thread(start_api, "--workers", "2")
+
+    def query() -> list[str]:
+        with MetricsClient(ClientSettings(token=TOKEN, api_url=url)) as client:
+            return [m["name"] for m in client.get_metrics(execution_id="run-1")]
+
+    assert await asyncio.to_thread(query) == ["accuracy", "loss"]

@@ -418,3 +418,45 @@ async def test_filters_check_the_current_meta_not_only_the_index(
     assert await client.get_list_metrics(pipeline_name="ghost") == []
     assert await client.get_metrics(deployment_name="ghost-dep") == []
     assert await client.get_list_metrics(deployment_name="ghost-dep") == []
+
+
+async def test_unusual_names_and_values_round_trip(
+    client: AsyncMetricsClient,
+    http: httpx.AsyncClient,
+    redis_client: aioredis.Redis,
+    redis_keys: RedisKeys,
+) -> None:
+    names = ['quote"d', "back\\slash", "slash/name", "naïve ✓ 指标", "a" * 256]
+    values = [1e-05, -0.0, 1e300, 5e-324, 0.1 + 0.2]
+    await seed_execution(
+        redis_client, redis_keys, "run 1/é", pipeline_name="pipe ü", created_us=T0,
+        scalars=dict(zip(names, values, strict=True)), lists={"slash/list": values},
+    )  # fmt: skip
+    got = await client.get_metrics(pipeline_name="pipe ü")
+    assert [(m["name"], repr(m["value"])) for m in got] == sorted(
+        (n, repr(v)) for n, v in zip(names, values, strict=True)
+    )
+    assert {m["execution_id"] for m in got} == {"run 1/é"}
+    (listed,) = await client.get_list_metrics(name="slash/list")
+    assert [repr(v) for v in listed["value"]] == [repr(v) for v in values]  # type: ignore[union-attr]
+    assert [m["name"] for m in await client.get_metrics(name="naïve ✓ 指标")] == ["naïve ✓ 指标"]
+    detail = _body(await http.get("/api/v1/executions/run 1%2Fé"))
+    assert detail["execution_id"] == "run 1/é"
+    one = _body(await http.get("/api/v1/executions/run 1%2Fé/list-metrics/slash/list"))
+    assert one["name"] == "slash/list"
+
+
+async def test_openapi_documents_every_route(app: Starlette, http: httpx.AsyncClient) -> None:
+    document = _body(await http.get("/openapi.json"))
+    paths = {getattr(route, "path", "") for route in app.routes} - {"/openapi.json"}
+    documented = {
+        p.replace("{name}", "{name:path}").replace("{execution_id}", "{execution_id:path}")
+        for p in document["paths"]
+    }
+    assert paths == documented
+    for path, item in document["paths"].items():
+        assert item["get"]["responses"]["200"], path
+    schemas = document["components"]["schemas"]
+    assert set(schemas["Metric"]["required"]) == {
+        "name", "value", "created_at", "execution_id", "deployment_name", "pipeline_name",
+    }  # fmt: skip

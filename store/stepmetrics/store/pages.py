@@ -37,7 +37,9 @@ _ListRef: TypeAlias = tuple[Position, str | None, str | None, str, int]
 def unpack_values(data: bytes) -> list[float]:
     """Decode a list value: packed little-endian float64."""
     values = array("d")
-    values.frombytes(data[: len(data) - len(data) % 8])
+    # A torn tail cannot happen with the worker's whole-value appends; drop it
+    # rather than fail (slicing copies, so only when needed).
+    values.frombytes(data if len(data) % 8 == 0 else data[: len(data) - len(data) % 8])
     if _BIG_ENDIAN:
         values.byteswap()
     return values.tolist()

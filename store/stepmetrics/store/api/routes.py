@@ -163,8 +163,13 @@ def api_routes() -> list[BaseRoute]:
         Route("/api/v1/metrics", metrics),
         Route("/api/v1/list-metrics", list_metrics),
         Route("/api/v1/executions", executions),
-        Route("/api/v1/executions/{execution_id}", execution),
-        Route("/api/v1/executions/{execution_id}/metrics.csv", execution_csv),
-        Route("/api/v1/executions/{execution_id}/list-metrics/{name:path}", execution_list_metric),
+        # Execution ids and metric names may hold "/" (sent as %2F, decoded
+        # before routing): most specific routes first.
+        Route(
+            "/api/v1/executions/{execution_id:path}/list-metrics/{name:path}",
+            execution_list_metric,
+        ),
+        Route("/api/v1/executions/{execution_id:path}/metrics.csv", execution_csv),
+        Route("/api/v1/executions/{execution_id:path}", execution),
         Route("/api/v1/stats", stats),
     ]
