@@ -18,7 +18,7 @@ import importlib
 import warnings
 from typing import Any
 
-from stepmetrics.producers.context import StepContext, programmatic_step, step_from_env
+from stepmetrics.producers.context import programmatic_step, step_from_env
 from stepmetrics.producers.errors import StepMetricsWarning
 from stepmetrics.producers.recorder import ProducerStats, Recorder, get_recorder
 from stepmetrics.producers.validation import check_metric_name, list_values, scalar_value
@@ -48,17 +48,15 @@ class CraftAiSdk:
     """
 
     def __init__(self, *, recorder: Recorder | None = None) -> None:
-        self._recorder = recorder
+        # Creating the recorder reads settings only; its sender starts with
+        # the first recorded value.
+        self._recorder = recorder if recorder is not None else get_recorder()
         self._env_step = step_from_env()
 
     @property
     def recorder(self) -> Recorder:
-        if self._recorder is None:
-            self._recorder = get_recorder()
+        """Where this object's values go (the process-wide recorder by default)."""
         return self._recorder
-
-    def _step(self) -> StepContext | None:
-        return programmatic_step() or self._env_step
 
     def record_metric_value(self, name: str, value: float) -> bool:
         """Set the metric `name` of this execution to `value` (the last one wins).
@@ -75,12 +73,12 @@ class CraftAiSdk:
             InvalidMetricTypeError: the name or value has a type not allowed.
             InvalidMetricError: the name or value is not allowed.
         """
-        step = self._step()
+        step = programmatic_step() or self._env_step
         if step is None:
             scalar_value(check_metric_name(name), value)  # bad input fails everywhere
             warnings.warn(_OUTSIDE_STEP.format(name=name), StepMetricsWarning, stacklevel=2)
             return False
-        return self.recorder.record_scalar(step, name, value, stacklevel=3)
+        return self._recorder.record_scalar(step, name, value, stacklevel=3)
 
     def record_list_metric_values(self, name: str, values: Any) -> None:
         """Append `values` (a number, or a list, tuple or 1-D numpy array) to `name`.
@@ -93,12 +91,12 @@ class CraftAiSdk:
             InvalidMetricTypeError: the name or a value has a type not allowed.
             InvalidMetricError: the name or a value is not allowed.
         """
-        step = self._step()
+        step = programmatic_step() or self._env_step
         if step is None:
             list_values(check_metric_name(name), values)
             warnings.warn(_OUTSIDE_STEP.format(name=name), StepMetricsWarning, stacklevel=2)
             return
-        self.recorder.record_list(step, name, values, stacklevel=3)
+        self._recorder.record_list(step, name, values, stacklevel=3)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything recorded so far is acknowledged by the broker.

@@ -157,13 +157,18 @@ def test_forked_children_get_their_own_sender(broker: ManagedProcess, topic: str
     recorder.close(5)
 
 
+def big(v: int) -> float:
+    return -(v + 0.1) / 7e10
+
+
 async def test_list_limit_warns_once_and_sends_50000(broker: ManagedProcess, topic: str) -> None:
     recorder = Recorder(settings_for(broker.address, topic))
     sdk = CraftAiSdk(recorder=recorder)
     with step_context("exec-limit", "p"):
-        sdk.record_list_metric_values("big", [float(v) for v in range(30_000)])
+        # Each value prints as ~23 characters: a full list is over 1 MB of JSON.
+        sdk.record_list_metric_values("big", [big(v) for v in range(30_000)])
         with pytest.warns(StepMetricsWarning, match="reached 50,000 values") as caught:
-            sdk.record_list_metric_values("big", [float(v) for v in range(30_000, 60_000)])
+            sdk.record_list_metric_values("big", [big(v) for v in range(30_000, 60_000)])
         assert caught[0].filename == __file__
         with warnings.catch_warnings():
             warnings.simplefilter("error")
@@ -175,7 +180,7 @@ async def test_list_limit_warns_once_and_sends_50000(broker: ManagedProcess, top
     envelopes = await read_envelopes(
         broker.address, topic, lambda e: value_count(e) >= MAX_LIST_VALUES + 1
     )
-    assert list_values(unique(envelopes), "big") == [float(v) for v in range(MAX_LIST_VALUES)]
+    assert list_values(unique(envelopes), "big") == [big(v) for v in range(MAX_LIST_VALUES)]
     assert len(envelopes) >= 2  # a full list does not fit one message
     recorder.close(5)
 

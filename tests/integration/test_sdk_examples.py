@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from stepmetrics.producers import Recorder, step_context
 from stepmetrics.sdk import CraftAiSdk
 from stepmetrics.stack.services import ManagedProcess
@@ -75,13 +77,17 @@ def run_step(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess
     )
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
 async def test_documented_examples_produce_exactly_the_expected_events(
-    broker: ManagedProcess, topic: str, tmp_path: Path
+    broker: ManagedProcess, topic: str, tmp_path: Path, host: str
 ) -> None:
+    # With a host name, the exit flush must resolve it during interpreter
+    # shutdown, when asyncio can no longer start its resolver threads.
+    port = broker.address.rsplit(":", 1)[1]
     result = run_step(
         tmp_path,
         {
-            "STEPMETRICS_KAFKA_BOOTSTRAP": broker.address,
+            "STEPMETRICS_KAFKA_BOOTSTRAP": f"{host}:{port}",
             "STEPMETRICS_TOPIC": topic,
             "STEPMETRICS_EXECUTION_ID": "exec-doc-1",
             "STEPMETRICS_PIPELINE_NAME": "doc-pipeline",

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from stepmetrics.producers.batcher import Batcher, Item, Outgoing
+from stepmetrics.producers.batcher import Batcher, Outgoing
 from stepmetrics.producers.buffer import Buffer
 from stepmetrics.producers.context import StepContext
 from stepmetrics.producers.events import (
@@ -27,13 +27,14 @@ def test_buffer_counts_and_drains_in_order() -> None:
     signals: list[str] = []
     buffer.on_data = lambda: signals.append("data")
     buffer.on_urgent = lambda: signals.append("urgent")
-    assert buffer.put("a", 1, 0)
-    assert buffer.put("b", 1, 0)
+    assert buffer.put(CTX, "a", 1, 0)
+    assert buffer.put(CTX, "b", 1, 0)
     assert signals == ["data"]  # once per drain cycle
-    assert buffer.put("c", 1, 0)
+    assert buffer.put(CTX, "c", 1, 0)
     assert signals == ["data", "urgent"]  # a quarter of the capacity waits
-    assert list(buffer.drain()) == ["a", "b", "c"]
-    assert buffer.put("d", 1, 0)
+    ctxs, events = buffer.drain()
+    assert (list(ctxs), list(events)) == ([CTX] * 3, ["a", "b", "c"])
+    assert buffer.put(CTX, "d", 1, 0)
     assert signals == ["data", "urgent", "data"]
     stats = buffer.stats()
     assert (stats.recorded, stats.delivered, stats.pending) == (4, 0, 4)
@@ -44,10 +45,10 @@ def test_buffer_counts_and_drains_in_order() -> None:
 
 def test_full_buffer_drops_after_block_timeout_and_counts() -> None:
     buffer = Buffer(capacity=3)
-    assert buffer.put("a", 3, 0)
+    assert buffer.put(CTX, "a", 3, 0)
     buffer.drain()  # drained but not delivered: still held
     started = time.monotonic()
-    assert not buffer.put("b", 1, 0.2)
+    assert not buffer.put(CTX, "b", 1, 0.2)
     assert time.monotonic() - started >= 0.19
     assert buffer.stats().dropped == 1
     assert buffer.stats().pending == 3
@@ -55,18 +56,25 @@ def test_full_buffer_drops_after_block_timeout_and_counts() -> None:
 
 def test_full_buffer_admits_once_room_is_released() -> None:
     buffer = Buffer(capacity=2)
-    assert buffer.put("a", 2, 0)
+    assert buffer.put(CTX, "a", 2, 0)
     releaser = threading.Timer(0.1, lambda: buffer.release(delivered=2))
     releaser.start()
-    assert buffer.put("b", 2, 5.0)
+    assert buffer.put(CTX, "b", 2, 5.0)
     releaser.join()
     assert buffer.stats().dropped == 0
 
 
 def test_item_larger_than_capacity_passes_when_empty() -> None:
     buffer = Buffer(capacity=5)
-    assert buffer.put("big", 50, 0)
-    assert not buffer.put("next", 1, 0)
+    assert buffer.put(CTX, "big", 50, 0)
+    assert not buffer.put(CTX, "next", 1, 0)
+
+
+Item = tuple[StepContext, str, str, int, object]
+
+
+def build(batcher: Batcher, items: list[Item]) -> list[Outgoing]:
+    return batcher.build([i[0] for i in items], [i[1:] for i in items])
 
 
 def decode_all(out: list[Outgoing]) -> list[WireEvent]:
@@ -79,14 +87,14 @@ def decode_all(out: list[Outgoing]) -> list[WireEvent]:
 def test_batcher_groups_per_execution_and_keeps_order() -> None:
     other = StepContext("exec-2", "pipe", "dep")
     same_as_ctx = StepContext("exec-1", "pipe", None)  # equal, another object
-    items = [
+    items: list[Item] = [
         (CTX, "s", "a", 1, 1.0),
         (other, "l", "b", 2, [1.0, 2.0]),
         (same_as_ctx, "s", "a", 3, "NaN"),
         (CTX, "l", "c", 4, [3.0]),
     ]
     batcher = Batcher("p" * 32, MAX_ENVELOPE_BYTES, 100)
-    out = batcher.build(items)
+    out = build(batcher, items)
     assert [o.seq for o in out] == [0, 1]
     assert [o.key for o in out] == [b"exec-1", b"exec-2"]
     assert [o.values for o in out] == [3, 2]
@@ -97,12 +105,12 @@ def test_batcher_groups_per_execution_and_keeps_order() -> None:
     assert first.events[2] == ("l", "c", 4, [3.0])
     second = decode_envelope(out[1].data)
     assert (second.deployment_name, second.events) == ("dep", [("l", "b", 2, [1.0, 2.0])])
-    assert batcher.build([(CTX, "s", "a", 5, 2.0)])[0].seq == 2
+    assert build(batcher, [(CTX, "s", "a", 5, 2.0)])[0].seq == 2
 
 
 def test_batcher_respects_event_limit() -> None:
     batcher = Batcher("p" * 32, MAX_ENVELOPE_BYTES, 3)
-    out = batcher.build([(CTX, "s", f"m{i}", i, float(i)) for i in range(7)])
+    out = build(batcher, [(CTX, "s", f"m{i}", i, float(i)) for i in range(7)])
     assert [len(decode_envelope(o.data).events) for o in out] == [3, 3, 1]
     assert [e[1] for e in decode_all(out)] == [f"m{i}" for i in range(7)]
 
@@ -112,7 +120,7 @@ def test_full_list_of_worst_case_values_is_split_under_the_limit() -> None:
     worst = [-2.2250738585072014e-308] * MAX_LIST_VALUES
     name = "é" * 256
     ctx = StepContext("x" * 256, "y" * 256, "z" * 256)
-    out = Batcher("p" * 32, MAX_ENVELOPE_BYTES, 20_000).build([(ctx, "l", name, 7, worst)])
+    out = build(Batcher("p" * 32, MAX_ENVELOPE_BYTES, 20_000), [(ctx, "l", name, 7, worst)])
     assert len(out) >= 2
     assert all(len(o.data) <= MAX_ENVELOPE_BYTES for o in out)
     events = decode_all(out)
@@ -126,7 +134,7 @@ def test_small_budgets_mix_scalars_and_split_lists(max_bytes: int) -> None:
     items: list[Item] = [(CTX, "s", "s0", 0, 0.5)]
     items += [(CTX, "l", f"l{i}", i, [float(v) for v in range(3000)]) for i in range(3)]
     items += [(CTX, "s", "s1", 9, "Infinity")]
-    out = Batcher("p" * 32, max_bytes, 20_000).build(items)
+    out = build(Batcher("p" * 32, max_bytes, 20_000), items)
     assert all(len(o.data) <= max_bytes for o in out)
     events = decode_all(out)
     assert events[0] == ("s", "s0", 0, 0.5)
@@ -134,3 +142,13 @@ def test_small_budgets_mix_scalars_and_split_lists(max_bytes: int) -> None:
     for i in range(3):
         values = [v for e in events if e[1] == f"l{i}" for v in e[3]]
         assert values == [float(v) for v in range(3000)]
+
+
+def test_many_scalars_are_recut_under_the_byte_limit() -> None:
+    items: list[Item] = [(CTX, "s", f"metric-{i}", i, i / 7) for i in range(5000)]
+    out = build(Batcher("p" * 32, 20_000, 100_000), items)
+    assert len(out) > 5
+    assert all(len(o.data) <= 20_000 for o in out)
+    assert [o.seq for o in out] == list(range(len(out)))
+    assert [(e[1], e[3]) for e in decode_all(out)] == [(f"metric-{i}", i / 7) for i in range(5000)]
+    assert sum(o.values for o in out) == 5000

@@ -25,7 +25,7 @@ def test_defaults() -> None:
         "127.0.0.1:9092",
         "stepmetrics.events",
         "all",
-        "gzip",
+        "none",
     )
     assert s.enable_idempotence is False
     assert s.batch_max_bytes == 900_000
@@ -41,7 +41,7 @@ def test_every_variable_is_read() -> None:
         "STEPMETRICS_LINGER_MS": "5",
         "STEPMETRICS_BATCH_MAX_BYTES": "100000",
         "STEPMETRICS_BATCH_MAX_EVENTS": "10",
-        "STEPMETRICS_COMPRESSION": "NONE",
+        "STEPMETRICS_COMPRESSION": "GZIP",
         "STEPMETRICS_ACKS": "ALL",
         "STEPMETRICS_ENABLE_IDEMPOTENCE": "true",
         "STEPMETRICS_REQUEST_TIMEOUT_MS": "5000",
@@ -58,7 +58,7 @@ def test_every_variable_is_read() -> None:
         linger_ms=5,
         batch_max_bytes=100_000,
         batch_max_events=10,
-        compression="none",
+        compression="gzip",
         acks="all",
         enable_idempotence=True,
         request_timeout_ms=5000,

@@ -41,7 +41,7 @@ class BufferStats:
 class Buffer:
     """A FIFO of buffered events with blocking admission and delivery counters.
 
-    `put` is the hot path: one lock round-trip and a deque append. The sender
+    `put` is the hot path: one lock round-trip and two deque appends. The sender
     is notified through `on_data` once per drain cycle (the first put after a
     drain) and again through `on_urgent` when a quarter of the capacity waits.
     """
@@ -49,8 +49,13 @@ class Buffer:
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self._urgent_at = max(1, capacity // 4)
-        self._cond = threading.Condition(threading.Lock())
-        self._items: deque[Any] = deque()
+        # `with self._lock` is a C-level enter; the Condition shares the lock
+        # and is only used to wait for room and to wake waiters.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        # Two parallel FIFOs: the step context of each event, and the event.
+        self._ctxs: deque[Any] = deque()
+        self._events: deque[Any] = deque()
         self._held = 0  # values recorded and not yet delivered or failed
         self._undrained = 0
         self._signalled = False
@@ -62,19 +67,20 @@ class Buffer:
         self.on_data: Callable[[], object] | None = None
         self.on_urgent: Callable[[], object] | None = None
 
-    def put(self, item: Any, values: int, block_timeout: float) -> bool:
-        """Queue `item` (worth `values` values); False if dropped because full.
+    def put(self, ctx: Any, event: Any, values: int, block_timeout: float) -> bool:
+        """Queue `event` of `ctx` (worth `values` values); False if dropped because full.
 
         Waits up to `block_timeout` seconds for room. An item larger than the
         whole capacity is admitted once the buffer is empty, so that every
         item can eventually pass.
         """
-        with self._cond:
+        with self._lock:
             held = self._held
             if held and held + values > self.capacity and not self._wait(values, block_timeout):
                 self._dropped += values
                 return False
-            self._items.append(item)
+            self._ctxs.append(ctx)
+            self._events.append(event)
             self._held += values
             self._recorded += values
             self._undrained += values
@@ -99,15 +105,15 @@ class Buffer:
             self._cond.wait(remaining)
         return True
 
-    def drain(self) -> deque[Any]:
-        """Take every queued item, oldest first (they stay counted as held)."""
-        with self._cond:
-            items = self._items
-            self._items = deque()
+    def drain(self) -> tuple[deque[Any], deque[Any]]:
+        """Take every queued (contexts, events), oldest first (still counted as held)."""
+        with self._lock:
+            ctxs, events = self._ctxs, self._events
+            self._ctxs, self._events = deque(), deque()
             self._undrained = 0
             self._signalled = False
             self._urgent_signalled = False
-        return items
+        return ctxs, events
 
     def release(self, delivered: int = 0, failed: int = 0) -> None:
         """Give back room for values that were delivered or given up."""
@@ -119,5 +125,5 @@ class Buffer:
 
     def stats(self) -> BufferStats:
         """A consistent snapshot of the counters."""
-        with self._cond:
+        with self._lock:
             return BufferStats(self._recorded, self._delivered, self._dropped, self._failed)

@@ -30,6 +30,7 @@ from stepmetrics.producers.events import KIND_LIST, KIND_SCALAR, MAX_LIST_VALUES
 from stepmetrics.producers.sender import Sender
 from stepmetrics.producers.settings import FLUSH_TIMEOUT_VAR, ProducerSettings
 from stepmetrics.producers.validation import check_metric_name, list_values, scalar_value
+from stepmetrics.producers.validation import valid_names as _known_names
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +85,18 @@ class Recorder:
         self, ctx: StepContext, name: object, value: object, stacklevel: int = 2
     ) -> bool:
         """Validate and queue one scalar value; False (and a warning) if dropped."""
-        checked = check_metric_name(name)
-        wire = scalar_value(checked, value)
+        # Inlined fast paths of check_metric_name and scalar_value: a known
+        # name, a finite float (x - x is NaN for NaN and ±inf).
+        if type(name) is not str or name not in _known_names:
+            name = check_metric_name(name)
+        if type(value) is not float or value - value != 0.0:
+            value = scalar_value(name, value)
         if self._sender is None:
             self._start()
-        item = (ctx, KIND_SCALAR, checked, time.time_ns() // 1000, wire)
-        if self._buffer.put(item, 1, self.settings.block_timeout):
+        event = (KIND_SCALAR, name, time.time_ns() // 1000, value)
+        if self._buffer.put(ctx, event, 1, self.settings.block_timeout):
             return True
-        self._warn_dropped(checked, 1, stacklevel + 1)
+        self._warn_dropped(name, 1, stacklevel + 1)
         return False
 
     def record_list(
@@ -117,8 +122,8 @@ class Recorder:
                 self._over_limit += len(wire) - room
                 wire = wire[:room]
             if wire:
-                item = (ctx, KIND_LIST, checked, time.time_ns() // 1000, wire)
-                if not self._buffer.put(item, len(wire), self.settings.block_timeout):
+                event = (KIND_LIST, checked, time.time_ns() // 1000, wire)
+                if not self._buffer.put(ctx, event, len(wire), self.settings.block_timeout):
                     self._warn_dropped(checked, len(wire), stacklevel + 1)
                     return False
                 self._list_counts[key] = count + len(wire)

@@ -12,6 +12,7 @@ in blocked and then dropped `record_*` calls, never in unbounded memory.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import threading
@@ -43,6 +44,23 @@ _RECONNECT_AFTER: Final = 3
 _STOP_TIMEOUT: Final = 5.0
 
 
+class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):
+    """Runs the loop's blocking helpers (DNS lookups) in the sender thread itself.
+
+    asyncio's default executor starts threads, which the interpreter refuses
+    once it shuts down: exactly when the exit flush may need to resolve the
+    broker's host name to reconnect.
+    """
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting caller
+            future.set_exception(exc)
+        return future
+
+
 class _FlushRequest:
     __slots__ = ("done", "ok", "target")
 
@@ -60,6 +78,7 @@ class Sender:
         self._buffer = buffer
         self._batcher = Batcher(producer_id, settings.batch_max_bytes, settings.batch_max_events)
         self._loop = asyncio.new_event_loop()
+        self._loop.set_default_executor(_InlineExecutor(max_workers=1))
         self._data = asyncio.Event()
         self._urgent = asyncio.Event()
         self._closing = False
@@ -178,9 +197,9 @@ class Sender:
         self._data.set()  # retry even if nothing new was recorded
 
     async def _round(self) -> None:
-        items = self._buffer.drain()
-        if items:
-            self._outbox.extend(self._batcher.build(items))
+        ctxs, events = self._buffer.drain()
+        if events:
+            self._outbox.extend(self._batcher.build(ctxs, events))
         for request in self._new_flushes:
             request.target = self._batcher.next_seq
         self._flushes.extend(self._new_flushes)

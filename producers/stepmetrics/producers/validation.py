@@ -21,23 +21,24 @@ from stepmetrics.producers.events import WireNumber, check_name, to_wire
 
 ALLOWED: Final = "int, float or a numpy integer/floating number (NaN and ±inf included)"
 # Names seen valid, so the regex runs once per name; bounded like any cache.
+# The recorder's hot path reads it directly.
 _NAME_CACHE_SIZE: Final = 4096
-_valid_names: set[str] = set()
+valid_names: set[str] = set()
 _FLOAT_ONLY: Final = frozenset({float})
 _FLOAT_OR_INT: Final = frozenset({float, int})
 
 
 def check_metric_name(name: object) -> str:
     """Return `name` if it is a valid metric name, else raise saying why."""
-    if type(name) is str and name in _valid_names:
+    if type(name) is str and name in valid_names:
         return name
     problem = check_name(name)
     if problem is not None:
         error = InvalidMetricTypeError if not isinstance(name, str) else InvalidMetricError
         raise error(problem)
     valid = cast(str, name)  # check_name accepted it, so it is a str
-    if len(_valid_names) < _NAME_CACHE_SIZE:
-        _valid_names.add(valid)
+    if len(valid_names) < _NAME_CACHE_SIZE:
+        valid_names.add(valid)
     return valid
 
 
