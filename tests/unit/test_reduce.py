@@ -39,7 +39,8 @@ def test_list_values_concatenate_in_record_order_with_first_timestamp() -> None:
     reduced = reduce_envelope(
         envelope([("l", "x", T + 5, [1.0, 2.0]), ("s", "x", T + 6, 0.5), ("l", "x", T + 7, [3.0])])
     )
-    assert reduced.lists == {"x": (T + 5, [1.0, 2.0, 3.0])}
+    first_ts, values = reduced.lists["x"]
+    assert (first_ts, values.tolist(), list(reduced.lists)) == (T + 5, [1.0, 2.0, 3.0], ["x"])
     assert reduced.scalars == {"x": (T + 6, 1, 0.5)}
 
 

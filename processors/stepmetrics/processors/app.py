@@ -62,6 +62,8 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         broker_heartbeat_interval=settings.heartbeat_interval,
         broker_commit_interval=settings.commit_interval,
         producer_acks=-1,
+        # Envelopes are up to ~1 MB: fetch several per partition per round trip.
+        consumer_max_fetch_size=8 * 1024 * 1024,
     )
     source = app.topic(settings.topic, value_serializer="raw", key_serializer="raw")
     dead = app.topic(settings.deadletter_topic, value_serializer="raw", key_serializer="raw")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 
@@ -34,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     from stepmetrics.processors.app import create_app
 
     app = create_app(settings)
+    # Decoding a batch allocates many short-lived containers: collect young
+    # objects less often, and keep the long-lived import-time heap out of it.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
     # redirect_stdouts=False: the readiness line must reach the real stdout.
     worker = faust.Worker(
         app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False

@@ -40,8 +40,8 @@ class EnvelopeReduction:
     max_ts: int
     # name -> (ts_us, idx, value) of the envelope's last value of that scalar
     scalars: dict[str, tuple[int, int, float]]
-    # name -> (ts_us of the first value, values in record order)
-    lists: dict[str, tuple[int, list[float]]]
+    # name -> (ts_us of the first value, values in record order as float64)
+    lists: dict[str, tuple[int, array[float]]]
 
 
 @dataclass(slots=True)
@@ -67,7 +67,7 @@ def later(a: tuple[int, int, int], b: tuple[int, int, int]) -> bool:
 def reduce_envelope(envelope: Envelope) -> EnvelopeReduction:
     """Reduce one decoded envelope: last value per scalar, values per list."""
     scalars: dict[str, tuple[int, int, float]] = {}
-    lists: dict[str, tuple[int, list[float]]] = {}
+    lists: dict[str, tuple[int, array[float]]] = {}
     min_ts = max_ts = envelope.events[0][2]
     for idx, (kind, name, ts_us, payload) in enumerate(envelope.events):
         if ts_us < min_ts:
@@ -81,8 +81,9 @@ def reduce_envelope(envelope: Envelope) -> EnvelopeReduction:
                 scalars[name] = (ts_us, idx, payload)
         else:
             entry = lists.get(name)
+            # array("d") converts in C: no per-value Python work here.
             if entry is None:
-                lists[name] = (ts_us, list(payload))
+                lists[name] = (ts_us, array("d", payload))
             else:
                 entry[1].extend(payload)
     return EnvelopeReduction(
@@ -96,10 +97,11 @@ def reduce_envelope(envelope: Envelope) -> EnvelopeReduction:
     )
 
 
-def pack_values(values: Sequence[float]) -> bytes:
+def pack_values(values: Sequence[float] | array[float]) -> bytes:
     """Pack floats as little-endian float64, the stored list format."""
-    packed = array("d", values)
+    packed = values if isinstance(values, array) else array("d", values)
     if sys.byteorder != "little":
+        packed = array("d", packed)  # a copy: never swap the caller's array
         packed.byteswap()
     return packed.tobytes()
 

@@ -109,18 +109,26 @@ if applied > 0 then
     local p = pending[slot]
     if p then
       local key, name = KEYS[7 + slot], ARGV[5 + slot]
-      local data = table.concat(p[2])
-      local n = #data / 8
       local room = cap - redis.call('STRLEN', key) / 8
-      local take = math.max(0, math.min(n, room))
-      if take > 0 then
-        redis.call('APPEND', key, string.sub(data, 1, take * 8))
-        redis.call('HSETNX', KEYS[4], name, p[1])
-        appended = appended + take
+      local kept, lost = 0, 0
+      -- Append chunk by chunk: no concatenated copy of the whole batch.
+      for _, chunk in ipairs(p[2]) do
+        local n = #chunk / 8
+        local take = math.max(0, math.min(n, room - kept))
+        if take == n then
+          redis.call('APPEND', key, chunk)
+        elseif take > 0 then
+          redis.call('APPEND', key, string.sub(chunk, 1, take * 8))
+        end
+        kept, lost = kept + take, lost + n - take
       end
-      if take < n then
-        redis.call('HINCRBY', KEYS[5], name, n - take)
-        dropped = dropped + n - take
+      if kept > 0 then
+        redis.call('HSETNX', KEYS[4], name, p[1])
+        appended = appended + kept
+      end
+      if lost > 0 then
+        redis.call('HINCRBY', KEYS[5], name, lost)
+        dropped = dropped + lost
       end
     end
   end
