@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
@@ -217,7 +218,7 @@ def test_up_reports_a_dead_child(up: Up) -> None:
     code = up.proc.wait(30)
     stderr = up.stderr()
     assert code == 1, stderr
-    assert "redis exited with code -9" in stderr
+    assert "redis exited with code -9 (SIGKILL)" in stderr
     # The tail of redis's own log, which says it started.
     assert "Ready to accept connections" in stderr
     assert all(_gone(pid) for pid in state.children.values())
@@ -241,3 +242,20 @@ def test_up_refuses_a_busy_port(tmp_path: Path) -> None:
         )
     assert result.returncode == 1
     assert f"kafka port {port} on 127.0.0.1 is already in use" in result.stderr
+
+
+def test_killed_up_leaves_no_orphans(up: Up) -> None:
+    up.ready()
+    state = read_state(up.data_dir)
+    up.proc.kill()  # no chance to clean up: the children must go by themselves
+    up.proc.wait(10)
+    deadline = time.monotonic() + 10
+    try:
+        while not all(_gone(pid) for pid in state.children.values()):
+            assert time.monotonic() < deadline, f"orphans left: {state.children}"
+            time.sleep(0.05)
+    finally:
+        for pid in state.children.values():  # never leak them, even when failing
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    assert not _listening(int(state.kafka.rsplit(":", 1)[1]))

@@ -53,7 +53,7 @@ class App:
 
     def start(self, data_dir: Path, address: str, env: Mapping[str, str]) -> ManagedProcess:
         argv = list(self.launch) or [sys.executable, "-m", "stepmetrics.cli", self.command]
-        return spawn(self.name, argv, data_dir / self.name, address, env)
+        return spawn(self.name, argv, data_dir / self.name, address, env, die_with_parent=True)
 
 
 def worker_ready(managed: ManagedProcess) -> bool:

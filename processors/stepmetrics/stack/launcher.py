@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -48,11 +49,19 @@ class ChildDied(StackError):
     """A child process of the stack exited on its own."""
 
     def __init__(self, child: ManagedProcess) -> None:
+        code = child.proc.returncode
         super().__init__(
-            f"{child.name} exited with code {child.proc.returncode}; "
+            f"{child.name} exited with code {code}{_signal_name(code)}; "
             f"last lines of {child.log_path}:\n{child.log_tail()}"
         )
         self.child = child
+
+
+def _signal_name(returncode: int) -> str:
+    try:
+        return f" ({signal.Signals(-returncode).name})" if returncode < 0 else ""
+    except ValueError:  # a signal without a name
+        return ""
 
 
 def pick_port(asked: int | None, standard: int, what: str) -> int:
@@ -146,7 +155,9 @@ class Launcher:
             return self.settings.kafka_bootstrap
         port = pick_port(self.ports.kafka, KAFKA_PORT, "kafka")
         broker = self._started(
-            start_broker(self.data_dir, port, timeout=self.settings.startup_timeout)
+            start_broker(
+                self.data_dir, port, timeout=self.settings.startup_timeout, die_with_parent=True
+            )
         )
         logger.info("broker (Tansu) listening on %s", broker.address)
         return broker.address
@@ -157,7 +168,9 @@ class Launcher:
             return self.settings.redis_url
         port = pick_port(self.ports.redis, REDIS_PORT, "redis")
         server = self._started(
-            start_redis(self.data_dir, port, timeout=self.settings.startup_timeout)
+            start_redis(
+                self.data_dir, port, timeout=self.settings.startup_timeout, die_with_parent=True
+            )
         )
         logger.info(
             "redis-server listening on %s, data in %s", server.address, server.log_path.parent

