@@ -145,7 +145,7 @@ async def chart_points(page: Page) -> dict[str, str | None]:
 async def test_a_recorded_step_is_listed_shown_charted_and_updated_live(
     stack: WebStack, browser: Browser, artifacts_dir: Path
 ) -> None:
-    execution_id = new_execution_id("doc")
+    execution_id = new_execution_id("doc/slash")  # ids may hold "/": links must encode it
     stack.step(execution_id, STEP_FIRST, pipeline="web-pipeline", deployment="web-deployment")
     stack.wait_for(execution_id, lambda d: sum(x["length"] for x in d["lists"]) == 61)
     context = await browser.new_context(base_url=stack.api, viewport={"width": 1280, "height": 900})
