@@ -34,6 +34,8 @@ up: system-deps $(STACK_STAMP)
 	$(BIN)/stepmetrics up $(UP_ARGS)
 
 ## test: lint, type-check and the whole suite, integration included.
+# The browser tests need Debian's chromium: system-deps installs it for these targets.
+test integration: export STEPMETRICS_NEED_BROWSER = 1
 test: system-deps $(DEV_STAMP) lint typecheck
 	$(BIN)/pytest
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from stepmetrics.producers.events import encode_envelope
 from stepmetrics.stack.services import ManagedProcess, start_redis
@@ -80,6 +81,7 @@ async def test_kill_9_restart_then_full_replay_leave_exactly_the_expected_state(
     assert stats["envelopes_applied"] == len(envelopes)
     assert stats["duplicates_skipped"] >= killed_at  # replayed, and skipped
     assert await actual_state(redis_client, redis_keys, EXECUTIONS) == expected_state(envelopes)
+    assert await _committed_total(broker.address, topic, group=topic) == len(envelopes)
     before = await snapshot(redis_client, redis_keys.prefix)
 
     # Phase 3: a new consumer group replays the whole topic: nothing changes.
@@ -157,6 +159,8 @@ def _poison() -> list[tuple[bytes | None, str]]:
         (orjson.dumps({**good, "ev": [["s", "a", T, "abc"]]}), "is not a number"),
         (orjson.dumps(huge), "exceeds 900000"),
         (None, "not JSON"),
+        # Valid, but Redis refuses it: this execution's scalar hash is a string.
+        (orjson.dumps({**good, "eid": "exec-broken", "ev": [["s", "a", T, 1.0]]}), "WRONGTYPE"),
     ]
 
 
@@ -173,13 +177,14 @@ async def test_poison_messages_are_dead_lettered_while_good_ones_flow(
     await worker.start()
     good = make_envelopes("p1", EXECUTIONS, count=40, events_per=10)
     poison = _poison()
+    await redis_client.set(redis_keys.scalar_values("exec-broken"), b"not a hash")
     producer = AIOKafkaProducer(bootstrap_servers=broker.address, max_request_size=4_000_000)
     await producer.start()
     sources: dict[tuple[int, int], tuple[bytes | None, str]] = {}
     try:
         for i, envelope in enumerate(good):
             await producer.send_and_wait(topic, encode_envelope(envelope), key=envelope.key)
-            if i % 8 == 3:
+            if i % 6 == 3 and len(sources) < len(poison):
                 value, reason = poison[len(sources)]
                 meta = await producer.send_and_wait(topic, value, key=b"exec-a")
                 sources[(meta.partition, meta.offset)] = (value, reason)
@@ -192,6 +197,13 @@ async def test_poison_messages_are_dead_lettered_while_good_ones_flow(
         return stats["envelopes_applied"] >= len(good) and stats["dead_lettered"] >= len(poison)
 
     await wait_for(done, 60, "good envelopes applied and poison dead-lettered")
+    started_us = time.time_ns() // 1000
+
+    async def lag_reported() -> bool:
+        stats = await read_stats(redis_client, redis_keys)
+        return stats["lag_updated_us"] > started_us and stats["lag"] == 0
+
+    await wait_for(lag_reported, 10, "the worker to report lag 0")
     assert await worker.stop() == 0
     stats = await read_stats(redis_client, redis_keys)
     assert (stats["envelopes_applied"], stats["dead_lettered"]) == (len(good), len(poison))
@@ -271,3 +283,19 @@ async def test_redis_restart_mid_stream_loses_nothing(
         await client.aclose()
         if restarted is not None:
             restarted.stop()
+
+
+async def _committed_total(bootstrap: str, topic: str, group: str) -> int:
+    """Sum of the group's committed offsets over the topic's partitions."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        offsets = [await consumer.committed(TopicPartition(topic, p)) for p in partitions]
+    finally:
+        await consumer.stop()
+    assert len(offsets) == 4
+    return sum(offset or 0 for offset in offsets)

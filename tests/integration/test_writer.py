@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 import struct
 
+import pytest
 import redis.asyncio as aioredis
 
 from stepmetrics.producers.events import Envelope, WireEvent
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.stats import read_stats
-from stepmetrics.store.writer import ApplyResult, MetricsWriter
+from stepmetrics.store.writer import ApplyResult, MetricsWriter, StoreWriteError
 from tests.integration.metrics_state import actual_state, expected_state, snapshot
 
 T = 1_764_150_000_000_000
@@ -150,3 +151,17 @@ async def test_apply_survives_an_emptied_script_cache(
     assert result.envelopes_applied == 1
     assert await redis_client.hget(redis_keys.scalar_values("e1"), "a") == b"2.0"
     assert (await read_stats(redis_client, redis_keys))["dead_lettered"] == 3
+
+
+async def test_a_foreign_key_type_fails_the_call_before_any_write(
+    redis_client: aioredis.Redis, redis_keys: RedisKeys
+) -> None:
+    writer = MetricsWriter(redis_client, redis_keys)
+    await redis_client.hset(redis_keys.list_values("e1", "curve"), "f", "v")  # not a string
+    await redis_client.set(redis_keys.scalar_values("e2"), b"oops")  # not a hash
+    for eid in ("e1", "e2"):
+        batch = [env(0, [("s", "a", T, 1.0), ("l", "curve", T, [1.0])], eid=eid)]
+        with pytest.raises(StoreWriteError, match="WRONGTYPE"):
+            await writer.apply(batch)
+        assert await redis_client.exists(redis_keys.applied(eid), redis_keys.meta(eid)) == 0
+    assert await redis_client.hgetall(redis_keys.list_values("e1", "curve")) == {b"f": b"v"}

@@ -118,10 +118,14 @@ def _raw(message: Any) -> RawMessage:
 def _lag(app: faust.App, handler: BatchHandler) -> int:
     """Messages on the assigned partitions this worker has not applied yet."""
     lag = 0
+    # Before this worker applied anything from a partition, its committed
+    # offset is where it stands (Faust keeps it, privately; None = from 0).
+    committed = getattr(app.consumer, "_committed_offset", {})
     for tp in app.consumer.assignment():
         highwater = app.consumer.highwater(tp)
         position = handler.counters.positions.get((tp.topic, tp.partition))
-        if highwater is None or position is None:
-            continue
-        lag += max(0, highwater - position)
+        if position is None:
+            position = committed.get(tp) or 0
+        if highwater is not None:
+            lag += max(0, highwater - position)
     return lag

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
+from stepmetrics.producers.context import ENV_VARS as STEP_ENV_VARS
 from stepmetrics.producers.errors import SettingsError
 from stepmetrics.producers.events import MAX_ENVELOPE_BYTES
 
@@ -24,23 +25,26 @@ IDEMPOTENCE_VAR: Final = "STEPMETRICS_ENABLE_IDEMPOTENCE"
 REQUEST_TIMEOUT_VAR: Final = "STEPMETRICS_REQUEST_TIMEOUT_MS"
 RETRY_BACKOFF_MAX_VAR: Final = "STEPMETRICS_RETRY_BACKOFF_MAX"
 
-ENV_VARS: Final[frozenset[str]] = frozenset(
-    {
-        BOOTSTRAP_VAR,
-        TOPIC_VAR,
-        FLUSH_TIMEOUT_VAR,
-        BUFFER_VALUES_VAR,
-        BLOCK_TIMEOUT_VAR,
-        LINGER_MS_VAR,
-        BATCH_BYTES_VAR,
-        BATCH_EVENTS_VAR,
-        COMPRESSION_VAR,
-        ACKS_VAR,
-        IDEMPOTENCE_VAR,
-        REQUEST_TIMEOUT_VAR,
-        RETRY_BACKOFF_MAX_VAR,
-    }
-)
+ENV_VARS: Final[frozenset[str]] = (
+    frozenset(
+        {
+            BOOTSTRAP_VAR,
+            TOPIC_VAR,
+            FLUSH_TIMEOUT_VAR,
+            BUFFER_VALUES_VAR,
+            BLOCK_TIMEOUT_VAR,
+            LINGER_MS_VAR,
+            BATCH_BYTES_VAR,
+            BATCH_EVENTS_VAR,
+            COMPRESSION_VAR,
+            ACKS_VAR,
+            IDEMPOTENCE_VAR,
+            REQUEST_TIMEOUT_VAR,
+            RETRY_BACKOFF_MAX_VAR,
+        }
+    )
+    | STEP_ENV_VARS
+)  # the step SDK also reads the step's identity (context.py)
 COMPRESSIONS: Final = ("none", "gzip", "snappy", "lz4", "zstd")
 ACKS: Final = ("all", "1")
 # Leaves room for the largest header and a list event with a 256-char name.

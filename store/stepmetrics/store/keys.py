@@ -13,7 +13,9 @@ one Lua script can update them atomically:
     P:{E}:applied       SET    identities ("producer_id:seq") of applied envelopes
 
 Global indexes (sorted sets scored by the execution's created_us; written with
-ZADD NX, so replays change nothing) serve the query filters without SCAN:
+ZADD LT, which adds new members and only ever lowers a score, so replays change
+nothing and a late older event moves the score down to the new created_us)
+serve the query filters without SCAN:
 
     P:idx:executions             every execution
     P:idx:pipeline:<pipeline>    executions of a pipeline

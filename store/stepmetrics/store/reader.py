@@ -92,6 +92,18 @@ class MetricsReader:
         with _redis_errors():
             return await executions.list_metric(self._redis, self._keys, execution_id, name)
 
+    async def packed_list_values(self, execution_id: str, name: str) -> bytes | None:
+        """One list's values as stored (packed little-endian float64); None if unknown.
+
+        For clients that read binary (the web interface's charts): no decoding here.
+        """
+        with _redis_errors():
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.hexists(self._keys.list_created(execution_id), name)
+            pipe.get(self._keys.list_values(execution_id, name))
+            known, blob = await pipe.execute()
+        return bytes(blob or b"") if known else None
+
     async def stats(self) -> dict[str, Any]:
         """The worker counters (`keys.stats`), as integers where they parse."""
         with _redis_errors():

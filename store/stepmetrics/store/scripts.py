@@ -15,6 +15,17 @@ import hashlib
 from typing import Final
 
 APPLY_LUA: Final = r"""
+-- Scripts are not rolled back on error: refuse before the first write if a
+-- key has a foreign type, so a failed call leaves nothing (not even `applied`).
+local types = {'hash', 'hash', 'hash', 'hash', 'hash', 'set', 'hash'}
+for i = 1, #KEYS do
+  local want = types[i] or 'string'
+  local got = redis.call('TYPE', KEYS[i]).ok
+  if got ~= 'none' and got ~= want then
+    return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' is a ' .. got .. ', not a ' .. want)
+  end
+end
+
 local cap = tonumber(ARGV[3])
 local n_env = tonumber(ARGV[4])
 local n_lists = tonumber(ARGV[5])

@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from stepmetrics.store.api.app import create_app
 from stepmetrics.store.errors import StoreSettingsError
 from stepmetrics.store.settings import ApiSettings
+from stepmetrics.store.web import web_routes
 
 APP_FACTORY: Final = "stepmetrics.store.api.server:app_from_env"
 
@@ -66,11 +67,13 @@ def main(argv: list[str] | None = None) -> int:
         # (the token and Redis settings); uvicorn's supervisor owns the socket.
         uvicorn.run(APP_FACTORY, factory=True, workers=settings.workers, **options)
         return 0
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), **options))
+    app = create_app(settings, extra_routes=web_routes(settings.token))
+    server = uvicorn.Server(uvicorn.Config(app, **options))
     server.run()
     return 0 if server.started else 1
 
 
 def app_from_env() -> Starlette:
     """The app from `STEPMETRICS_*` variables (the factory of worker processes)."""
-    return create_app(ApiSettings.from_env())
+    settings = ApiSettings.from_env()
+    return create_app(settings, extra_routes=web_routes(settings.token))

@@ -1,0 +1,136 @@
+"""Starlette routes of the web interface (pages, login, logout, static files)."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from typing import Final
+from urllib.parse import parse_qs, quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from stepmetrics.store.errors import StoreSettingsError
+from stepmetrics.store.web.pages import SECURITY_HEADERS, page
+from stepmetrics.store.web.session import Session, safe_next
+from stepmetrics.store.web.values import LIST_VALUES_PATH, list_values
+
+logger = logging.getLogger(__name__)
+
+# A login form is a token and a path; anything bigger is not one.
+MAX_FORM_BYTES: Final = 8192
+
+
+def web_routes(token: str) -> list[BaseRoute]:
+    """The web interface's routes, for `create_app(..., extra_routes=...)`.
+
+    Args:
+        token: the API token; the login page accepts exactly this token and
+            the session cookie is derived from it.
+
+    Returns:
+        `/` (executions list), `/executions/{id}` (Execution page with its
+        Metrics tab), `/login` (GET form, POST sign in), `/logout` (POST),
+        `/api/web/list-values` (the charts' binary data, token-protected like
+        every `/api/` path) and `/static/...` (the pages' scripts and styles).
+    """
+    if not token:
+        raise StoreSettingsError("the web interface needs the API token; got an empty one")
+    views = _Views(Session(token))
+    return [
+        Route("/", views.executions, methods=["GET"], name="web_executions"),
+        Route(
+            "/executions/{execution_id:path}",
+            views.execution,
+            methods=["GET"],
+            name="web_execution",
+        ),
+        Route("/login", views.login_form, methods=["GET"], name="web_login"),
+        Route("/login", views.login, methods=["POST"], name="web_login_post"),
+        Route("/logout", views.logout, methods=["POST"], name="web_logout"),
+        Route(LIST_VALUES_PATH, list_values, methods=["GET"], name="web_list_values"),
+        Mount("/static", StaticFiles(packages=[(__package__, "static")]), name="web_static"),
+    ]
+
+
+class _Views:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def _to_login(self, request: Request) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+    async def executions(self, request: Request) -> Response:
+        if not self._session.is_logged_in(request):
+            return self._to_login(request)
+        return page("Executions · stepmetrics", "executions.html", scripts=("executions.js",))
+
+    async def execution(self, request: Request) -> Response:
+        if not self._session.is_logged_in(request):
+            return self._to_login(request)
+        execution_id: str = request.path_params["execution_id"]
+        return page(
+            f"Execution {execution_id} · stepmetrics",
+            "execution.html",
+            scripts=("chart.js", "execution.js"),
+            execution_id=execution_id,
+            csv_href=f"/api/v1/executions/{quote(execution_id, safe='')}/metrics.csv",
+            py_id=repr(execution_id),
+            sh_id=shlex.quote(execution_id),
+        )
+
+    async def login_form(self, request: Request) -> Response:
+        target = safe_next(request.query_params.get("next"))
+        if self._session.is_logged_in(request):
+            return RedirectResponse(target, status_code=303)
+        return _login_page(target, error="")
+
+    async def login(self, request: Request) -> Response:
+        body = await _read_capped(request, MAX_FORM_BYTES)
+        if body is None:
+            return _login_page("/", error="The form is too large.", status_code=413)
+        try:
+            form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=4)
+        except ValueError:  # more fields than a login form has
+            return _login_page("/", error="The form is not a login form.", status_code=400)
+        candidate = form.get("token", [""])[0].strip()
+        target = safe_next(form.get("next", [""])[0])
+        if not self._session.token_matches(candidate):
+            # Never log what was typed: it may be a real token of another stack.
+            logger.info("web login refused from %s", request.client.host if request.client else "?")
+            return _login_page(target, error="That is not this API's token.", status_code=401)
+        response = RedirectResponse(target, status_code=303)
+        self._session.start(response, request)
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        response = RedirectResponse("/login", status_code=303, headers=SECURITY_HEADERS)
+        Session.end(response, request)
+        return response
+
+
+async def _read_capped(request: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it exceeds `limit` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _login_page(target: str, *, error: str, status_code: int = 200) -> Response:
+    return page(
+        "Sign in · stepmetrics",
+        "login.html",
+        signed_in=False,
+        status_code=status_code,
+        next=target,
+        error=error,
+        error_hidden="" if error else "hidden",
+    )
