@@ -127,14 +127,13 @@ class CraftAiSdk:
         `CraftAiSdk.get_metrics(...)` work. Queries the reader API configured by
         the environment (`stepmetrics.store.client.MetricsClient.from_env()`).
         """
-        client = _metrics_client()
-        result: list[dict[str, Any]] = client.get_metrics(
+        return _query(
+            "get_metrics",
             name=name,
             pipeline_name=pipeline_name,
             deployment_name=deployment_name,
             execution_id=execution_id,
         )
-        return result
 
     @staticmethod
     def get_list_metrics(
@@ -144,17 +143,21 @@ class CraftAiSdk:
         execution_id: str | None = None,
     ) -> list[dict[str, Any]]:
         """List metrics, shaped like `get_metrics` with `value` a list of floats."""
-        client = _metrics_client()
-        result: list[dict[str, Any]] = client.get_list_metrics(
+        return _query(
+            "get_list_metrics",
             name=name,
             pipeline_name=pipeline_name,
             deployment_name=deployment_name,
             execution_id=execution_id,
         )
-        return result
 
 
-def _metrics_client() -> Any:
-    # Imported on use: recording must not load the query side (httpx, ...).
+def _query(method: str, **filters: str | None) -> list[dict[str, Any]]:
+    """Run one query on a client built from the environment, then close it.
+
+    Imported on use: recording must not load the query side (httpx, ...).
+    """
     module = importlib.import_module("stepmetrics.store.client")
-    return module.MetricsClient.from_env()
+    with module.MetricsClient.from_env() as client:
+        result: list[dict[str, Any]] = getattr(client, method)(**filters)
+    return result

@@ -1,7 +1,8 @@
 """TEST-ONLY: write executions in the documented Redis layout (keys.py).
 
-Stands in for the worker's write model so the reader can be tested on its
-own; the lead may later switch these tests to the real writer.
+Lets the reader tests set exact record times, creation times and drop counts
+that the real writer only derives. That the writer and the reader agree on the
+layout is proven end to end by tests/integration/test_end_to_end.py.
 """
 
 from __future__ import annotations

@@ -77,9 +77,17 @@ def test_queries_delegate_lazily_to_the_store_client(monkeypatch: pytest.MonkeyP
     calls: list[tuple[str, dict[str, object]]] = []
 
     class FakeClient:
+        # Stands in for the HTTP client: this test is about the lazy import
+        # and the arguments; tests/integration/test_end_to_end.py uses the real one.
         @classmethod
         def from_env(cls) -> FakeClient:
             return cls()
+
+        def __enter__(self) -> FakeClient:
+            return self
+
+        def __exit__(self, *exc_info: object) -> None:
+            calls.append(("close", {}))
 
         def get_metrics(self, **filters: object) -> list[dict[str, object]]:
             calls.append(("get_metrics", filters))
@@ -99,5 +107,7 @@ def test_queries_delegate_lazily_to_the_store_client(monkeypatch: pytest.MonkeyP
     none = {"name": None, "pipeline_name": None, "deployment_name": None, "execution_id": None}
     assert calls == [
         ("get_metrics", {**none, "name": "acc"}),
+        ("close", {}),
         ("get_list_metrics", {**none, "name": "accuracy_list", "pipeline_name": "my_pipeline"}),
+        ("close", {}),
     ]

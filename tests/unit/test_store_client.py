@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import re
+import subprocess
+import sys
 from typing import Any
 
 import httpx
@@ -126,3 +128,16 @@ def test_from_env_reads_url_and_token() -> None:
     environ = {"STEPMETRICS_API_URL": "http://h:9/", "STEPMETRICS_API_TOKEN": TOKEN}
     with MetricsClient.from_env(environ) as client:
         assert client.settings.api_url == "http://h:9"
+
+
+def test_the_query_library_needs_no_server_side_packages() -> None:
+    # A notebook with the base install (orjson, httpx) must be able to query.
+    code = (
+        "import sys, stepmetrics.store; "
+        "print(sorted(m for m in ('redis', 'starlette', 'uvicorn', 'faust', 'aiokafka') "
+        "if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
