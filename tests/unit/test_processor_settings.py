@@ -102,3 +102,21 @@ def test_batches_split_into_round_trips_by_size() -> None:
     assert [len(c) for c in chunks] == [1, 1, 1, 1, 1]
     small = [RawMessage("t", 0, i, None, b"x") for i in range(5)]
     assert [len(c) for c in _chunks(small)] == [5]
+
+
+def test_fetch_wait_defaults_short_and_is_validated() -> None:
+    assert ProcessorSettings.from_env({}).fetch_max_wait == 0.1
+    assert (
+        ProcessorSettings.from_env({"STEPMETRICS_KAFKA_FETCH_MAX_WAIT": "0.5"}).fetch_max_wait
+        == 0.5
+    )
+    with pytest.raises(ProcessorSettingsError, match="STEPMETRICS_KAFKA_FETCH_MAX_WAIT"):
+        ProcessorSettings.from_env({"STEPMETRICS_KAFKA_FETCH_MAX_WAIT": "0"})
+
+
+def test_the_worker_transport_is_registered_with_faust() -> None:
+    from faust.transport.drivers import by_url
+
+    from stepmetrics.processors.transport import SCHEME, Transport
+
+    assert by_url(f"{SCHEME}://127.0.0.1:9092") is Transport

@@ -23,6 +23,7 @@ import redis.asyncio as aioredis
 from stepmetrics.processors.deadletter import DeadLetter, RawMessage
 from stepmetrics.processors.handler import BatchHandler
 from stepmetrics.processors.settings import ProcessorSettings
+from stepmetrics.processors.transport import SCHEME, WorkerApp
 from stepmetrics.store.writer import MetricsWriter
 
 logger = logging.getLogger(__name__)
@@ -49,9 +50,9 @@ class FaustDeadLetterSink:
 
 def create_app(settings: ProcessorSettings) -> faust.App:
     """Build the worker app (consumer group = `settings.group_id`)."""
-    app = faust.App(
+    app = WorkerApp(
         settings.group_id,
-        broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
+        broker=[f"{SCHEME}://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
         value_serializer="raw",
         key_serializer="raw",
         store="memory://",
@@ -65,6 +66,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         # Envelopes are up to ~1 MB: fetch several per partition per round trip.
         consumer_max_fetch_size=8 * 1024 * 1024,
     )
+    app.stepmetrics_fetch_max_wait = settings.fetch_max_wait
     source = app.topic(settings.topic, value_serializer="raw", key_serializer="raw")
     dead = app.topic(settings.deadletter_topic, value_serializer="raw", key_serializer="raw")
     client = aioredis.Redis.from_url(

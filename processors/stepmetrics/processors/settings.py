@@ -28,6 +28,7 @@ _ENV: Final[dict[str, str]] = {
     "batch_within": "STEPMETRICS_WORKER_BATCH_WITHIN",
     "session_timeout": "STEPMETRICS_KAFKA_SESSION_TIMEOUT",
     "heartbeat_interval": "STEPMETRICS_KAFKA_HEARTBEAT_INTERVAL",
+    "fetch_max_wait": "STEPMETRICS_KAFKA_FETCH_MAX_WAIT",
     "commit_interval": "STEPMETRICS_WORKER_COMMIT_INTERVAL",
     "stats_interval": "STEPMETRICS_WORKER_STATS_INTERVAL",
     "max_backoff": "STEPMETRICS_WORKER_MAX_BACKOFF",
@@ -58,6 +59,9 @@ class ProcessorSettings:
     batch_within: float = 0.05
     session_timeout: float = 10.0
     heartbeat_interval: float = 1.0
+    # How long a fetch may wait for data. Kafka answers as soon as data
+    # arrives; Tansu waits the whole time, so this bounds the latency there.
+    fetch_max_wait: float = 0.1
     commit_interval: float = 1.0
     stats_interval: float = 10.0
     max_backoff: float = 5.0
@@ -112,6 +116,7 @@ _FLOATS: Final = (
     "batch_within",
     "session_timeout",
     "heartbeat_interval",
+    "fetch_max_wait",
     "commit_interval",
     "stats_interval",
     "max_backoff",
