@@ -116,6 +116,7 @@ async def test_meta_and_indexes_track_the_earliest_record_time(
     writer = MetricsWriter(redis_client, redis_keys)
     await writer.apply([env(0, [("s", "acc", T + 10, 1.0)])])
     meta = await redis_client.hgetall(redis_keys.meta("e1"))
+    first_version = int(meta.pop(b"version"))
     assert meta == {
         b"pipeline_name": b"train",
         b"created_us": str(T + 10).encode(),
@@ -129,6 +130,7 @@ async def test_meta_and_indexes_track_the_earliest_record_time(
     await writer.apply([env(0, [("s", "old", T + 1, 2.0)], pid="p2")])
     meta = await redis_client.hgetall(redis_keys.meta("e1"))
     assert (meta[b"created_us"], meta[b"updated_us"]) == (str(T + 1).encode(), str(T + 20).encode())
+    assert int(meta[b"version"]) == first_version + 2  # one per applied envelope
     assert meta[b"deployment_name"] == b"prod"
     for key in (
         redis_keys.executions,
