@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 from array import array
 from bisect import bisect_right
+from itertools import repeat
 from operator import itemgetter
 from typing import Final, TypeAlias
 
@@ -105,6 +106,14 @@ async def scalar_page(
     return items, None
 
 
+def scalar_rows(values: dict[bytes, bytes], orders: dict[bytes, bytes]) -> list[ScalarRow]:
+    """Stored scalars (the `sv` and `so` hashes) as rows sorted by name."""
+    # Sorting the names alone and zipping at C speed beats sorting tuples.
+    names = sorted(values)
+    found = map(values.__getitem__, names)
+    return list(zip(names, found, map(orders.get, names, repeat(b"0")), strict=True))
+
+
 def scalar_items(
     rows: list[ScalarRow], eid: str, pipeline: str | None, deployment: str | None
 ) -> list[Metric]:
@@ -150,7 +159,7 @@ async def _load_scalars(
         if only is not None:
             values = {} if values is None else {only.encode(): values}
             orders = {} if orders is None else {only.encode(): orders}
-        rows = sorted((name, raw, orders.get(name, b"0")) for name, raw in values.items())
+        rows = scalar_rows(values, orders)
         loaded.append((text(meta[0]), text(meta[1]), rows))
     return loaded
 
