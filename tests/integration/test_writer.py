@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import struct
+import time
 
 import pytest
 import redis.asyncio as aioredis
@@ -116,6 +117,10 @@ async def test_meta_and_indexes_track_the_earliest_record_time(
     writer = MetricsWriter(redis_client, redis_keys)
     await writer.apply([env(0, [("s", "acc", T + 10, 1.0)])])
     meta = await redis_client.hgetall(redis_keys.meta("e1"))
+    first_version = int(meta.pop(b"version"))
+    # A new execution's version starts at the Redis clock (µs), so one
+    # re-created after a flush does not repeat versions a reader has seen.
+    assert abs(first_version - time.time_ns() // 1000) < 60_000_000
     assert meta == {
         b"pipeline_name": b"train",
         b"created_us": str(T + 10).encode(),
@@ -129,6 +134,7 @@ async def test_meta_and_indexes_track_the_earliest_record_time(
     await writer.apply([env(0, [("s", "old", T + 1, 2.0)], pid="p2")])
     meta = await redis_client.hgetall(redis_keys.meta("e1"))
     assert (meta[b"created_us"], meta[b"updated_us"]) == (str(T + 1).encode(), str(T + 20).encode())
+    assert int(meta[b"version"]) == first_version + 2  # one per applied envelope
     assert meta[b"deployment_name"] == b"prod"
     for key in (
         redis_keys.executions,

@@ -158,7 +158,17 @@ if applied > 0 then
     fields[#fields + 1] = 'updated_us'
     fields[#fields + 1] = hi_s
   end
+  -- Readers cache what they render per execution at its version: every
+  -- applied envelope adds one, a replay (skipped above) adds nothing. A new
+  -- execution starts from the server clock (µs), so one re-created after a
+  -- flush never repeats a version a reader saw before.
+  if not meta[1] then
+    local now = redis.call('TIME')
+    fields[#fields + 1] = 'version'
+    fields[#fields + 1] = now[1] .. string.format('%06d', tonumber(now[2]))
+  end
   redis.call('HSET', KEYS[1], unpack(fields))
+  redis.call('HINCRBY', KEYS[1], 'version', applied)
   redis.call('HINCRBY', KEYS[7], 'envelopes_applied', applied)
   redis.call('HINCRBY', KEYS[7], 'events_applied', events)
   redis.call('HINCRBY', KEYS[7], 'list_values_appended', appended)
