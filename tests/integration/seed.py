@@ -54,6 +54,9 @@ async def seed_execution(
         meta["deployment_name"] = deployment_name
     pipe = redis.pipeline(transaction=True)
     pipe.hset(keys.meta(execution_id), mapping=meta)
+    # As the worker does for each applied envelope: the reader API caches
+    # answers about an execution per version.
+    pipe.hincrby(keys.meta(execution_id), "version", 1)
     for i, (name, scalar) in enumerate(sorted((scalars or {}).items())):
         value, ts_us = scalar if isinstance(scalar, tuple) else (scalar, created_us + i)
         pipe.hset(keys.scalar_values(execution_id), name, repr(float(value)))

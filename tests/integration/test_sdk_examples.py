@@ -6,7 +6,6 @@ import math
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -14,52 +13,11 @@ import pytest
 from stepmetrics.producers import Recorder, step_context
 from stepmetrics.sdk import CraftAiSdk
 from stepmetrics.stack.services import ManagedProcess
+from tests.integration.documented import LIST_EXAMPLE, SCALAR_EXAMPLE
 from tests.integration.sdk_support import events, read_envelopes, settings_for, unique
 
-# The two examples of metrics-api-doc.txt; only the import line differs.
-# ruff: noqa: E501
-DOCUMENTED_STEP = textwrap.dedent(
-    """
-    from stepmetrics.sdk import CraftAiSdk
-
-    def metricsStep () :
-
-        sdk = CraftAiSdk()
-
-        # Some code
-
-        sdk.record_metric_value("accuracy", 0.1409)
-        sdk.record_metric_value("loss", 1/3)
-
-        print ("Metrics are sent")
-
-    metricsStep()
-
-    from stepmetrics.sdk import CraftAiSdk
-    import math
-
-    def metricsStep():
-        sdk = CraftAiSdk()
-
-        # Some code
-
-        # Just one list upload
-        sdk.record_list_metric_values("accuracy_list", [0.89, 0.92, 0.95])
-
-        # Tow list upload, the lists will be concatenated in loss_list list metrics
-        sdk.record_list_metric_values("loss_list", [1.4, 1.2])
-        sdk.record_list_metric_values("loss_list", [1.1, 1.0])
-
-        # Upload multiple values that will be concatenated into 1 metrics list *logx* with all values
-        for i in range (1, 50) :
-
-            sdk.record_list_metric_values("logx", math.log(i))
-
-        print("List metrics are sent")
-
-    metricsStep()
-    """
-)
+# Both documented examples in one step; only the import line differs.
+DOCUMENTED_STEP = SCALAR_EXAMPLE + LIST_EXAMPLE
 
 
 def run_step(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

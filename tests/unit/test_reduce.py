@@ -68,16 +68,15 @@ def test_plan_lays_out_keys_and_arguments_for_the_script() -> None:
     first = envelope([("s", "acc", T + 3, 0.25), ("l", "curve", T + 1, [1.0])], seq=7)
     second = envelope([("l", "curve", T + 9, [2.0]), ("s", "acc", T + 2, math.nan)], seq=8)
     (plan,) = plan_batch(keys, [first, second], cap=50_000)
-    assert plan.keys[:7] == [
+    assert plan.keys == [
         keys.meta("e1"),
         keys.scalar_values("e1"),
         keys.scalar_orders("e1"),
         keys.list_created("e1"),
         keys.list_dropped("e1"),
         keys.applied("e1"),
-        keys.stats,
+        keys.list_values("e1", "curve"),
     ]
-    assert plan.keys[7:] == [keys.list_values("e1", "curve")]
     assert plan.args == [
         "pipe", "", 50_000, 2, 1, "curve",
         "p:7", 2, T + 1, T + 3, 1, 1, "acc", T + 3, 7, 0, "0.25", 1, T + 1, pack_values([1.0]),
@@ -88,3 +87,20 @@ def test_plan_lays_out_keys_and_arguments_for_the_script() -> None:
     assert plan.list_names == ["curve"]
     assert plan.pipelines == {"pipe"}
     assert plan.deployments == set()
+
+
+def _hash_tag(key: str) -> str:
+    """The part of a key Redis Cluster hashes (the first `{...}`)."""
+    start = key.index("{")
+    return key[start + 1 : key.index("}", start + 1)]
+
+
+def test_each_script_call_touches_one_cluster_slot() -> None:
+    batch = [
+        envelope([("s", "loss", T, 1.0), ("l", "curve", T, [1.0, 2.0])], seq=1, eid="run/1"),
+        envelope([("l", "other", T + 1, [3.0])], seq=2, eid="run-2"),
+    ]
+    plans = plan_batch(RedisKeys("p"), batch, 50_000)
+    assert {plan.execution_id for plan in plans} == {"run/1", "run-2"}
+    for plan in plans:
+        assert {_hash_tag(key) for key in plan.keys} == {plan.execution_id}

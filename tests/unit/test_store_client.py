@@ -95,6 +95,30 @@ def test_malformed_answers_raise(page: Any) -> None:
         _client([page], []).get_metrics()
 
 
+@pytest.mark.parametrize("value", [None, "nope", [1.0], {"v": 1}])
+def test_a_bad_scalar_value_raises_naming_the_url(value: Any) -> None:
+    page = {"items": [ITEM, {**ITEM, "value": value}], "next_cursor": None}
+    with pytest.raises(ApiError, match=r"unexpected value from http://api.test/api/v1/metrics"):
+        _client([page], []).get_metrics()
+
+
+@pytest.mark.parametrize("value", [None, 3.0, "nope", [1.0, None], [1.0, "Infinit"]])
+def test_a_bad_list_value_raises_naming_the_url(value: Any) -> None:
+    page = {"items": [{**ITEM, "value": [1.0, 2.0]}, {**ITEM, "value": value}], "next_cursor": None}
+    with pytest.raises(ApiError, match=r"unexpected value from http://api.test/api/v1/list-"):
+        _client([page], []).get_list_metrics()
+
+
+def test_list_values_are_decoded_in_place() -> None:
+    page = {"items": [{**ITEM, "value": [1.0, "NaN", "Infinity", 2]}], "next_cursor": None}
+    (got,) = _client([page], []).get_list_metrics()
+    value = got["value"]
+    assert isinstance(value, list)
+    assert value[0] == 1.0
+    assert math.isnan(value[1])
+    assert value[2:] == [math.inf, 2]
+
+
 def test_error_statuses_are_typed() -> None:
     with pytest.raises(ApiAuthError) as refused:
         _client([{"error": "missing or wrong token"}], [], status=401).get_metrics()

@@ -7,13 +7,32 @@ import math
 import pytest
 
 from stepmetrics.store.errors import StoreQueryError
-from stepmetrics.store.wire import Cursor, from_wire, iso_us, list_from_wire, list_to_wire, to_wire
+from stepmetrics.store.wire import (
+    Cursor,
+    from_wire,
+    iso_us,
+    iso_us_many,
+    list_from_wire,
+    list_to_wire,
+    to_wire,
+)
 
 
 def test_iso_us_is_utc_with_microseconds_and_z() -> None:
     assert iso_us(0) == "1970-01-01T00:00:00.000000Z"
     assert iso_us(1_764_000_000_123_456) == "2025-11-24T16:00:00.123456Z"
     assert iso_us(1_764_000_001_000_001) == "2025-11-24T16:00:01.000001Z"
+
+
+def test_iso_us_many_matches_iso_us_on_both_paths() -> None:
+    fast = [1_764_000_000_123_456, 1_764_000_000_999_999, 1_764_000_001_000_000, 10**6]
+    assert iso_us_many([str(t) for t in fast]) == [iso_us(t) for t in fast]
+    # Fewer than 7 digits, a leading zero, a sign: the exact per-item path.
+    odd = ["0", "999999", "01764000000000001", "+5"]
+    assert iso_us_many(odd) == [iso_us(int(s)) for s in odd]
+    assert iso_us_many([]) == []
+    with pytest.raises(ValueError, match="invalid literal"):
+        iso_us_many(["1764000000000000", "17640000x0000000"])
 
 
 def test_non_finite_numbers_round_trip() -> None:

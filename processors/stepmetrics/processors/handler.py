@@ -93,9 +93,7 @@ class BatchHandler:
         await self._dead_letter(letters)
         envelopes = [envelope for _, envelope in good]
         try:
-            result = await self._retry(
-                lambda: self._writer.apply(envelopes, dead_lettered=len(letters))
-            )
+            result = await self._retry(lambda: self._writer.apply(envelopes))
         except StoreWriteError as exc:
             logger.warning("batch rejected by Redis (%s); applying envelopes one by one", exc)
             result = await self._apply_one_by_one(good)
@@ -108,12 +106,13 @@ class BatchHandler:
                 result = await self._retry(lambda e=envelope: self._writer.apply([e]))  # type: ignore[misc]
             except StoreWriteError as exc:
                 await self._dead_letter([DeadLetter(message, f"rejected by Redis: {exc}")])
-                await self._retry(lambda: self._writer.apply([], dead_lettered=1))
                 continue
             total = _plus(total, result)
         return total
 
     async def _dead_letter(self, letters: list[DeadLetter]) -> None:
+        if not letters:
+            return
         for letter in letters:
             await self._retry(lambda ltr=letter: self._sink.send(ltr))  # type: ignore[misc]
             self.counters.dead_lettered += 1
@@ -128,6 +127,9 @@ class BatchHandler:
                     letter.reason,
                     suppressed,
                 )
+        # Counted once the letters are durable on the topic (a crash before
+        # the offsets are committed re-sends them, and counts them again).
+        await self._retry(lambda: self._writer.count_dead_lettered(len(letters)))
 
     async def _retry(self, attempt: Callable[[], Awaitable[_T]]) -> _T:
         """Run `attempt` until it succeeds; only StoreWriteError and cancellation escape."""

@@ -6,7 +6,14 @@ import redis.asyncio as aioredis
 
 from stepmetrics.store.index import Position, newest_positions
 from stepmetrics.store.keys import RedisKeys
-from stepmetrics.store.pages import META_FIELDS, metric, order_ts, text, unpack_values
+from stepmetrics.store.pages import (
+    META_FIELDS,
+    metric,
+    scalar_items,
+    scalar_rows,
+    text,
+    unpack_values,
+)
 from stepmetrics.store.types import ExecutionDetail, ExecutionSummary, ListInfo, Metric
 from stepmetrics.store.wire import Cursor, iso_us
 
@@ -84,17 +91,7 @@ async def execution_detail(
     sizes = await pipe.execute() if names else []
     head = summary(execution_id, 0, meta, len(values), len(created))
     pipeline, deployment = head["pipeline_name"], head["deployment_name"]
-    scalars = [
-        metric(
-            name.decode(),
-            float(raw),
-            order_ts(orders.get(name)),
-            execution_id,
-            pipeline,
-            deployment,
-        )
-        for name, raw in sorted(values.items())
-    ]
+    scalars = scalar_items(scalar_rows(values, orders), execution_id, pipeline, deployment)
     lists: list[ListInfo] = [
         {
             "name": name.decode(),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 from array import array
 from bisect import bisect_right
+from itertools import repeat
 from operator import itemgetter
 from typing import Final, TypeAlias
 
@@ -21,7 +22,7 @@ import redis.asyncio as aioredis
 from stepmetrics.store.index import Filter, Position, execution_positions
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.types import Metric
-from stepmetrics.store.wire import Cursor, iso_us
+from stepmetrics.store.wire import Cursor, iso_us, iso_us_many
 
 # A page of list metrics holds at most this many values in total (but always at
 # least one list), so one response stays a few MB of JSON.
@@ -30,6 +31,8 @@ META_FIELDS: Final = ("pipeline_name", "deployment_name")
 _BIG_ENDIAN: Final = sys.byteorder == "big"
 
 Page: TypeAlias = tuple[list[Metric], Cursor | None]
+# (name, value, order) as stored; sorting the UTF-8 names as bytes is code point order.
+ScalarRow: TypeAlias = tuple[bytes, bytes, bytes]
 # (position, pipeline, deployment, name, created_us) of one list metric.
 _ListRef: TypeAlias = tuple[Position, str | None, str | None, str, int]
 
@@ -47,11 +50,6 @@ def unpack_values(data: bytes) -> list[float]:
 
 def text(raw: bytes | None) -> str | None:
     return None if raw is None else raw.decode()
-
-
-def order_ts(raw: bytes | None) -> int:
-    """The record time (µs) in a scalar's order "ts_us seq idx"."""
-    return 0 if raw is None else int(raw.split(b" ", 1)[0])
 
 
 def metric(
@@ -100,7 +98,7 @@ async def scalar_page(
             if cursor and (score, eid) == cursor.position:
                 rows = rows[bisect_right(rows, cursor.name.encode(), key=itemgetter(0)) :]
             room = limit - len(items)
-            items.extend(_scalar_items(rows[:room], eid, pipeline, deployment))
+            items.extend(scalar_items(rows[:room], eid, pipeline, deployment))
             if rows[:room]:
                 last = (score, eid, rows[:room][-1][0])
             if len(rows) > room and last is not None:
@@ -108,27 +106,38 @@ async def scalar_page(
     return items, None
 
 
-def _scalar_items(
-    rows: list[_Row], eid: str, pipeline: str | None, deployment: str | None
+def scalar_rows(values: dict[bytes, bytes], orders: dict[bytes, bytes]) -> list[ScalarRow]:
+    """Stored scalars (the `sv` and `so` hashes) as rows sorted by name."""
+    # Sorting the names alone and zipping at C speed beats sorting tuples.
+    names = sorted(values)
+    found = map(values.__getitem__, names)
+    return list(zip(names, found, map(orders.get, names, repeat(b"0")), strict=True))
+
+
+def scalar_items(
+    rows: list[ScalarRow], eid: str, pipeline: str | None, deployment: str | None
 ) -> list[Metric]:
-    # One comprehension, no call per item but the unavoidable conversions:
-    # this loop is most of the cost of a 1,000-scalar query.
+    """Metrics of stored scalar rows (name, value, order), in row order."""
+    # This loop is most of the cost of a 1,000-scalar query: the times are
+    # formatted in one pass (shared per-second prefixes), then one
+    # comprehension builds the items with no call per item but conversions.
+    if not rows:
+        return []
+    stamps = b" ".join([order.partition(b" ")[0] for _, _, order in rows]).decode().split(" ")
     return [
         {
             "name": name.decode(),
             "value": float(raw),
-            "created_at": iso_us(int(order.split(b" ", 1)[0])),
+            "created_at": created,
             "execution_id": eid,
             "deployment_name": deployment,
             "pipeline_name": pipeline,
         }
-        for name, raw, order in rows
+        for (name, raw, _), created in zip(rows, iso_us_many(stamps), strict=True)
     ]
 
 
-# (name, value, order) as stored; sorting the UTF-8 names as bytes is code point order.
-_Row: TypeAlias = tuple[bytes, bytes, bytes]
-_Scalars: TypeAlias = tuple[str | None, str | None, list[_Row]]
+_Scalars: TypeAlias = tuple[str | None, str | None, list[ScalarRow]]
 
 
 async def _load_scalars(
@@ -150,7 +159,7 @@ async def _load_scalars(
         if only is not None:
             values = {} if values is None else {only.encode(): values}
             orders = {} if orders is None else {only.encode(): orders}
-        rows = sorted((name, raw, orders.get(name, b"0")) for name, raw in values.items())
+        rows = scalar_rows(values, orders)
         loaded.append((text(meta[0]), text(meta[1]), rows))
     return loaded
 

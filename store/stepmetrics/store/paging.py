@@ -21,7 +21,6 @@ METRIC_KEYS: Final = frozenset(
 # A page without items but with a cursor is legal once in a while (a server
 # may cut a page short); this many in a row means it is stuck.
 MAX_EMPTY_PAGES: Final = 3
-_NON_FINITE_MARKS: Final = (b'"NaN"', b'"Infinity"', b'"-Infinity"')
 
 
 def metric_query(
@@ -80,10 +79,7 @@ class Paging:
                 f"unexpected answer from {self.url}: {body!r:.200}", url=self.url, status=200
             ) from None
         self._check_shape(items)
-        # Non-finite values are the only strings where numbers belong; a body
-        # without their JSON names needs no pass over the values (C-speed test).
-        if any(mark in body for mark in _NON_FINITE_MARKS):
-            self._decode(items)
+        self._decode(items)
         self.items.extend(items)
         if cursor is None:
             self.more = False
@@ -111,13 +107,22 @@ class Paging:
             )
 
     def _decode(self, items: list[dict[str, Any]]) -> None:
-        is_list = self.path == LIST_METRICS_PATH
-        for item in items:
-            value = item["value"]
-            if is_list:
-                item["value"] = list_from_wire(value)
-            elif type(value) is not float:
-                item["value"] = from_wire(value)
+        """Non-finite names back to floats, in place; refuse a value that is
+        neither a number nor such a name."""
+        # Each check runs at C speed over a whole page; the per-value pass
+        # only runs when some value is not already what it should be.
+        try:
+            if self.path == LIST_METRICS_PATH:
+                for item in items:
+                    item["value"] = list_from_wire(item["value"])
+            elif set(map(type, [item["value"] for item in items])) - {float}:
+                for item in items:
+                    if type(item["value"]) is not float:
+                        item["value"] = from_wire(item["value"])
+        except (StoreQueryError, TypeError, ValueError) as exc:
+            raise ApiError(
+                f"unexpected value from {self.url}: {exc}", url=self.url, status=200
+            ) from None
 
 
 def check_response(response: httpx.Response, url: str) -> bytes:

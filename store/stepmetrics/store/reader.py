@@ -50,6 +50,14 @@ class MetricsReader:
         except (RedisError, OSError):
             return False
 
+    async def version(self, execution_id: str) -> bytes | None:
+        """The execution's data version (`meta` field `version`), as stored;
+        None if unknown or written before versions existed."""
+        with _redis_errors():
+            return cast(
+                "bytes | None", await self._redis.hget(self._keys.meta(execution_id), "version")
+            )
+
     async def scalar_metrics(
         self, flt: Filter | None, limit: int, cursor: Cursor | None = None
     ) -> tuple[list[Metric], Cursor | None]:

@@ -9,7 +9,7 @@ and the script merges the envelopes it applies.
 
 Script arguments (see `stepmetrics.store.scripts.APPLY_LUA`):
 
-    KEYS  meta sv so lc ld applied stats l:<name1> l:<name2> ...
+    KEYS  meta sv so lc ld applied l:<name1> l:<name2> ...  (one hash tag)
     ARGV  pipeline deployment cap n_envelopes n_list_names <list names...>
           then per envelope: identity n_events min_ts max_ts n_scalars n_lists
               n_scalars x (name ts_us seq idx value)
@@ -132,7 +132,6 @@ def plan_execution(
             keys.list_created(execution_id),
             keys.list_dropped(execution_id),
             keys.applied(execution_id),
-            keys.stats,
             *(keys.list_values(execution_id, name) for name in list_slots),
         ],
         args=[],

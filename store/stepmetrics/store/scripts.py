@@ -1,8 +1,8 @@
 """The Lua script that applies one execution's envelopes atomically.
 
-One call touches the keys of ONE execution (one hash tag, one cluster slot)
-plus the `P:stats` counters, so counting happens in the same atomic step as
-the write it counts. Argument layout: `stepmetrics.store.reduce`.
+One call touches only the keys of ONE execution (one hash tag, so one Redis
+Cluster slot); it returns what it counted and the writer adds that to the
+global `P:stats`. Argument layout: `stepmetrics.store.reduce`.
 
 Lua numbers are doubles: timestamps (~1.8e15 µs) and sequences stay exact,
 but `tostring` would print them as `1.8e+15`, so everything written back is
@@ -17,7 +17,7 @@ from typing import Final
 APPLY_LUA: Final = r"""
 -- Scripts are not rolled back on error: refuse before the first write if a
 -- key has a foreign type, so a failed call leaves nothing (not even `applied`).
-local types = {'hash', 'hash', 'hash', 'hash', 'hash', 'set', 'hash'}
+local types = {'hash', 'hash', 'hash', 'hash', 'hash', 'set'}
 for i = 1, #KEYS do
   local want = types[i] or 'string'
   local got = redis.call('TYPE', KEYS[i]).ok
@@ -119,7 +119,7 @@ if applied > 0 then
   for slot = 1, n_lists do
     local p = pending[slot]
     if p then
-      local key, name = KEYS[7 + slot], ARGV[5 + slot]
+      local key, name = KEYS[6 + slot], ARGV[5 + slot]
       local room = cap - redis.call('STRLEN', key) / 8
       local kept, lost = 0, 0
       -- Append chunk by chunk: no concatenated copy of the whole batch.
@@ -158,16 +158,17 @@ if applied > 0 then
     fields[#fields + 1] = 'updated_us'
     fields[#fields + 1] = hi_s
   end
-  redis.call('HSET', KEYS[1], unpack(fields))
-  redis.call('HINCRBY', KEYS[7], 'envelopes_applied', applied)
-  redis.call('HINCRBY', KEYS[7], 'events_applied', events)
-  redis.call('HINCRBY', KEYS[7], 'list_values_appended', appended)
-  if dropped > 0 then
-    redis.call('HINCRBY', KEYS[7], 'values_dropped_by_cap', dropped)
+  -- Readers cache what they render per execution at its version: every
+  -- applied envelope adds one, a replay (skipped above) adds nothing. A new
+  -- execution starts from the server clock (µs), so one re-created after a
+  -- flush never repeats a version a reader saw before.
+  if not meta[1] then
+    local now = redis.call('TIME')
+    fields[#fields + 1] = 'version'
+    fields[#fields + 1] = now[1] .. string.format('%06d', tonumber(now[2]))
   end
-end
-if dup > 0 then
-  redis.call('HINCRBY', KEYS[7], 'duplicates_skipped', dup)
+  redis.call('HSET', KEYS[1], unpack(fields))
+  redis.call('HINCRBY', KEYS[1], 'version', applied)
 end
 -- When a late event lowered created_us, every index entry of the execution
 -- needs the new score, not only those of this batch's names.

@@ -1,7 +1,9 @@
 """The worker's counters in `P:stats`, where an operator can read them.
 
-The apply script increments the first group in the same atomic step as the
-write it counts, so they are exact: replaying an envelope adds to
+The apply script counts what it applied and skipped, and the writer adds that
+here right after the batch (a separate command: these counters live in another
+Redis Cluster slot than the executions). They are exact unless that addition
+fails after the batch was written (logged); replaying an envelope adds to
 `duplicates_skipped` and nothing else. `dead_lettered` is counted by the worker
 (a crash between producing the dead letter and committing can count a message
 twice); `lag` and `lag_updated_us` are overwritten periodically by the worker.

@@ -5,10 +5,16 @@ pipeline of one `EVALSHA` per execution (atomic, one hash tag each, deduplicated
 by envelope identity) followed by the index writes. Index writes are
 `ZADD ... LT`: they add new members and only ever lower a score, so replays
 change nothing and the final score is the execution's `created_us`.
+
+The counters in `P:stats` live in another cluster slot than any execution, so
+the scripts only return what they counted and a second, small pipeline adds it.
+If that fails, the data is safe and only that batch's counts are missing
+(logged); a replay then counts its envelopes as duplicates.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +28,8 @@ from stepmetrics.store.errors import StoreError, StoreUnavailableError
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.reduce import ExecutionPlan, plan_batch
 from stepmetrics.store.scripts import APPLY_LUA, APPLY_SHA
+
+logger = logging.getLogger(__name__)
 
 # Redis answers these while it cannot write *yet*; retrying later can succeed.
 _RETRIABLE_REPLIES = ("OOM", "BUSY", "LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN")
@@ -67,13 +75,11 @@ class MetricsWriter:
         self._created: dict[str, int] = {}
         self._cache_size = created_cache_size
 
-    async def apply(self, envelopes: Sequence[Envelope], *, dead_lettered: int = 0) -> ApplyResult:
+    async def apply(self, envelopes: Sequence[Envelope]) -> ApplyResult:
         """Apply `envelopes` (any executions, any order) in one round trip.
 
         Args:
             envelopes: decoded envelopes; already applied ones are skipped whole.
-            dead_lettered: messages the caller dead-lettered, added to the
-                `dead_lettered` counter in the same round trip.
 
         Raises:
             StoreUnavailableError: Redis cannot be reached or cannot write yet
@@ -82,14 +88,23 @@ class MetricsWriter:
         """
         plans = plan_batch(self._keys, envelopes, self._cap)
         scores = {p.execution_id: self._score_guess(p) for p in plans}
-        replies = await self._run(plans, scores, dead_lettered)
+        replies = await self._run(plans, scores) if plans else []
         if replies is None:  # the script cache was empty (Redis restarted)
             await self._load_script()
-            replies = await self._run(plans, scores, 0)
+            replies = await self._run(plans, scores)
             if replies is None:
                 raise StoreUnavailableError("Redis lost the apply script again right after loading")
         await self._fix_scores(plans, scores, replies)
-        return _sum_replies(replies)
+        result = _sum_replies(replies)
+        await self._count(result)
+        return result
+
+    async def count_dead_lettered(self, messages: int) -> None:
+        """Add `messages` sent to the dead-letter topic to the `dead_lettered` counter."""
+        try:
+            await self._client.hincrby(self._keys.stats, stats.DEAD_LETTERED, messages)
+        except redis_errors.RedisError as exc:
+            raise _wrap(exc) from exc
 
     async def set_lag(self, lag: int, now_us: int) -> None:
         """Record the consumer lag (messages not yet applied) in `P:stats`."""
@@ -104,16 +119,12 @@ class MetricsWriter:
         # An upper bound of created_us; _fix_scores lowers it when Redis knows better.
         return min(self._created.get(plan.execution_id, plan.min_ts), plan.min_ts)
 
-    async def _run(
-        self, plans: list[ExecutionPlan], scores: dict[str, int], dead_lettered: int
-    ) -> list[Any] | None:
+    async def _run(self, plans: list[ExecutionPlan], scores: dict[str, int]) -> list[Any] | None:
         pipe = self._client.pipeline(transaction=False)
         for plan in plans:
             pipe.evalsha(APPLY_SHA, len(plan.keys), *plan.keys, *plan.args)
         for plan in plans:
             self._add_index_writes(pipe, plan, scores[plan.execution_id])
-        if dead_lettered:
-            pipe.hincrby(self._keys.stats, stats.DEAD_LETTERED, dead_lettered)
         try:
             results = await pipe.execute(raise_on_error=False)
         except redis_errors.RedisError as exc:
@@ -121,10 +132,32 @@ class MetricsWriter:
         replies = results[: len(plans)]
         if any(isinstance(r, redis_errors.NoScriptError) for r in replies):
             return None
-        for result in results:
-            if isinstance(result, Exception):
-                raise _wrap(result) from result
+        errors = [r for r in results if isinstance(r, Exception)]
+        if errors:
+            # The other executions' scripts did apply: count them now, or a
+            # retry would count their envelopes as duplicates.
+            await self._count(_sum_replies([r for r in replies if not isinstance(r, Exception)]))
+            raise _wrap(errors[0]) from errors[0]
         return list(replies)
+
+    async def _count(self, result: ApplyResult) -> None:
+        counts = {
+            stats.ENVELOPES_APPLIED: result.envelopes_applied,
+            stats.DUPLICATES_SKIPPED: result.duplicates_skipped,
+            stats.EVENTS_APPLIED: result.events_applied,
+            stats.LIST_VALUES_APPENDED: result.list_values_appended,
+            stats.VALUES_DROPPED_BY_CAP: result.values_dropped_by_cap,
+        }
+        pipe = self._client.pipeline(transaction=False)
+        for name, count in counts.items():
+            if count:
+                pipe.hincrby(self._keys.stats, name, count)
+        try:
+            await pipe.execute()
+        except redis_errors.RedisError as exc:
+            # The batch is written; only its counts are lost. Retrying the
+            # batch would count its envelopes as duplicates instead.
+            logger.warning("stepmetrics: could not add %s to the counters: %s", counts, exc)
 
     def _add_index_writes(self, pipe: Any, plan: ExecutionPlan, score: int) -> None:
         keys, member = self._keys, {plan.execution_id: score}

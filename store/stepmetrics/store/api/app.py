@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from stepmetrics.store.api.auth import TokenAuthMiddleware
+from stepmetrics.store.api.cache import ResponseCache
 from stepmetrics.store.api.openapi import openapi_document
 from stepmetrics.store.api.responses import EXCEPTION_HANDLERS
 from stepmetrics.store.api.routes import api_routes
@@ -45,7 +46,8 @@ def create_app(settings: ApiSettings, extra_routes: Sequence[BaseRoute] = ()) ->
             `/api/` is protected by the token like the API's own.
 
     The Redis client and the `MetricsReader` are created by the app's lifespan
-    and held in `app.state.reader`; `app.state.settings` holds `settings`.
+    and held in `app.state.reader`; `app.state.settings` holds `settings`;
+    `app.state.responses` is the `ResponseCache` of execution-scoped answers.
     """
     openapi = orjson.dumps(openapi_document(_version()))
 
@@ -61,6 +63,7 @@ def create_app(settings: ApiSettings, extra_routes: Sequence[BaseRoute] = ()) ->
         )
         app.state.settings = settings
         app.state.reader = MetricsReader(redis, settings.store.keys)
+        app.state.responses = ResponseCache()
         logger.info("reader API serving prefix %s", settings.store.redis_prefix)
         try:
             yield

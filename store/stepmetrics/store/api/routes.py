@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Final, cast
 
 from starlette.requests import Request
@@ -16,8 +16,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from stepmetrics.store.api import params
+from stepmetrics.store.api.cache import ResponseCache
 from stepmetrics.store.api.responses import JSONResponse, error
-from stepmetrics.store.index import FILTERS
+from stepmetrics.store.index import FILTERS, Filter
 from stepmetrics.store.reader import MetricsReader
 from stepmetrics.store.types import ExecutionDetail, Metric
 from stepmetrics.store.wire import list_to_wire, to_wire
@@ -62,22 +63,57 @@ async def readyz(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     query = params.checked(request.query_params, _METRIC_PARAMS)
-    items, next_cursor = await _reader(request).scalar_metrics(
-        params.metric_filter(query), params.limit(query, *METRICS_LIMIT), params.cursor(query)
-    )
-    return JSONResponse(
-        {"items": wire_scalars(items), "next_cursor": next_cursor and next_cursor.encode()}
-    )
+    flt = params.metric_filter(query)
+    limit, cursor = params.limit(query, *METRICS_LIMIT), params.cursor(query)
+
+    async def render() -> Response:
+        items, next_cursor = await _reader(request).scalar_metrics(flt, limit, cursor)
+        return JSONResponse(
+            {"items": wire_scalars(items), "next_cursor": next_cursor and next_cursor.encode()}
+        )
+
+    return await _maybe_cached(request, flt, render)
 
 
 async def list_metrics(request: Request) -> Response:
     query = params.checked(request.query_params, _METRIC_PARAMS)
-    items, next_cursor = await _reader(request).list_metrics(
-        params.metric_filter(query), params.limit(query, *LISTS_LIMIT), params.cursor(query)
-    )
-    return JSONResponse(
-        {"items": wire_lists(items), "next_cursor": next_cursor and next_cursor.encode()}
-    )
+    flt = params.metric_filter(query)
+    limit, cursor = params.limit(query, *LISTS_LIMIT), params.cursor(query)
+
+    async def render() -> Response:
+        items, next_cursor = await _reader(request).list_metrics(flt, limit, cursor)
+        return JSONResponse(
+            {"items": wire_lists(items), "next_cursor": next_cursor and next_cursor.encode()}
+        )
+
+    return await _maybe_cached(request, flt, render)
+
+
+async def _maybe_cached(
+    request: Request, flt: Filter | None, render: Callable[[], Awaitable[Response]]
+) -> Response:
+    if flt is None or flt[0] != "execution_id":
+        return await render()
+    return await cached(request, flt[1], render)
+
+
+async def cached(
+    request: Request, execution_id: str, render: Callable[[], Awaitable[Response]]
+) -> Response:
+    """The answer about one execution from `app.state.responses` when the
+    execution's version is unchanged, else `render()` (kept if it is a 200)."""
+    cache: ResponseCache = request.app.state.responses
+    key = (request.scope["path"], request.scope["query_string"])
+    # Read BEFORE rendering (see stepmetrics.store.api.cache).
+    version = await _reader(request).version(execution_id)
+    if version is not None:
+        body = cache.get(key, version)
+        if body is not None:
+            return Response(body, media_type=JSONResponse.media_type)
+    response = await render()
+    if version is not None and response.status_code == 200:
+        cache.put(key, version, bytes(response.body))
+    return response
 
 
 async def executions(request: Request) -> Response:
@@ -101,11 +137,15 @@ async def _detail(request: Request) -> ExecutionDetail | Response:
 
 
 async def execution(request: Request) -> Response:
-    detail = await _detail(request)
-    if isinstance(detail, Response):
-        return detail
-    wire_scalars(detail["scalars"])
-    return JSONResponse(detail)
+    async def render() -> Response:
+        detail = await _detail(request)
+        if isinstance(detail, Response):
+            return detail
+        wire_scalars(detail["scalars"])
+        return JSONResponse(detail)
+
+    params.checked(request.query_params, ())
+    return await cached(request, request.path_params["execution_id"], render)
 
 
 async def execution_list_metric(request: Request) -> Response:
