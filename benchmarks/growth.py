@@ -2,7 +2,9 @@
 
 Data = executions x metrics x list length. Each level records its executions
 (every execution: `metrics` scalars recorded length/100 times, and `metrics`
-lists of `length` values) through the real pipeline, then times the queries.
+lists of `length` values) through the real pipeline, then times the queries:
+the first (cold) answer of execution-scoped queries, which the API caches,
+and the median of the repeated (warm) ones.
 """
 
 from __future__ import annotations
@@ -74,5 +76,7 @@ def _queries(client: MetricsClient, tag: str, eid: str, executions: int) -> dict
             start = time.perf_counter()
             query()
             costs.append((time.perf_counter() - start) * 1000)
-        medians[name] = percentile(costs, 50)
+        if "execution_id" in name:  # the API caches these: the first answer is the cold one
+            medians[f"{name} cold"] = costs[0]
+        medians[name] = percentile(costs[1:], 50)
     return medians
