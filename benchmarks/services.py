@@ -1,0 +1,110 @@
+"""The real stack a benchmark runs against, started exactly as `stepmetrics up` starts it.
+
+`running_stack()` drives `stepmetrics.stack.launcher.Launcher` (broker,
+redis-server, topics, worker, reader API, all child processes on 127.0.0.1)
+from a background thread, in a temp data dir, with free ports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from stepmetrics.stack.launcher import Launcher, Ports
+from stepmetrics.stack.services import ManagedProcess, free_port
+from stepmetrics.stack.settings import DEFAULT_PARTITIONS, StackSettings
+from stepmetrics.stack.state import StackState
+
+START_TIMEOUT: Final = 90.0
+
+
+@dataclass(frozen=True)
+class BenchStack:
+    """Addresses of the running stack and its child processes."""
+
+    bootstrap: str
+    redis_url: str
+    api_url: str
+    token: str
+    topic: str
+    partitions: int
+    children: dict[str, ManagedProcess]
+    workdir: Path
+
+    def pid(self, name: str) -> int:
+        """Process id of a child ("broker", "redis", "worker", "api")."""
+        return self.children[name].proc.pid
+
+    def step_env(self) -> dict[str, str]:
+        """The environment a step (or a query client) needs to reach this stack."""
+        return {
+            "STEPMETRICS_KAFKA_BOOTSTRAP": self.bootstrap,
+            "STEPMETRICS_TOPIC": self.topic,
+            "STEPMETRICS_API_URL": self.api_url,
+            "STEPMETRICS_API_TOKEN": self.token,
+        }
+
+
+async def create_topic(bootstrap: str, name: str, partitions: int = DEFAULT_PARTITIONS) -> str:
+    """Create `name` with an explicit partition count (Tansu auto-creation gives 4)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
+    return name
+
+
+@contextlib.contextmanager
+def running_stack() -> Iterator[BenchStack]:
+    """Run the whole local stack in a temp dir until the block exits."""
+    with tempfile.TemporaryDirectory(prefix="stepmetrics-bench-") as tmp:
+        settings = StackSettings(data_dir=Path(tmp), api_token=secrets.token_urlsafe(24))
+        launcher = Launcher(settings, Ports(free_port(), free_port(), free_port()))
+        ready = threading.Event()
+        states: list[StackState] = []
+        failures: list[BaseException] = []
+
+        def on_ready(state: StackState) -> None:
+            states.append(state)
+            ready.set()
+
+        def run() -> None:
+            try:
+                launcher.run(on_ready)
+            except BaseException as exc:  # noqa: BLE001 - reported to the main thread
+                failures.append(exc)
+                ready.set()
+
+        thread = threading.Thread(target=run, name="bench-stack", daemon=True)
+        thread.start()
+        try:
+            if not ready.wait(START_TIMEOUT) or failures:
+                raise RuntimeError(f"the stack did not start: {failures or 'timeout'}")
+            yield _bench_stack(states[0], launcher, Path(tmp), settings.topic_partitions)
+        finally:
+            launcher.stopping = True
+            thread.join(5)
+            launcher.shutdown()
+
+
+def _bench_stack(state: StackState, launcher: Launcher, workdir: Path, parts: int) -> BenchStack:
+    return BenchStack(
+        bootstrap=state.kafka,
+        redis_url=state.redis,
+        api_url=state.api or "",  # empty until the reader API is installed
+        token=state.token,
+        topic=state.topic,
+        partitions=parts,
+        children={child.name: child for child in launcher.children},
+        workdir=workdir,
+    )

@@ -1,0 +1,85 @@
+"""Run the benchmark families in order; a family that fails is reported, not fatal."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from benchmarks import e2e, growth, mlflow_peer, queries, raw_pipeline, sdk_emission
+from benchmarks.report import ratios
+from benchmarks.runner import Measurement, Scale, measure, peak_rss_mib
+from benchmarks.services import BenchStack, running_stack
+
+logger = logging.getLogger(__name__)
+
+StackBenchmark = Callable[[BenchStack, Scale], list[Measurement]]
+# In run order: the step SDK first (quietest stack), growth last (largest data).
+STACK_FAMILIES: Final[dict[str, StackBenchmark]] = {
+    "sdk": sdk_emission.run,
+    "e2e": e2e.run,
+    "queries": queries.run,
+    "raw": raw_pipeline.run,
+    "growth": growth.run,
+}
+FAMILIES: Final = ("mlflow", *STACK_FAMILIES)
+
+
+@dataclass
+class SuiteResult:
+    """Everything one run measured, and the families that failed (name -> traceback)."""
+
+    measurements: list[Measurement] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    load: dict[str, float] = field(default_factory=dict)  # 1-minute load average at start
+
+
+def run_suite(scale: Scale, only: Sequence[str] = FAMILIES) -> SuiteResult:
+    """Run the families named in `only` (see `FAMILIES`) against a fresh stack."""
+    unknown = set(only) - set(FAMILIES)
+    if unknown:
+        raise ValueError(f"unknown benchmark families {sorted(unknown)}; known: {FAMILIES}")
+    result = SuiteResult()
+    if "mlflow" in only:
+        _attempt(result, "mlflow", lambda: mlflow_peer.run(scale))
+    wanted = [name for name in STACK_FAMILIES if name in only]
+    if wanted:
+        with running_stack() as stack:
+            for name in wanted:
+                _attempt(result, name, functools.partial(STACK_FAMILIES[name], stack, scale))
+            _attempt(result, "memory", functools.partial(memory, stack))
+    result.measurements.extend(ratios(result.measurements))
+    return result
+
+
+def memory(stack: BenchStack) -> list[Measurement]:
+    """Peak RSS (VmHWM) of every process of the stack over the whole run."""
+    return [
+        measure(
+            "memory",
+            f"{name} peak RSS, whole run",
+            [peak_rss_mib(stack.pid(name))],
+            "MiB",
+            higher_is_better=False,
+        )
+        for name in sorted(stack.children)
+    ]
+
+
+def _attempt(result: SuiteResult, name: str, run: Callable[[], list[Measurement]]) -> None:
+    result.load[name] = round(os.getloadavg()[0], 2)
+    logger.info("benchmark %s: starting (load average %.2f)", name, result.load[name])
+    start = time.monotonic()
+    try:
+        result.measurements.extend(run())
+    except Exception:  # noqa: BLE001 - one broken family must not hide the others
+        result.errors[name] = traceback.format_exc()
+        logger.error("benchmark %s failed:\n%s", name, result.errors[name])
+    result.seconds[name] = round(time.monotonic() - start, 1)
+    logger.info("benchmark %s: done in %.1fs", name, result.seconds[name])

@@ -1,0 +1,64 @@
+"""Smoke test of the benchmark suite: every benchmark function runs at a tiny size.
+
+It proves the benchmark code works against the real stack (and that each
+benchmark's own correctness checks pass); it asserts no timings.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from benchmarks import mlflow_peer
+from benchmarks.report import machine, ratios, table, write_json
+from benchmarks.runner import TINY, Measurement
+from benchmarks.services import BenchStack, running_stack
+from benchmarks.suite import STACK_FAMILIES, memory
+
+
+@pytest.fixture(scope="module")
+def bench_stack() -> Iterator[BenchStack]:
+    with running_stack() as stack:
+        yield stack
+
+
+def check(found: list[Measurement], family: str) -> None:
+    assert found, f"{family} measured nothing"
+    for m in found:
+        assert m.family in (family, "peers"), m
+        assert m.samples, m
+        assert math.isfinite(m.value), m
+        assert m.value > 0, m
+
+
+@pytest.mark.parametrize("family", list(STACK_FAMILIES))
+def test_stack_benchmark_runs_at_tiny_size(bench_stack: BenchStack, family: str) -> None:
+    found = STACK_FAMILIES[family](bench_stack, TINY)
+    check(found, "peers" if family == "raw" else family)
+    assert len(table(found).splitlines()) == len(found) + 2  # header, rule, one row each
+
+
+def test_mlflow_peer_ratios_and_json_at_tiny_size(tmp_path: Path) -> None:
+    found = mlflow_peer.run(TINY)
+    check(found, "peers")
+    assert {m.name for m in found} == {"mlflow log_metric", "mlflow log_batch(1000)"}
+    fake_e2e = Measurement("e2e", "scalar events", 1000.0, "events/s", samples=[1000.0])
+    (ratio, *_) = ratios([*found, fake_e2e])
+    assert ratio.name == "e2e scalars / mlflow log_metric"
+    assert ratio.value == pytest.approx(1000.0 / found[0].value)
+    out = tmp_path / "results" / "latest.json"
+    write_json(out, [*found, ratio], {"e2e": "boom"}, TINY, machine((0.0, 0.0, 0.0)))
+    doc = json.loads(out.read_text())
+    assert [m["name"] for m in doc["measurements"]] == [*(m.name for m in found), ratio.name]
+    assert doc["errors"] == {"e2e": "boom"}
+    assert doc["machine"]["cpus"] >= 1
+
+
+def test_memory_reports_every_stack_process(bench_stack: BenchStack) -> None:
+    found = memory(bench_stack)
+    check(found, "memory")
+    assert [m.name.split()[0] for m in found] == ["api", "broker", "redis", "worker"]
