@@ -25,7 +25,7 @@ def test_defaults() -> None:
         "127.0.0.1:9092",
         "stepmetrics.events",
         "all",
-        "lz4",
+        "zstd",
     )
     assert s.enable_idempotence is False
     assert s.batch_max_bytes == 900_000

@@ -15,7 +15,9 @@ cursor raises instead of looping. Network failures raise `ApiUnavailableError`
 
 from __future__ import annotations
 
+import functools
 import os
+import ssl
 from collections.abc import Mapping
 from types import TracebackType
 
@@ -32,6 +34,13 @@ from stepmetrics.store.paging import (
 )
 from stepmetrics.store.settings import ClientSettings
 from stepmetrics.store.types import Metric
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    # Loading the CA bundle costs ~40 ms; httpx would do it for every client,
+    # even for http:// URLs. One verifying context serves the whole process.
+    return httpx.create_ssl_context()
 
 
 class MetricsClient:
@@ -51,6 +60,7 @@ class MetricsClient:
             headers=headers(settings),
             timeout=settings.timeout,
             transport=transport,
+            verify=_ssl_context(),
         )
 
     @classmethod
@@ -116,6 +126,7 @@ class AsyncMetricsClient:
             headers=headers(settings),
             timeout=settings.timeout,
             transport=transport,
+            verify=_ssl_context(),
         )
 
     @classmethod
