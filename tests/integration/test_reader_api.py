@@ -11,6 +11,7 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from stepmetrics.stack.services import ManagedProcess
 from stepmetrics.store.api import create_app, session_cookie_value
@@ -209,6 +210,19 @@ async def test_every_data_endpoint_needs_the_token(app: Starlette, path: str) ->
         assert good.status_code == 200
         cookie = f"other=1; stepmetrics_session={session_cookie_value(TOKEN)}"
         assert (await anonymous.get(path, headers={"cookie": cookie})).status_code == 200
+
+
+@pytest.mark.usefixtures("seeded")
+@pytest.mark.parametrize("path", DATA_PATHS)
+async def test_the_token_is_needed_under_a_root_path_too(app: Starlette, path: str) -> None:
+    # Mounted under a prefix (a Starlette Mount, uvicorn --root-path), the
+    # request path keeps the prefix while the router matches without it.
+    outer = Starlette(routes=[Mount("/metrics", app=app)])
+    transport = httpx.ASGITransport(app=outer)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as anonymous:
+        assert (await anonymous.get(f"/metrics{path}")).status_code == 401
+        good = await anonymous.get(f"/metrics{path}", headers={"authorization": f"Bearer {TOKEN}"})
+        assert good.status_code == 200
 
 
 async def test_health_and_openapi_need_no_token(app: Starlette) -> None:

@@ -71,7 +71,7 @@ class TokenAuthMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] == "http"
-            and scope["path"].startswith(self.prefix)
+            and _route_path(scope).startswith(self.prefix)
             and not self.checker.allows(scope["headers"])
         ):
             await send(
@@ -88,3 +88,12 @@ class TokenAuthMiddleware:
             await send({"type": "http.response.body", "body": _UNAUTHORIZED})
             return
         await self.app(scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the router matches: without the `root_path` the app is served
+    under (a Starlette `Mount`, `uvicorn --root-path`), which stays in `path`.
+    Checking `path` alone would let `/prefix/api/...` through unchecked."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
