@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from stepmetrics.producers import Recorder, StepMetricsWarning, step_context
+from stepmetrics.producers.sender import Sender
 from stepmetrics.sdk import CraftAiSdk
 from stepmetrics.stack.services import ManagedProcess, free_port
 from tests.conftest import create_topic
@@ -138,3 +139,33 @@ def test_exit_flush_warns_with_the_number_of_undelivered_values(tmp_path: Path) 
         in result.stderr
     )
     assert time.monotonic() - started < 20
+
+
+async def test_a_crashed_sender_is_replaced_and_nothing_recorded_is_lost(
+    broker: ManagedProcess, topic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = Sender._round
+    crashed = threading.Event()
+
+    async def crash_once(self: Sender) -> None:
+        if not crashed.is_set():
+            crashed.set()
+            raise RuntimeError("simulated bug in the sender")
+        await original(self)
+
+    monkeypatch.setattr(Sender, "_round", crash_once)
+    recorder = Recorder(settings_for(broker.address, topic))
+    sdk = CraftAiSdk(recorder=recorder)
+    with step_context("exec-crash", "p"):
+        assert sdk.record_metric_value("before", 1.0)
+        assert crashed.wait(10)
+        deadline = time.monotonic() + 10
+        while recorder._sender is not None:  # the dead sender has said it exited
+            assert time.monotonic() < deadline, "the crashed sender never exited"
+            await asyncio.sleep(0.01)
+        assert sdk.record_metric_value("after", 2.0)
+    assert recorder.flush(30)
+    got = await read_envelopes(broker.address, topic, lambda e: value_count(unique(e)) >= 2)
+    assert [event[:2] for event in events(unique(got))] == [("s", "before"), ("s", "after")]
+    assert recorder.stats().failed == 0
+    recorder.close()

@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 0
+        if exc.code is None:
+            return 0
+        return exc.code if isinstance(exc.code, int) else 1  # a message means failure
     return 0
 
 

@@ -8,11 +8,10 @@ the metrics topic and its dead-letter topic itself when missing, with
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from stepmetrics.processors.errors import TopicSetupError
 from stepmetrics.processors.settings import ProcessorSettings
@@ -49,7 +48,12 @@ async def ensure_topics(settings: ProcessorSettings) -> dict[str, int]:
 
 
 async def _create(admin: AIOKafkaAdminClient, names: list[str], partitions: int) -> None:
-    # Another worker may win the race: fine.
-    with contextlib.suppress(TopicAlreadyExistsError):
-        await admin.create_topics([NewTopic(name, partitions, 1) for name in names])
+    # aiokafka reports per-topic failures in the response, it does not raise them.
+    response = await admin.create_topics([NewTopic(name, partitions, 1) for name in names])
+    for topic, code, *message in response.topic_errors:
+        error = for_code(code)
+        if code and error is not TopicAlreadyExistsError:  # another worker won the race: fine
+            raise TopicSetupError(
+                f"Kafka refused to create topic {topic!r}: {error.__name__} {message}"
+            )
     logger.info("created topics %s with %s partitions", names, partitions)

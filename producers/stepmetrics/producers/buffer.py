@@ -84,16 +84,18 @@ class Buffer:
             self._held += values
             self._recorded += values
             self._undrained += values
-            if not self._signalled and self.on_data is not None:
+            # Read each callback once: the sender thread clears them when it stops.
+            on_data, on_urgent = self.on_data, self.on_urgent
+            if not self._signalled and on_data is not None:
                 self._signalled = True
-                self.on_data()
+                on_data()
             if (
                 self._undrained >= self._urgent_at
                 and not self._urgent_signalled
-                and self.on_urgent is not None
+                and on_urgent is not None
             ):
                 self._urgent_signalled = True
-                self.on_urgent()
+                on_urgent()
         return True
 
     def _wait(self, values: int, timeout: float) -> bool:

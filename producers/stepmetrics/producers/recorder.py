@@ -152,17 +152,26 @@ class Recorder:
             # Envelope identities must never repeat: a sender started after a
             # close() or in a forked child numbers its envelopes from 0 again.
             self.producer_id = uuid.uuid4().hex
-            sender = Sender(self.settings, self._buffer, self.producer_id)
+            sender = Sender(self.settings, self._buffer, self.producer_id, self._sender_exited)
             sender.start()
             self._sender = sender
         _register_multiprocessing_exit(self)
 
+    def _sender_exited(self, sender: Sender) -> None:
+        # Called from the sender's own thread when it ends (a close, or a
+        # crash): the next record starts a new sender instead of filling the
+        # buffer of a dead one. No lock: close() may hold it while joining.
+        if self._sender is sender:
+            self._sender = None
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every value recorded so far is acknowledged; True if so."""
+        if self._buffer.stats().pending == 0:
+            return True
+        if self._sender is None:  # closed, or crashed: values wait in the buffer
+            self._start()
         sender = self._sender
-        if sender is None or self._buffer.stats().pending == 0:
-            return self._buffer.stats().pending == 0
-        return sender.flush(timeout)
+        return sender is not None and sender.flush(timeout)
 
     def close(self, timeout: float | None = None) -> bool:
         """Flush within `timeout`, then stop the sender (a later record restarts it)."""

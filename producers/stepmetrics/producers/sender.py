@@ -17,6 +17,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Final
 
 from stepmetrics.producers.batcher import Batcher, Outgoing
@@ -73,8 +74,15 @@ class _FlushRequest:
 class Sender:
     """Delivers what `buffer` holds; `start()` once, `close()` drains and stops."""
 
-    def __init__(self, settings: ProducerSettings, buffer: Buffer, producer_id: str) -> None:
+    def __init__(
+        self,
+        settings: ProducerSettings,
+        buffer: Buffer,
+        producer_id: str,
+        on_exit: Callable[[Sender], None] | None = None,
+    ) -> None:
         self._settings = settings
+        self._on_exit = on_exit
         self._buffer = buffer
         self._batcher = Batcher(producer_id, settings.batch_max_bytes, settings.batch_max_events)
         self._loop = asyncio.new_event_loop()
@@ -155,9 +163,21 @@ class Sender:
             log.exception("stepmetrics sender crashed; metrics are no longer delivered")
         finally:
             self._buffer.on_data = self._buffer.on_urgent = None
+            self._give_up_outbox()
             for request in self._flushes + self._new_flushes:
                 request.done.set()  # ok stays False
             self._loop.close()
+            if self._on_exit is not None:
+                self._on_exit(self)
+
+    def _give_up_outbox(self) -> None:
+        """Count what this sender still held as failed (and free its room):
+        a close() whose flush timed out, or a crash."""
+        lost = sum(out.values for out in self._outbox)
+        if lost:
+            log.warning("stepmetrics: %d metric value(s) were not delivered", lost)
+            self._buffer.release(failed=lost)
+        self._outbox.clear()
 
     async def _main(self) -> None:
         try:
