@@ -190,12 +190,15 @@ class Recorder:
         if self._pid != os.getpid() or self._sender is None:
             return
         timeout = self.settings.flush_timeout
+        failed_before = self.stats().failed
         if self.close(timeout):
             return
-        pending = self.stats().pending
-        log.error("stepmetrics: %d metric values undelivered at exit", pending)
+        # close() counts what its sender still held as failed: those are lost too.
+        after = self.stats()
+        lost = after.pending + after.failed - failed_before
+        log.error("stepmetrics: %d metric values undelivered at exit", lost)
         warnings.warn(
-            f"stepmetrics: {pending} metric value(s) could not be delivered within "
+            f"stepmetrics: {lost} metric value(s) could not be delivered within "
             f"{FLUSH_TIMEOUT_VAR}={timeout}s and are lost",
             StepMetricsWarning,
             stacklevel=1,
