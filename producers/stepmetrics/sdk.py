@@ -5,11 +5,14 @@ the calls validate, queue and return at once (delivery happens in a background
 thread). Readers query with `get_metrics` / `get_list_metrics`, which load the
 query library only when called, so a step stays light.
 
-Example:
+Example (in a step, i.e. with STEPMETRICS_EXECUTION_ID and
+STEPMETRICS_PIPELINE_NAME set, or inside `step_context(...)`):
     >>> from stepmetrics.sdk import CraftAiSdk
     >>> sdk = CraftAiSdk()
     >>> sdk.record_metric_value("accuracy", 0.1409)
     True
+
+Outside a step the same call warns at the caller's line and returns False.
 """
 
 from __future__ import annotations

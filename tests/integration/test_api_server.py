@@ -173,6 +173,9 @@ async def test_get_command_prints_each_format(
     monkeypatch.setenv("STEPMETRICS_API_TOKEN", "wrong-token-xyz")
     assert await asyncio.to_thread(cli_get.main, ["--list"]) == 1
     assert "answered 401" in capsys.readouterr().err
+    # A bad filter value is bad usage (2), refused before any request.
+    assert await asyncio.to_thread(cli_get.main, ["--name", ""]) == 2
+    assert "name must not be empty" in capsys.readouterr().err
 
 
 async def test_several_worker_processes_serve_the_api(

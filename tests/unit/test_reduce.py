@@ -9,7 +9,6 @@ from stepmetrics.producers.events import Envelope
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.reduce import (
     group_by_execution,
-    later,
     pack_values,
     plan_batch,
     reduce_envelope,
@@ -42,13 +41,6 @@ def test_list_values_concatenate_in_record_order_with_first_timestamp() -> None:
     first_ts, values = reduced.lists["x"]
     assert (first_ts, values.tolist(), list(reduced.lists)) == (T + 5, [1.0, 2.0, 3.0], ["x"])
     assert reduced.scalars == {"x": (T + 6, 1, 0.5)}
-
-
-def test_order_compares_timestamp_then_seq_then_index() -> None:
-    assert later((T + 1, 0, 0), (T, 9, 9))
-    assert later((T, 2, 0), (T, 1, 9))
-    assert later((T, 1, 3), (T, 1, 2))
-    assert not later((T, 1, 2), (T, 1, 2))
 
 
 def test_values_pack_as_little_endian_float64() -> None:

@@ -88,6 +88,8 @@ def test_a_repeating_or_stuck_server_raises_instead_of_looping() -> None:
             "next_cursor": None,
         },
         b"not json",
+        {"items": ["not an object"], "next_cursor": None},
+        {"items": {"not": "a list"}, "next_cursor": None},
     ],
 )
 def test_malformed_answers_raise(page: Any) -> None:

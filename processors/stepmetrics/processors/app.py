@@ -24,10 +24,10 @@ from stepmetrics.processors.deadletter import DeadLetter, RawMessage
 from stepmetrics.processors.handler import BatchHandler
 from stepmetrics.processors.settings import ProcessorSettings
 from stepmetrics.processors.transport import SCHEME, WorkerApp
+from stepmetrics.stack.apps import WORKER_READY
 from stepmetrics.store.writer import MetricsWriter
 
 logger = logging.getLogger(__name__)
-READY_LINE = "stepmetrics worker ready"
 
 
 class FaustDeadLetterSink:
@@ -89,7 +89,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
     async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         if not ready["printed"]:
             ready["printed"] = True
-            print(READY_LINE, flush=True)  # the documented readiness line
+            print(WORKER_READY, flush=True)  # the documented readiness line
 
     @app.timer(settings.stats_interval)  # type: ignore[untyped-decorator]
     async def report() -> None:

@@ -6,7 +6,6 @@ event contract (`events`).
 
 from stepmetrics.producers.context import StepContext, step_context
 from stepmetrics.producers.errors import (
-    DeliveryError,
     InvalidMetricError,
     InvalidMetricTypeError,
     ProducerError,
@@ -17,7 +16,6 @@ from stepmetrics.producers.recorder import ProducerStats, Recorder, get_recorder
 from stepmetrics.producers.settings import ProducerSettings
 
 __all__ = [
-    "DeliveryError",
     "InvalidMetricError",
     "InvalidMetricTypeError",
     "ProducerError",

@@ -23,11 +23,5 @@ class SettingsError(ProducerError, ValueError):
     """An environment variable holds a value that is not allowed."""
 
 
-class DeliveryError(ProducerError):
-    """Events could not be handed to the broker (yet)."""
-
-    retriable = True
-
-
 class StepMetricsWarning(UserWarning):
     """Metrics were not sent: outside a step, buffer full, limit reached, exit."""

@@ -11,7 +11,7 @@ from typing import Any, TextIO
 import orjson
 
 from stepmetrics.store.client import MetricsClient
-from stepmetrics.store.errors import StoreError, StoreSettingsError
+from stepmetrics.store.errors import StoreError, StoreQueryError, StoreSettingsError
 from stepmetrics.store.types import Metric
 from stepmetrics.store.wire import list_to_wire, to_wire
 
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         with MetricsClient.from_env() as client:
             fetch = client.get_list_metrics if args.list else client.get_metrics
             items = fetch(**filters)
-    except StoreSettingsError as exc:
+    except (StoreSettingsError, StoreQueryError) as exc:  # bad usage, not an API failure
         print(f"stepmetrics get: {exc}", file=sys.stderr)
         return 2
     except StoreError as exc:

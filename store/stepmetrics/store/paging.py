@@ -74,10 +74,10 @@ class Paging:
         try:
             doc = orjson.loads(body)
             items, cursor = doc["items"], doc["next_cursor"]
-        except (orjson.JSONDecodeError, TypeError, KeyError):
+        except (orjson.JSONDecodeError, TypeError, KeyError) as exc:
             raise ApiError(
                 f"unexpected answer from {self.url}: {body!r:.200}", url=self.url, status=200
-            ) from None
+            ) from exc
         self._check_shape(items)
         self._decode(items)
         self.items.extend(items)
@@ -98,6 +98,10 @@ class Paging:
     def _check_shape(self, items: list[dict[str, Any]]) -> None:
         # The first item's keys are checked exactly, the others' count and
         # value: enough to catch another shape at a fraction of the cost.
+        if not isinstance(items, list) or not all(type(i) is dict for i in items):
+            raise ApiError(
+                f"unexpected items from {self.url}: {items!r:.200}", url=self.url, status=200
+            )
         size = len(METRIC_KEYS)
         bad = next((i for i in items[:1] if i.keys() != METRIC_KEYS), None)
         bad = bad or next((i for i in items if len(i) != size or "value" not in i), None)
@@ -122,7 +126,7 @@ class Paging:
         except (StoreQueryError, TypeError, ValueError) as exc:
             raise ApiError(
                 f"unexpected value from {self.url}: {exc}", url=self.url, status=200
-            ) from None
+            ) from exc
 
 
 def check_response(response: httpx.Response, url: str) -> bytes:

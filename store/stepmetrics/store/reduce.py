@@ -59,11 +59,6 @@ class ExecutionPlan:
     list_names: list[str] = field(default_factory=list)
 
 
-def later(a: tuple[int, int, int], b: tuple[int, int, int]) -> bool:
-    """True if order `a` = (ts_us, seq, idx) comes strictly after `b`."""
-    return a > b
-
-
 def reduce_envelope(envelope: Envelope) -> EnvelopeReduction:
     """Reduce one decoded envelope: last value per scalar, values per list."""
     scalars: dict[str, tuple[int, int, float]] = {}

@@ -46,8 +46,3 @@ async def read_stats(client: aioredis.Redis, keys: RedisKeys) -> dict[str, int]:
         name = field.decode() if isinstance(field, bytes) else str(field)
         stats[name] = int(value)
     return stats
-
-
-def format_stats(stats: dict[str, int]) -> str:
-    """One log-friendly line: `events_applied=... duplicates_skipped=...`."""
-    return " ".join(f"{name}={stats.get(name, 0)}" for name in COUNTERS)

@@ -21,13 +21,6 @@ class Metric(TypedDict):
     pipeline_name: str | None
 
 
-class MetricPage(TypedDict):
-    """One page of metrics; `next_cursor` is None on the last page."""
-
-    items: list[Metric]
-    next_cursor: str | None
-
-
 class ExecutionSummary(TypedDict):
     """One execution as listed by `GET /api/v1/executions`."""
 
@@ -38,11 +31,6 @@ class ExecutionSummary(TypedDict):
     updated_at: str
     scalar_count: int
     list_count: int
-
-
-class ExecutionPage(TypedDict):
-    items: list[ExecutionSummary]
-    next_cursor: str | None
 
 
 class ListInfo(TypedDict):

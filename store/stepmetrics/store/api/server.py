@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import logging
 import sys
 from typing import Any, Final
 
@@ -17,8 +16,6 @@ from stepmetrics.store.settings import ApiSettings
 from stepmetrics.store.web import web_routes
 
 APP_FACTORY: Final = "stepmetrics.store.api.server:app_from_env"
-
-logger = logging.getLogger(__name__)
 
 
 def _parser() -> argparse.ArgumentParser:
