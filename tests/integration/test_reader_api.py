@@ -474,3 +474,20 @@ async def test_openapi_documents_every_route(app: Starlette, http: httpx.AsyncCl
     assert set(schemas["Metric"]["required"]) == {
         "name", "value", "created_at", "execution_id", "deployment_name", "pipeline_name",
     }  # fmt: skip
+
+
+async def test_csv_export_holds_every_list_across_pages(
+    redis_client: aioredis.Redis, redis_keys: RedisKeys, http: httpx.AsyncClient
+) -> None:
+    lists = {f"l{i:04d}": [float(i), float(i) + 0.5] for i in range(1001)}  # > 1 page of lists
+    await seed_execution(
+        redis_client, redis_keys, "many", pipeline_name="p", created_us=T0, lists=lists
+    )
+    answer = await http.get("/api/v1/executions/many/metrics.csv")
+    assert answer.status_code == 200
+    rows = answer.text.splitlines()
+    assert rows[0] == "kind,name,index,value,created_at"
+    list_rows = [row.split(",") for row in rows[1:]]
+    assert len(list_rows) == 2 * 1001
+    assert {row[1] for row in list_rows} == set(lists)
+    assert list_rows[-1][:4] == ["list", "l1000", "1", "1000.5"]

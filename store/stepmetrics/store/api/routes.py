@@ -8,11 +8,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, Final, cast
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from stepmetrics.store.api import params
@@ -162,32 +162,38 @@ async def execution_csv(request: Request) -> Response:
     detail = await _detail(request)
     if isinstance(detail, Response):
         return detail
-    found, _ = await _reader(request).list_metrics(
-        ("execution_id", detail["execution_id"]), limit=10_000, max_values=1 << 62
-    )
-    body = "".join(_csv_lines(detail, found))
     filename = _UNSAFE_FILENAME.sub("_", detail["execution_id"])[:100] or "execution"
-    return Response(
-        body,
+    return StreamingResponse(
+        _csv_chunks(_reader(request), detail),
         media_type="text/csv; charset=utf-8",
         headers={"content-disposition": f'attachment; filename="{filename}-metrics.csv"'},
     )
 
 
-def _csv_lines(detail: ExecutionDetail, lists: list[Metric]) -> Iterator[str]:
+async def _csv_chunks(reader: MetricsReader, detail: ExecutionDetail) -> AsyncIterator[str]:
     """kind,name,index,value,created_at: scalars first, then each list's values
-    by index; values as Python writes floats (`nan`, `inf`, `-inf`)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(("kind", "name", "index", "value", "created_at"))
-    writer.writerows(
-        ("scalar", m["name"], "", repr(m["value"]), m["created_at"]) for m in detail["scalars"]
+    by index, one page of lists at a time (memory stays at one page); values
+    as Python writes floats (`nan`, `inf`, `-inf`)."""
+    yield _csv_rows(
+        [("kind", "name", "index", "value", "created_at")]
+        + [("scalar", m["name"], "", repr(m["value"]), m["created_at"]) for m in detail["scalars"]]
     )
-    for item in lists:
-        name, created = item["name"], item["created_at"]
-        values = cast(list[float], item["value"])
-        writer.writerows(("list", name, i, repr(v), created) for i, v in enumerate(values))
-    yield out.getvalue()
+    flt: Filter = ("execution_id", detail["execution_id"])
+    cursor = None
+    while True:
+        lists, cursor = await reader.list_metrics(flt, limit=1000, cursor=cursor)
+        for item in lists:
+            name, created = item["name"], item["created_at"]
+            values = cast(list[float], item["value"])
+            yield _csv_rows(("list", name, i, repr(v), created) for i, v in enumerate(values))
+        if cursor is None:
+            return
+
+
+def _csv_rows(rows: Iterable[tuple[object, ...]]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
 
 
 async def stats(request: Request) -> Response:
