@@ -48,8 +48,10 @@ async def execution_positions(
         key = keys.pipeline_index(flt[1])
     elif flt[0] == "deployment_name":
         key = keys.deployment_index(flt[1])
-    else:
-        key = name_index or ""
+    elif name_index is not None:
+        key = name_index
+    else:  # a caller bug: walking no index would silently find nothing
+        raise ValueError(f"filter {flt!r} needs the name index to walk")
     async for batch in walk(redis, key, start, inclusive=True, reverse=False):
         yield batch
 

@@ -6,6 +6,7 @@ and pagination rules are documented in `stepmetrics.store.pages`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
@@ -19,6 +20,8 @@ from stepmetrics.store.index import Filter
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.types import ExecutionDetail, ExecutionSummary, Metric
 from stepmetrics.store.wire import Cursor
+
+logger = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -47,7 +50,8 @@ class MetricsReader:
         """True when Redis answers."""
         try:
             return bool(await self._redis.ping())
-        except (RedisError, OSError):
+        except (RedisError, OSError) as exc:
+            logger.warning("readiness: Redis does not answer: %s", exc)
             return False
 
     async def version(self, execution_id: str) -> bytes | None:
