@@ -79,7 +79,9 @@ def test_non_finite_travel_as_explicit_strings() -> None:
         (lambda d: d.update(ev=[["s", "x", 1, "abc"]]), "'abc' is not a number"),
         (lambda d: d.update(ev=[["l", "x", 1, []]]), "non-empty list"),
         (lambda d: d.update(ev=[["l", "x", 1, [1, [2]]]]), "[2] is not a number"),
-        (lambda d: d.update(dep=5), "'dep' must be a non-empty string"),
+        (lambda d: d.update(dep=5), "'dep' must be a str, got int"),
+        (lambda d: d.update(eid="a\nb"), "'eid'='a\\nb' is not allowed"),
+        (lambda d: d.update(pipe="p" * 257), "1 to 256 characters"),
     ],
 )
 def test_decoding_is_strict_and_says_why(mutate: object, message: str) -> None:

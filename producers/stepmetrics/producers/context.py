@@ -13,7 +13,6 @@ No execution id means "outside a step": nothing is recorded.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from stepmetrics.producers.errors import InvalidMetricError, SettingsError
+from stepmetrics.producers.events import check_id
 
 EXECUTION_ID_VAR: Final = "STEPMETRICS_EXECUTION_ID"
 PIPELINE_NAME_VAR: Final = "STEPMETRICS_PIPELINE_NAME"
@@ -28,8 +28,6 @@ DEPLOYMENT_NAME_VAR: Final = "STEPMETRICS_DEPLOYMENT_NAME"
 ENV_VARS: Final[frozenset[str]] = frozenset(
     {EXECUTION_ID_VAR, PIPELINE_NAME_VAR, DEPLOYMENT_NAME_VAR}
 )
-MAX_ID_LENGTH: Final = 256
-_CONTROL_CHARS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 _CURRENT: ContextVar[StepContext | None] = ContextVar("stepmetrics_step", default=None)
 
@@ -54,13 +52,9 @@ class StepContext:
 
 
 def _check_id(field: str, value: object) -> None:
-    if not isinstance(value, str):
-        raise InvalidMetricError(f"{field} must be a str, got {type(value).__name__} {value!r:.80}")
-    if not value or len(value) > MAX_ID_LENGTH or _CONTROL_CHARS.search(value):
-        raise InvalidMetricError(
-            f"{field}={value!r:.80} is not allowed; allowed: 1 to {MAX_ID_LENGTH} "
-            "characters without control characters"
-        )
+    problem = check_id(field, value)
+    if problem:
+        raise InvalidMetricError(problem)
 
 
 @contextmanager

@@ -116,9 +116,9 @@ def decode_envelope(data: bytes) -> Envelope:
     return Envelope(
         producer_id=_field_str(doc, "pid"),
         seq=_field_seq(doc),
-        execution_id=_field_str(doc, "eid"),
-        pipeline_name=_field_str(doc, "pipe"),
-        deployment_name=_optional_str(doc, "dep"),
+        execution_id=_field_id(doc, "eid"),
+        pipeline_name=_field_id(doc, "pipe"),
+        deployment_name=None if doc.get("dep") is None else _field_id(doc, "dep"),
         events=[_decode_event(i, raw, valid_names) for i, raw in enumerate(raw_events)],
     )
 
@@ -130,11 +130,12 @@ def _field_str(doc: dict[str, Any], key: str) -> str:
     return value
 
 
-def _optional_str(doc: dict[str, Any], key: str) -> str | None:
+def _field_id(doc: dict[str, Any], key: str) -> str:
     value = doc.get(key)
-    if value is None:
-        return None
-    return _field_str(doc, key)
+    problem = check_id(f"'{key}'", value)
+    if problem or not isinstance(value, str):
+        raise EnvelopeError(problem)
+    return value
 
 
 def _field_seq(doc: dict[str, Any]) -> int:
@@ -203,4 +204,17 @@ def check_name(name: object) -> str | None:
         return f"metric name {name[:40]!r}... is {len(name)} characters; at most {MAX_NAME_LENGTH}"
     if _CONTROL_CHARS.search(name):
         return f"metric name {name!r} contains control characters"
+    return None
+
+
+def check_id(field: str, value: object) -> str | None:
+    """Return why `value` is not a valid execution id, pipeline or deployment
+    name (`field` names which), or None if it is."""
+    if not isinstance(value, str):
+        return f"{field} must be a str, got {type(value).__name__} {value!r:.80}"
+    if not value or len(value) > MAX_NAME_LENGTH or _CONTROL_CHARS.search(value):
+        return (
+            f"{field}={value!r:.80} is not allowed; allowed: 1 to {MAX_NAME_LENGTH} "
+            "characters without control characters"
+        )
     return None
