@@ -9,6 +9,7 @@ the metrics topic and its dead-letter topic itself when missing, with
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
@@ -31,29 +32,45 @@ async def ensure_topics(settings: ProcessorSettings) -> dict[str, int]:
     )
     try:
         await admin.start()
-        existing = set(await admin.list_topics())
-        missing = [name for name in wanted if name not in existing]
-        if missing:
-            await _create(admin, missing, settings.topic_partitions)
-        described = await admin.describe_topics(wanted)
+        counts = await create_missing(admin, wanted, settings.topic_partitions)
     except KafkaError as exc:
         raise TopicSetupError(
             f"could not set up topics {wanted} on {settings.kafka_bootstrap}: {exc!r}"
         ) from exc
     finally:
         await admin.close()
-    counts = {d["topic"]: len(d["partitions"]) for d in described}
     logger.info("topics ready: %s", counts)
     return counts
 
 
-async def _create(admin: AIOKafkaAdminClient, names: list[str], partitions: int) -> None:
-    # aiokafka reports per-topic failures in the response, it does not raise them.
-    response = await admin.create_topics([NewTopic(name, partitions, 1) for name in names])
-    for topic, code, *message in response.topic_errors:
-        error = for_code(code)
-        if code and error is not TopicAlreadyExistsError:  # another worker won the race: fine
-            raise TopicSetupError(
-                f"Kafka refused to create topic {topic!r}: {error.__name__} {message}"
+async def create_missing(
+    admin: AIOKafkaAdminClient, names: Sequence[str], partitions: int
+) -> dict[str, int]:
+    """Create each topic of `names` that does not exist, with `partitions`
+    partitions; keep existing ones (Kafka cannot shrink a topic), warning when
+    their count differs. Return each topic's partition count.
+
+    Raises:
+        TopicSetupError: Kafka refused a topic (a concurrent creator is fine).
+    """
+    existing = {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics()}
+    for name in names:
+        if name in existing and existing[name] != partitions:
+            logger.warning(
+                "topic %s exists with %s partitions, not the %s configured; keeping it",
+                name,
+                existing[name],
+                partitions,
             )
-    logger.info("created topics %s with %s partitions", names, partitions)
+    missing = [name for name in names if name not in existing]
+    if missing:
+        # aiokafka reports per-topic failures in the response, it does not raise them.
+        response = await admin.create_topics([NewTopic(n, partitions, 1) for n in missing])
+        for topic, code, *message in response.topic_errors:
+            error = for_code(code)
+            if code and error is not TopicAlreadyExistsError:
+                raise TopicSetupError(
+                    f"Kafka refused to create topic {topic!r}: {error.__name__} {message}"
+                )
+        logger.info("created topics %s with %s partitions", missing, partitions)
+    return {name: existing.get(name, partitions) for name in names}

@@ -8,15 +8,14 @@ changelog's, so `up` creates both topics itself before the worker starts.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Sequence
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
+from stepmetrics.processors.errors import TopicSetupError
+from stepmetrics.processors.topics import create_missing
 from stepmetrics.stack.errors import StackError
-
-logger = logging.getLogger(__name__)
 
 
 def ensure_topics(
@@ -33,7 +32,7 @@ def ensure_topics(
     """
     try:
         asyncio.run(_ensure(bootstrap, names, partitions, timeout))
-    except (KafkaError, OSError, TimeoutError) as exc:
+    except (KafkaError, TopicSetupError, OSError, TimeoutError) as exc:
         raise StackError(
             f"cannot create topics {list(names)} on Kafka at {bootstrap}: "
             f"{type(exc).__name__}: {exc}"
@@ -45,27 +44,6 @@ async def _ensure(bootstrap: str, names: Sequence[str], partitions: int, seconds
     try:
         async with asyncio.timeout(seconds):
             await admin.start()
-            await _create(admin, names, partitions)
+            await create_missing(admin, names, partitions)
     finally:
         await admin.close()
-
-
-async def _create(admin: AIOKafkaAdminClient, names: Sequence[str], partitions: int) -> None:
-    existing = {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics()}
-    for name in names:
-        if name in existing and existing[name] != partitions:
-            logger.warning(
-                "topic %s exists with %s partitions, not the %s configured; keeping it",
-                name,
-                existing[name],
-                partitions,
-            )
-    wanted = [NewTopic(n, partitions, 1) for n in names if n not in existing]
-    if not wanted:
-        return
-    response = await admin.create_topics(wanted)
-    for topic, code, *message in response.topic_errors:
-        error = for_code(code)
-        if code and error is not TopicAlreadyExistsError:  # a concurrent creator is fine
-            raise StackError(f"Kafka refused to create topic {topic!r}: {error.__name__} {message}")
-    logger.info("created topics %s with %s partitions", [t.name for t in wanted], partitions)
