@@ -107,7 +107,7 @@ class BatchHandler:
             except StoreWriteError as exc:
                 await self._dead_letter([DeadLetter(message, f"rejected by Redis: {exc}")])
                 continue
-            total = _plus(total, result)
+            total = total + result
         return total
 
     async def _dead_letter(self, letters: list[DeadLetter]) -> None:
@@ -151,16 +151,6 @@ class BatchHandler:
                     )
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._max_backoff)
-
-
-def _plus(a: ApplyResult, b: ApplyResult) -> ApplyResult:
-    return ApplyResult(
-        a.envelopes_applied + b.envelopes_applied,
-        a.duplicates_skipped + b.duplicates_skipped,
-        a.events_applied + b.events_applied,
-        a.list_values_appended + b.list_values_appended,
-        a.values_dropped_by_cap + b.values_dropped_by_cap,
-    )
 
 
 def _chunks(messages: Sequence[RawMessage]) -> list[Sequence[RawMessage]]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -48,6 +48,9 @@ class ApplyResult:
     events_applied: int = 0
     list_values_appended: int = 0
     values_dropped_by_cap: int = 0
+
+    def __add__(self, other: ApplyResult) -> ApplyResult:
+        return ApplyResult(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
 
 class MetricsWriter:
