@@ -52,10 +52,14 @@ class TokenChecker:
                 return True
         return False
 
+    def session_matches(self, value: bytes) -> bool:
+        """Constant-time check of a session cookie's value."""
+        return hmac.compare_digest(value, self._session)
+
     def _cookie_matches(self, header: bytes) -> bool:
         for part in header.split(b";"):
             key, _, value = part.strip().partition(b"=")
-            if key == SESSION_COOKIE.encode() and hmac.compare_digest(value, self._session):
+            if key == SESSION_COOKIE.encode() and self.session_matches(value):
                 return True
         return False
 

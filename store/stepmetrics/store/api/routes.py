@@ -128,7 +128,6 @@ async def executions(request: Request) -> Response:
 
 
 async def _detail(request: Request) -> ExecutionDetail | Response:
-    params.checked(request.query_params, ())
     execution_id: str = request.path_params["execution_id"]
     detail = await _reader(request).execution(execution_id)
     if detail is None:
@@ -159,6 +158,7 @@ async def execution_list_metric(request: Request) -> Response:
 
 
 async def execution_csv(request: Request) -> Response:
+    params.checked(request.query_params, ())
     detail = await _detail(request)
     if isinstance(detail, Response):
         return detail

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from stepmetrics.store.api.auth import SESSION_COOKIE, session_cookie_value
+from stepmetrics.store.api.auth import SESSION_COOKIE, TokenChecker, session_cookie_value
 
 __all__ = ["SESSION_COOKIE", "Session", "safe_next"]
 
@@ -27,6 +27,7 @@ class Session:
     def __init__(self, token: str) -> None:
         self._token = token
         self._cookie = session_cookie_value(token)
+        self._checker = TokenChecker(token)
 
     def __repr__(self) -> str:  # keep the token out of logs and tracebacks
         return "Session(token=***)"
@@ -37,8 +38,7 @@ class Session:
 
     def is_logged_in(self, request: Request) -> bool:
         """True when the request carries the valid session cookie."""
-        presented = request.cookies.get(SESSION_COOKIE, "")
-        return hmac.compare_digest(presented.encode(), self._cookie.encode())
+        return self._checker.session_matches(request.cookies.get(SESSION_COOKIE, "").encode())
 
     def start(self, response: Response, request: Request) -> None:
         """Set the session cookie on `response` (Secure when served over HTTPS)."""
