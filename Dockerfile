@@ -10,6 +10,7 @@ COPY pyproject.toml README.md ./
 COPY producers ./producers
 COPY processors ./processors
 COPY store ./store
+COPY stack ./stack
 RUN pip install ".[processor,api]" \
     && useradd --system --create-home --home-dir /home/stepmetrics stepmetrics
 

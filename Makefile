@@ -39,9 +39,11 @@ test integration: export STEPMETRICS_NEED_BROWSER = 1
 test: system-deps $(DEV_STAMP) lint typecheck
 	$(BIN)/pytest
 
+## lint: ruff, and the dependency rule between the source roots (import-linter).
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/worker_drain.py [--runs 3]
 
 Starts a private broker and redis-server, fills a fresh topic per run with
-envelopes of 500 events, starts `python -m stepmetrics.processors.cli` and
+envelopes of 500 events, starts `python -m stepmetrics.cli.worker` and
 times from its readiness line until Redis counts every event applied. Prints
 scalar events/s and list values/s per run and their medians.
 """
@@ -23,6 +23,7 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from stepmetrics.processors.ready import WORKER_READY
 from stepmetrics.producers.events import Envelope, WireEvent, encode_envelope
 from stepmetrics.stack.services import free_port, start_broker, start_redis
 from stepmetrics.store.keys import RedisKeys
@@ -82,10 +83,10 @@ async def drain(bootstrap: str, redis_url: str, topic: str, events: int) -> tupl
         "STEPMETRICS_WORKER_LOG_LEVEL": "warning",
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "stepmetrics.processors.cli", env=env, stdout=asyncio.subprocess.PIPE
+        sys.executable, "-m", "stepmetrics.cli.worker", env=env, stdout=asyncio.subprocess.PIPE
     )
     assert proc.stdout is not None
-    while b"stepmetrics worker ready" not in await proc.stdout.readline():
+    while WORKER_READY.encode() not in await proc.stdout.readline():
         pass
     start, cpu_start = time.perf_counter(), cpu_seconds(proc.pid)
     client = aioredis.Redis.from_url(redis_url)

@@ -17,8 +17,8 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
+from stepmetrics.cli import get as cli_get
 from stepmetrics.stack.services import ManagedProcess, free_port
-from stepmetrics.store import cli_get
 from stepmetrics.store.client import MetricsClient
 from stepmetrics.store.errors import ApiAuthError
 from stepmetrics.store.keys import RedisKeys
@@ -28,7 +28,7 @@ from tests.integration.seed import seed_execution
 TOKEN = "server-test-token-42"  # noqa: S105 (a test token)
 WRONG_TOKEN = "not-the-token"  # noqa: S105
 T0 = 1_764_000_000_000_000
-SERVE = "import sys; from stepmetrics.store.api.server import main; sys.exit(main(sys.argv[1:]))"
+SERVE = "import sys; from stepmetrics.cli.api import main; sys.exit(main(sys.argv[1:]))"
 
 
 @pytest.fixture

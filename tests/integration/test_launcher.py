@@ -16,6 +16,7 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
+from stepmetrics.processors.ready import WORKER_READY
 from stepmetrics.stack.apps import App, api_ready, worker_ready
 from stepmetrics.stack.errors import StackError
 from stepmetrics.stack.launcher import ChildDied, Launcher, Ports
@@ -33,10 +34,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 address = (os.environ["STEPMETRICS_API_HOST"], int(os.environ["STEPMETRICS_API_PORT"]))
 http.server.HTTPServer(address, Handler).serve_forever()
 """
-FAKE_WORKER = """
+FAKE_WORKER = f"""
 import os, time
 time.sleep(0.3)
-print("stepmetrics worker ready on", os.environ["STEPMETRICS_KAFKA_BOOTSTRAP"],
+print({WORKER_READY!r}, "on", os.environ["STEPMETRICS_KAFKA_BOOTSTRAP"],
       os.environ["STEPMETRICS_TOPIC"], os.environ["STEPMETRICS_DEADLETTER_TOPIC"])
 time.sleep(3600)
 """

@@ -10,13 +10,13 @@ import pytest
 import redis.asyncio as aioredis
 from starlette.applications import Starlette
 
+from stepmetrics.processors.writes.writer import MetricsWriter
 from stepmetrics.producers.events import Envelope, WireEvent
 from stepmetrics.stack.services import ManagedProcess
 from stepmetrics.store.api import create_app
 from stepmetrics.store.api.cache import ResponseCache
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.settings import ApiSettings, StoreSettings
-from stepmetrics.store.writer import MetricsWriter
 
 TOKEN = "cache-test-token-0123456789"  # noqa: S105 (a test token)
 T = 1_764_150_000_000_000

@@ -9,10 +9,10 @@ import time
 import pytest
 import redis.asyncio as aioredis
 
+from stepmetrics.processors.writes.writer import ApplyResult, MetricsWriter, StoreWriteError
 from stepmetrics.producers.events import Envelope, WireEvent
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.stats import read_stats
-from stepmetrics.store.writer import ApplyResult, MetricsWriter, StoreWriteError
 from tests.integration.metrics_state import actual_state, expected_state, snapshot
 
 T = 1_764_150_000_000_000

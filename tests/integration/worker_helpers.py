@@ -13,11 +13,12 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
+from stepmetrics.processors.ready import WORKER_READY
 from stepmetrics.producers.events import Envelope, WireEvent, encode_envelope
 
 T = 1_764_150_000_000_000
 REPO = Path(__file__).resolve().parents[2]
-READY = b"stepmetrics worker ready"
+READY = WORKER_READY.encode()
 
 
 def worker_env(
@@ -41,7 +42,7 @@ def worker_env(
 
 
 class WorkerProcess:
-    """`python -m stepmetrics.processors.cli` with its stderr in `log_path`."""
+    """`python -m stepmetrics.cli.worker` with its stderr in `log_path`."""
 
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
         self.env = env
@@ -51,7 +52,7 @@ class WorkerProcess:
     async def start(self, within: float = 30.0) -> None:
         with self.log_path.open("ab") as log:
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "stepmetrics.processors.cli",
+                sys.executable, "-m", "stepmetrics.cli.worker",
                 env=self.env, cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=log,
             )  # fmt: skip
         assert self.proc.stdout is not None

@@ -22,10 +22,10 @@ import redis.asyncio as aioredis
 
 from stepmetrics.processors.deadletter import DeadLetter, RawMessage
 from stepmetrics.processors.handler import BatchHandler
+from stepmetrics.processors.ready import WORKER_READY
 from stepmetrics.processors.settings import ProcessorSettings
 from stepmetrics.processors.transport import SCHEME, WorkerApp
-from stepmetrics.stack.apps import WORKER_READY
-from stepmetrics.store.writer import MetricsWriter
+from stepmetrics.processors.writes.writer import MetricsWriter
 
 logger = logging.getLogger(__name__)
 

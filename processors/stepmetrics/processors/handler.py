@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from stepmetrics.processors.deadletter import DeadLetter, DeadLetterSink, RateLimiter, RawMessage
+from stepmetrics.processors.writes.writer import ApplyResult, MetricsWriter, StoreWriteError
 from stepmetrics.producers.errors import EnvelopeError
 from stepmetrics.producers.events import Envelope, decode_envelope
-from stepmetrics.store.writer import ApplyResult, MetricsWriter, StoreWriteError
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")

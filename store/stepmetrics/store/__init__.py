@@ -1,9 +1,9 @@
 """The Redis model, the query library, the reader API and the web interface.
 
 Importing this package loads only the query side (orjson, httpx), so notebooks
-and scripts with the base install can use `MetricsClient`. The write model
-(`stepmetrics.store.writer`), the reader (`stepmetrics.store.reader`) and the
-API (`stepmetrics.store.api`) need the `processor` / `api` extras.
+and scripts with the base install can use `MetricsClient`. The reader
+(`stepmetrics.store.reader`) and the API (`stepmetrics.store.api`) need the
+`api` extra. The write model is the processor's (`stepmetrics.processors.writes`).
 """
 
 from stepmetrics.store.client import AsyncMetricsClient, MetricsClient

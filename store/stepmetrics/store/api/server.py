@@ -1,61 +1,27 @@
-"""`stepmetrics api`: serve the reader API with uvicorn."""
+"""Serve the reader API with uvicorn (the `stepmetrics api` command parses its options)."""
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import sys
 from typing import Any, Final
 
 import uvicorn
 from starlette.applications import Starlette
 
 from stepmetrics.store.api.app import create_app
-from stepmetrics.store.errors import StoreSettingsError
 from stepmetrics.store.settings import ApiSettings
 from stepmetrics.store.web import web_routes
 
 APP_FACTORY: Final = "stepmetrics.store.api.server:app_from_env"
+LOG_LEVELS: Final = ("critical", "error", "warning", "info", "debug")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="stepmetrics api",
-        description="Serve the read-only reader API (JSON, OpenAPI at /openapi.json). "
-        "Needs STEPMETRICS_API_TOKEN; reads STEPMETRICS_REDIS_URL, STEPMETRICS_REDIS_PREFIX, "
-        "STEPMETRICS_API_HOST and STEPMETRICS_API_PORT.",
-    )
-    parser.add_argument("--host", help="listen address (default: STEPMETRICS_API_HOST)")
-    parser.add_argument("--port", type=int, help="listen port (default: STEPMETRICS_API_PORT)")
-    parser.add_argument(
-        "--workers", type=int, help="server processes (default: STEPMETRICS_API_WORKERS or 1)"
-    )
-    parser.add_argument(
-        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
-    )
-    parser.add_argument(
-        "--access-log", action="store_true", help="log every request (off: it costs throughput)"
-    )
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the API until interrupted; 0 on a clean stop, 2 on bad settings."""
-    args = _parser().parse_args(argv)
-    try:
-        settings = ApiSettings.from_env()
-        overrides = {"host": args.host, "port": args.port, "workers": args.workers}
-        settings = dataclasses.replace(
-            settings, **{k: v for k, v in overrides.items() if v is not None}
-        )
-    except StoreSettingsError as exc:
-        print(f"stepmetrics api: {exc}", file=sys.stderr)
-        return 2
+def serve(settings: ApiSettings, *, log_level: str = "info", access_log: bool = False) -> int:
+    """Run the API until interrupted; 0 on a clean stop, 1 if the server never started."""
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
-        "log_level": args.log_level,
-        "access_log": args.access_log,
+        "log_level": log_level,
+        "access_log": access_log,
         "server_header": False,
         "lifespan": "on",
     }

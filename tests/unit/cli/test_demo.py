@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stepmetrics.stack.demo import parse_args, stack_environment
+from stepmetrics.cli.demo import parse_args, stack_environment
 from stepmetrics.stack.demo_runs import demo_runs
 from stepmetrics.stack.errors import StackError
 from stepmetrics.stack.state import StackState, write_state

@@ -2,7 +2,7 @@
 
 One call touches only the keys of ONE execution (one hash tag, so one Redis
 Cluster slot); it returns what it counted and the writer adds that to the
-global `P:stats`. Argument layout: `stepmetrics.store.reduce`.
+global `P:stats`. Argument layout: `stepmetrics.processors.writes.reduce`.
 
 Lua numbers are doubles: timestamps (~1.8e15 µs) and sequences stay exact,
 but `tostring` would print them as `1.8e+15`, so everything written back is

@@ -17,9 +17,8 @@ from typing import Final
 import httpx
 
 from stepmetrics.cli import COMMANDS
+from stepmetrics.processors.ready import WORKER_READY
 from stepmetrics.stack.services import ManagedProcess, spawn
-
-WORKER_READY: Final = "stepmetrics worker ready"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from stepmetrics import cli
+from stepmetrics.cli.up import parse_args, ready_line
 from stepmetrics.stack.state import StackState
-from stepmetrics.stack.up import parse_args, ready_line
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:

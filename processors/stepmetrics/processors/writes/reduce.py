@@ -7,7 +7,7 @@ before anything travels to Redis. Which envelopes are new is only known inside
 the script (the `applied` set), so the reduction stops at envelope boundaries
 and the script merges the envelopes it applies.
 
-Script arguments (see `stepmetrics.store.scripts.APPLY_LUA`):
+Script arguments (see `stepmetrics.processors.writes.scripts.APPLY_LUA`):
 
     KEYS  meta sv so lc ld applied l:<name1> l:<name2> ...  (one hash tag)
     ARGV  pipeline deployment cap n_envelopes n_list_names <list names...>

@@ -5,6 +5,8 @@ never imports faust, and a command whose extra is not installed fails with a
 message that says what to install instead of a traceback.
 
 Run as `stepmetrics <command> [args]` or `python -m stepmetrics.cli <command>`.
+Each command is one module of this package; it parses its arguments and calls
+the component that does the work.
 """
 
 from __future__ import annotations
@@ -34,18 +36,16 @@ class Command:
 
 
 COMMANDS: Final[dict[str, Command]] = {
-    "up": Command(
-        "stepmetrics.stack.up", "stack", "run the local stack: broker, Redis, worker, API"
-    ),
+    "up": Command("stepmetrics.cli.up", "stack", "run the local stack: broker, Redis, worker, API"),
     "env": Command(
-        "stepmetrics.stack.env", "stack", "print shell exports for the running local stack"
+        "stepmetrics.cli.env", "stack", "print shell exports for the running local stack"
     ),
     "worker": Command(
-        "stepmetrics.processors.cli", "processor", "run the stream processor (faust worker)"
+        "stepmetrics.cli.worker", "processor", "run the stream processor (faust worker)"
     ),
-    "api": Command("stepmetrics.store.api.server", "api", "run the reader HTTP API"),
-    "get": Command("stepmetrics.store.cli_get", None, "query recorded metrics"),
-    "demo": Command("stepmetrics.stack.demo", "stack", "record demo metrics into the stack"),
+    "api": Command("stepmetrics.cli.api", "api", "run the reader HTTP API"),
+    "get": Command("stepmetrics.cli.get", None, "query recorded metrics"),
+    "demo": Command("stepmetrics.cli.demo", "stack", "record demo metrics into the stack"),
 }
 
 MainFunc = Callable[[list[str]], int]
@@ -120,7 +120,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"stepmetrics: {exc}", file=sys.stderr)
         return EXIT_NOT_INSTALLED
     return command_main(args[1:])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

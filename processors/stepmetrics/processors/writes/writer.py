@@ -22,12 +22,12 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
 
+from stepmetrics.processors.writes.reduce import ExecutionPlan, plan_batch
+from stepmetrics.processors.writes.scripts import APPLY_LUA, APPLY_SHA
 from stepmetrics.producers.events import MAX_LIST_VALUES, Envelope
 from stepmetrics.store import stats
 from stepmetrics.store.errors import StoreError, StoreUnavailableError
 from stepmetrics.store.keys import RedisKeys
-from stepmetrics.store.reduce import ExecutionPlan, plan_batch
-from stepmetrics.store.scripts import APPLY_LUA, APPLY_SHA
 
 logger = logging.getLogger(__name__)
 

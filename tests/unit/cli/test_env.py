@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stepmetrics.stack import env
+from stepmetrics.cli import env
 from stepmetrics.stack.errors import StackError
 from stepmetrics.stack.state import StackState, read_state, write_state
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import math
 import struct
 
-from stepmetrics.producers.events import Envelope
-from stepmetrics.store.keys import RedisKeys
-from stepmetrics.store.reduce import (
+from stepmetrics.processors.writes.reduce import (
     group_by_execution,
     pack_values,
     plan_batch,
     reduce_envelope,
 )
+from stepmetrics.producers.events import Envelope
+from stepmetrics.store.keys import RedisKeys
 
 T = 1_764_150_000_000_000
 
