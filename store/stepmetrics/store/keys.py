@@ -27,6 +27,16 @@ serve the query filters without SCAN:
     P:idx:list:<metric name>     executions having that list metric
 
 Operational: `P:stats` HASH of worker counters (see stepmetrics.store.stats).
+
+Encoding (why no two things share a key): in `P:{E}:...` the execution id is
+written as `tag(E)`, E with `%`, `{` and `}` percent-escaped (`%25`, `%7B`,
+`%7D`), so the hash tag ends exactly where E ends and the rest of the key (a
+fixed suffix, or `l:` and the metric name as is) cannot reach into it. Two
+execution keys are equal only if their ids and suffixes are: Redis hashes the
+text between the first `{` (the prefix has none) and the first `}` after it,
+which is exactly `tag(E)`, and `tag` is injective. An id without those three
+characters is written unchanged. Index keys are `P:idx:<kind>:<name>`, one
+fixed kind segment before the name, so names need no escaping there either.
 """
 
 from __future__ import annotations
@@ -34,6 +44,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DEFAULT_PREFIX = "stepmetrics"
+
+_TAG_ESCAPES = str.maketrans({"%": "%25", "{": "%7B", "}": "%7D"})
+
+
+def hash_tag(execution_id: str) -> str:
+    """The text inside `{...}` of an execution's keys: `execution_id`, escaped
+    so that it holds no brace (injective; unchanged for ids without % { })."""
+    if not execution_id:
+        raise ValueError("an execution id must not be empty (it is the keys' hash tag)")
+    return execution_id.translate(_TAG_ESCAPES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +71,7 @@ class RedisKeys:
 
     # -- one execution (one cluster slot) ---------------------------------
     def _execution(self, execution_id: str, suffix: str) -> str:
-        return f"{self.prefix}:{{{execution_id}}}:{suffix}"
+        return f"{self.prefix}:{{{hash_tag(execution_id)}}}:{suffix}"
 
     def meta(self, execution_id: str) -> str:
         return self._execution(execution_id, "meta")
