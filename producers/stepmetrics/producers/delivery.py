@@ -1,0 +1,143 @@
+"""Delivery: hand envelopes to an aiokafka producer and settle their outcomes.
+
+`Delivery.send` sends every envelope it is given (oldest first), waits for
+the acknowledgements and says which envelopes are settled: acknowledged, or
+failed with an error no retry can fix (`is_fatal`). Everything else (a broker
+that is down, slow or electing a leader) stays unsettled and is retried by
+the sender with the same bytes.
+
+aiokafka is imported lazily, when the first producer is made: importing the
+SDK stays light.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from stepmetrics.producers.batcher import Outgoing
+from stepmetrics.producers.settings import ProducerSettings
+
+log = logging.getLogger(__name__)
+
+# How long stopping a producer may take before it is abandoned.
+STOP_TIMEOUT: Final = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The outcome of one `send`, in envelopes and metric values.
+
+    Attributes:
+        settled: seqs of the envelopes acknowledged or given up.
+        delivered: metric values acknowledged by the broker.
+        failed: metric values given up after a fatal error.
+    """
+
+    settled: frozenset[int]
+    delivered: int
+    failed: int
+
+
+@functools.cache
+def fatal_errors() -> tuple[type[BaseException], ...]:
+    """The aiokafka errors (and their subclasses) that no retry can fix."""
+    from aiokafka import errors  # lazy: keeps `import` of the SDK light
+
+    return (
+        errors.MessageSizeTooLargeError,
+        errors.RecordListTooLargeError,
+        errors.RecordTooLargeError,
+        errors.InvalidTopicError,
+        errors.TopicAuthorizationFailedError,
+        errors.UnsupportedCodecError,
+        errors.KafkaConfigurationError,
+        errors.InvalidRequiredAcksError,
+    )
+
+
+def is_fatal(error: BaseException) -> bool:
+    """Whether `error` gives an envelope up (True) or leaves it to a retry (False)."""
+    return isinstance(error, fatal_errors())
+
+
+def settle(envelopes: Sequence[Outgoing], results: Sequence[object]) -> Receipt:
+    """Classify each envelope's result (an exception, or the broker's metadata)."""
+    settled: set[int] = set()
+    delivered = failed = 0
+    for out, result in zip(envelopes, results, strict=True):
+        if not isinstance(result, BaseException):
+            settled.add(out.seq)
+            delivered += out.values
+        elif is_fatal(result):
+            log.error("stepmetrics: %d metric values lost: %r", out.values, result)
+            settled.add(out.seq)
+            failed += out.values
+        else:
+            log.warning("stepmetrics: delivery failed (%r); will retry", result)
+    return Receipt(frozenset(settled), delivered, failed)
+
+
+class Delivery:
+    """Sends envelopes through one aiokafka producer, made on first use.
+
+    `stop()` drops the producer (a later `send` makes a new one: that is how
+    the sender reconnects) and never blocks longer than `STOP_TIMEOUT`.
+    """
+
+    def __init__(self, settings: ProducerSettings) -> None:
+        self._settings = settings
+        self._producer: Any = None
+
+    async def send(self, envelopes: Sequence[Outgoing]) -> Receipt:
+        """Send `envelopes` in order and wait for the outcome of each one sent."""
+        sent: list[Outgoing] = []
+        futures: list[asyncio.Future[Any]] = []
+        try:
+            producer = await self._ensure_producer()
+            for out in envelopes:
+                futures.append(await producer.send(self._settings.topic, out.data, key=out.key))
+                sent.append(out)
+        except Exception as exc:  # noqa: BLE001 - any failure here is retried
+            log.warning("stepmetrics: sending failed (%r); will retry", exc)
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        return settle(sent, results)
+
+    async def stop(self) -> None:
+        """Stop the producer, if there is one."""
+        producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        try:
+            await asyncio.wait_for(producer.stop(), STOP_TIMEOUT)
+        except Exception as exc:  # noqa: BLE001 - a stuck broker must not block exit
+            log.warning("stepmetrics: stopping the Kafka producer failed: %r", exc)
+
+    async def _ensure_producer(self) -> Any:
+        if self._producer is None:
+            from aiokafka import AIOKafkaProducer  # lazy: keeps `import` of the SDK light
+
+            s = self._settings
+            producer = AIOKafkaProducer(
+                bootstrap_servers=s.bootstrap,
+                client_id="stepmetrics-sdk",
+                acks="all" if s.acks == "all" else 1,
+                compression_type=None if s.compression == "none" else s.compression,
+                enable_idempotence=s.enable_idempotence,
+                request_timeout_ms=s.request_timeout_ms,
+                max_batch_size=1_048_576,
+                linger_ms=0,  # the SDK lingers itself, before coalescing
+            )
+            try:
+                await producer.start()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(producer.stop(), STOP_TIMEOUT)
+                raise
+            self._producer = producer
+        return self._producer
