@@ -24,6 +24,7 @@ from typing import Any, Final, TypeAlias
 import orjson
 
 from stepmetrics.producers.errors import EnvelopeError
+from stepmetrics.producers.excerpt import excerpt
 
 SCHEMA_VERSION: Final = 1
 KIND_SCALAR: Final = "s"
@@ -96,7 +97,23 @@ def encode_envelope(envelope: Envelope) -> bytes:
 
 
 def decode_envelope(data: bytes) -> Envelope:
-    """Parse and strictly validate one message; raise `EnvelopeError` saying why."""
+    """Parse and strictly validate one message; raise `EnvelopeError` saying why.
+
+    Raises nothing else, whatever `data` holds: any other exception on the way
+    is a bug this function turns into an `EnvelopeError` (and so a dead
+    letter), never one that stops the consumer.
+    """
+    try:
+        return _decode(data)
+    except EnvelopeError:
+        raise
+    except Exception as exc:
+        raise EnvelopeError(
+            f"undecodable envelope: {type(exc).__name__}: {excerpt(str(exc))}"
+        ) from exc
+
+
+def _decode(data: bytes) -> Envelope:
     if len(data) > MAX_ENVELOPE_BYTES:
         raise EnvelopeError(f"envelope of {len(data)} bytes exceeds {MAX_ENVELOPE_BYTES}")
     try:
@@ -107,10 +124,12 @@ def decode_envelope(data: bytes) -> Envelope:
         raise EnvelopeError(f"envelope must be a JSON object, got {type(doc).__name__}")
     version = doc.get("v")
     if version != SCHEMA_VERSION:
-        raise EnvelopeError(f"unknown schema version {version!r}; supported: {SCHEMA_VERSION}")
+        raise EnvelopeError(
+            f"unknown schema version {excerpt(version)}; supported: {SCHEMA_VERSION}"
+        )
     raw_events = doc.get("ev")
     if not isinstance(raw_events, list) or not raw_events:
-        raise EnvelopeError(f"'ev' must be a non-empty list of events, got {raw_events!r:.80}")
+        raise EnvelopeError(f"'ev' must be a non-empty list of events, got {excerpt(raw_events)}")
     # A batch repeats the same few names thousands of times: check each once.
     valid_names: set[str] = set()
     return Envelope(
@@ -126,7 +145,7 @@ def decode_envelope(data: bytes) -> Envelope:
 def _field_str(doc: dict[str, Any], key: str) -> str:
     value = doc.get(key)
     if not isinstance(value, str) or not value:
-        raise EnvelopeError(f"'{key}' must be a non-empty string, got {value!r:.80}")
+        raise EnvelopeError(f"'{key}' must be a non-empty string, got {excerpt(value)}")
     return value
 
 
@@ -141,13 +160,13 @@ def _field_id(doc: dict[str, Any], key: str) -> str:
 def _field_seq(doc: dict[str, Any]) -> int:
     seq = doc.get("seq")
     if type(seq) is not int or seq < 0:
-        raise EnvelopeError(f"'seq' must be a non-negative integer, got {seq!r:.80}")
+        raise EnvelopeError(f"'seq' must be a non-negative integer, got {excerpt(seq)}")
     return seq
 
 
 def _decode_event(index: int, raw: Any, valid_names: set[str]) -> WireEvent:
     if not isinstance(raw, list) or len(raw) != 4:
-        raise EnvelopeError(f"event {index} must be [kind, name, ts_us, value], got {raw!r:.80}")
+        raise EnvelopeError(f"event {index} must be [kind, name, ts_us, value], got {excerpt(raw)}")
     kind, name, ts_us, payload = raw
     if type(name) is not str or name not in valid_names:
         problem = check_name(name)
@@ -156,18 +175,18 @@ def _decode_event(index: int, raw: Any, valid_names: set[str]) -> WireEvent:
         valid_names.add(name)
     if type(ts_us) is not int or ts_us < 0:
         raise EnvelopeError(
-            f"event {index} ({name!r}): timestamp must be integer µs, got {ts_us!r:.80}"
+            f"event {index} ({excerpt(name)}): timestamp must be integer µs, got {excerpt(ts_us)}"
         )
     if kind == KIND_SCALAR:
         return (kind, name, ts_us, _from_wire(index, name, payload))
     if kind == KIND_LIST:
         if not isinstance(payload, list) or not payload:
             raise EnvelopeError(
-                f"event {index} ({name!r}): list values must be a "
-                f"non-empty list, got {payload!r:.80}"
+                f"event {index} ({excerpt(name)}): list values must be a "
+                f"non-empty list, got {excerpt(payload)}"
             )
         return (kind, name, ts_us, _list_from_wire(index, name, payload))
-    raise EnvelopeError(f"event {index}: unknown kind {kind!r}; allowed: 's', 'l'")
+    raise EnvelopeError(f"event {index}: unknown kind {excerpt(kind)}; allowed: 's', 'l'")
 
 
 def _list_from_wire(index: int, name: str, values: list[Any]) -> list[float]:
@@ -189,7 +208,7 @@ def _from_wire(index: int, name: str, value: Any) -> float:
     if kind is str and value in NON_FINITE_WIRE:
         return NON_FINITE_WIRE[value]
     raise EnvelopeError(
-        f"event {index} ({name!r}): {value!r:.80} is not a number; "
+        f"event {index} ({excerpt(name)}): {excerpt(value)} is not a number; "
         "allowed: JSON numbers, 'NaN', 'Infinity', '-Infinity'"
     )
 
@@ -197,13 +216,16 @@ def _from_wire(index: int, name: str, value: Any) -> float:
 def check_name(name: object) -> str | None:
     """Return why `name` is not a valid metric name, or None if it is."""
     if not isinstance(name, str):
-        return f"metric name must be a str, got {type(name).__name__} {name!r:.80}"
+        return f"metric name must be a str, got {type(name).__name__} {excerpt(name)}"
     if not name:
         return "metric name must not be empty"
     if len(name) > MAX_NAME_LENGTH:
-        return f"metric name {name[:40]!r}... is {len(name)} characters; at most {MAX_NAME_LENGTH}"
+        return (
+            f"metric name {excerpt(name[:40])}... is {len(name)} characters; "
+            f"at most {MAX_NAME_LENGTH}"
+        )
     if _CONTROL_CHARS.search(name):
-        return f"metric name {name!r} contains control characters"
+        return f"metric name {excerpt(name)} contains control characters"
     return None
 
 
@@ -211,10 +233,10 @@ def check_id(field: str, value: object) -> str | None:
     """Return why `value` is not a valid execution id, pipeline or deployment
     name (`field` names which), or None if it is."""
     if not isinstance(value, str):
-        return f"{field} must be a str, got {type(value).__name__} {value!r:.80}"
+        return f"{field} must be a str, got {type(value).__name__} {excerpt(value)}"
     if not value or len(value) > MAX_NAME_LENGTH or _CONTROL_CHARS.search(value):
         return (
-            f"{field}={value!r:.80} is not allowed; allowed: 1 to {MAX_NAME_LENGTH} "
+            f"{field}={excerpt(value)} is not allowed; allowed: 1 to {MAX_NAME_LENGTH} "
             "characters without control characters"
         )
     return None

@@ -18,6 +18,7 @@ from typing import Any, Final, cast
 
 from stepmetrics.producers.errors import InvalidMetricError, InvalidMetricTypeError
 from stepmetrics.producers.events import WireNumber, check_name, to_wire
+from stepmetrics.producers.excerpt import excerpt
 
 ALLOWED: Final = "int, float or a numpy integer/floating number (NaN and ±inf included)"
 # Names seen valid, so the regex runs once per name; bounded like any cache.
@@ -70,7 +71,8 @@ def list_values(name: str, values: object) -> list[WireNumber]:
             items = values
         else:
             raise InvalidMetricTypeError(
-                f"metric {name!r}: values {values!r:.80} ({type(values).__name__}) are not "
+                f"metric {excerpt(name)}: values {excerpt(values)} ({type(values).__name__}) "
+                "are not "
                 f"a number or a sequence of numbers; allowed: {ALLOWED}, or a list, tuple "
                 "or 1-D numpy array of them"
             )
@@ -103,14 +105,14 @@ def _to_float(name: str, value: object, index: int | None) -> float:
         if array is not None and array.ndim == 0 and array.dtype.kind in "fiu":
             return _to_float(name, array.item(), index)
         raise InvalidMetricTypeError(
-            f"metric {name!r}: value {value!r:.80}{where} is a {type(value).__name__}; "
+            f"metric {excerpt(name)}: value {excerpt(value)}{where} is a {type(value).__name__}; "
             f"allowed: {ALLOWED}"
         )
     try:
         return float(value)
     except OverflowError as exc:
         raise InvalidMetricError(
-            f"metric {name!r}: value {value!r:.80}{where} is too large for a float64; "
+            f"metric {excerpt(name)}: value {excerpt(value)}{where} is too large for a float64; "
             f"allowed: {ALLOWED}"
         ) from exc
 
@@ -129,14 +131,14 @@ def _from_array(name: str, array: Any) -> list[WireNumber]:
         return [scalar_value(name, array)]
     if array.ndim > 1:
         raise InvalidMetricTypeError(
-            f"metric {name!r}: a {array.ndim}-D array of shape {array.shape} is nested; "
+            f"metric {excerpt(name)}: a {array.ndim}-D array of shape {array.shape} is nested; "
             "allowed: a 1-D array"
         )
     if kind == "O":
         return list_values(name, array.tolist())
     if kind not in "fiu":
         raise InvalidMetricTypeError(
-            f"metric {name!r}: an array of dtype {array.dtype} is not numeric; allowed: "
+            f"metric {excerpt(name)}: an array of dtype {array.dtype} is not numeric; allowed: "
             "integer or floating dtypes"
         )
     if array.dtype.name != "float64":
