@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from stepmetrics.store.errors import StoreSettingsError
-from stepmetrics.store.web.pages import SECURITY_HEADERS, page
+from stepmetrics.store.web.render import SECURITY_HEADERS, page
 from stepmetrics.store.web.session import Session, safe_next
 from stepmetrics.store.web.values import LIST_VALUES_PATH, list_values
 
