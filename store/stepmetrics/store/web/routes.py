@@ -66,7 +66,7 @@ class _Views:
     async def executions(self, request: Request) -> Response:
         if not self._session.is_logged_in(request):
             return self._to_login(request)
-        return page("Executions · stepmetrics", "executions.html", scripts=("executions.js",))
+        return page("Executions · stepmetrics", "executions.html", script="executions.js")
 
     async def execution(self, request: Request) -> Response:
         if not self._session.is_logged_in(request):
@@ -75,7 +75,7 @@ class _Views:
         return page(
             f"Execution {execution_id} · stepmetrics",
             "execution.html",
-            scripts=("chart.js", "execution.js"),
+            script="execution.js",
             execution_id=execution_id,
             csv_href=f"/api/v1/executions/{quote(execution_id, safe='')}/metrics.csv",
             py_id=repr(execution_id),
