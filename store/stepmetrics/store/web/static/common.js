@@ -89,13 +89,25 @@ export function timeElement(iso) {
   return element;
 }
 
+// A table cell (`tag` "td" or "th") holding text or a node, appended to `row`.
+function appendCell(row, tag, content, className) {
+  const element = document.createElement(tag);
+  if (content instanceof Node) element.append(content);
+  else element.textContent = content;
+  if (className) element.className = className;
+  row.append(element);
+  return element;
+}
+
 export function cell(row, content, className) {
-  const td = document.createElement("td");
-  if (content instanceof Node) td.append(content);
-  else td.textContent = content;
-  if (className) td.className = className;
-  row.append(td);
-  return td;
+  return appendCell(row, "td", content, className);
+}
+
+// A new table row whose first cell is its header: `header` (text or a node).
+export function headedRow(header) {
+  const tr = document.createElement("tr");
+  appendCell(tr, "th", header).scope = "row";
+  return tr;
 }
 
 export function setStatus(text, isError) {

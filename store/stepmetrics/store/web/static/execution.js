@@ -3,7 +3,7 @@
 // scalars when its `updated_at` moves and re-reads only the lists whose length
 // differs from what is drawn.
 import { Chart } from "./chart.js";
-import { api, cell, float64s, fmt, fmtTime, num, setStatus, timeElement } from "./common.js";
+import { api, cell, float64s, fmt, fmtTime, headedRow, num, setStatus, timeElement } from "./common.js";
 
 const POLL_MS = 2000;
 const started = performance.now();
@@ -30,11 +30,7 @@ function renderScalars(scalars) {
   const body = document.querySelector("#scalars tbody");
   body.replaceChildren();
   for (const metric of scalars) {
-    const tr = document.createElement("tr");
-    const th = document.createElement("th");
-    th.scope = "row";
-    th.textContent = metric.name;
-    tr.append(th);
+    const tr = headedRow(metric.name);
     const value = num(metric.value);
     const td = cell(tr, fmt(value), "num mono");
     if (!Number.isFinite(value)) td.classList.add("nonfinite");

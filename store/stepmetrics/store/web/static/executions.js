@@ -1,6 +1,6 @@
 // The executions list: newest first, filtered by pipeline and deployment,
 // with metric counts; the first page refreshes itself every few seconds.
-import { api, cell, setStatus, timeElement } from "./common.js";
+import { api, cell, headedRow, setStatus, timeElement } from "./common.js";
 
 const PAGE_SIZE = 50;
 const REFRESH_MS = 5000;
@@ -24,15 +24,11 @@ function url(cursor) {
 }
 
 function row(item) {
-  const tr = document.createElement("tr");
-  const th = document.createElement("th");
-  th.scope = "row";
   const link = document.createElement("a");
   link.href = "/executions/" + encodeURIComponent(item.execution_id);
   link.textContent = item.execution_id;
   link.className = "mono";
-  th.append(link);
-  tr.append(th);
+  const tr = headedRow(link);
   cell(tr, item.pipeline_name || "—");
   cell(tr, item.deployment_name || "—");
   cell(tr, timeElement(item.created_at));
