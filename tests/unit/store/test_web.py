@@ -139,9 +139,9 @@ async def test_executions_page_is_a_labelled_table_shell(client: httpx.AsyncClie
     assert "<caption>Executions, newest first</caption>" in page
     assert '<label for="filter-pipeline">Pipeline</label>' in page
     assert '<label for="filter-deployment">Deployment</label>' in page
-    assert re.findall(r'<script src="([^"]+)" defer>', page) == [
-        "/static/common.js",
-        "/static/executions.js",
+    # One entry module per page; it imports the rest (no classic scripts).
+    assert re.findall(r"<script[^>]*>", page) == [
+        '<script type="module" src="/static/executions.js">'
     ]
 
 
@@ -157,16 +157,40 @@ async def test_execution_page_escapes_the_id_everywhere(client: httpx.AsyncClien
     assert 'aria-selected="true">Metrics</button>' in page
 
 
+async def test_execution_page_loads_its_one_entry_module(client: httpx.AsyncClient) -> None:
+    page = (await signed_in(client).get("/executions/e1")).text
+    assert re.findall(r"<script[^>]*>", page) == [
+        '<script type="module" src="/static/execution.js">'
+    ]
+
+
 async def test_every_referenced_static_file_is_served(client: httpx.AsyncClient) -> None:
     pages = [(await signed_in(client).get(path)).text for path in ("/", "/executions/e1")]
     assets = {a for page in pages for a in re.findall(r'(?:src|href)="(/static/[^"]+)"', page)}
+    # Follow the modules' relative imports: the pages only name their entry module.
+    pending = sorted(a for a in assets if a.endswith(".js"))
+    while pending:
+        module = (await client.get(pending.pop())).text
+        for name in re.findall(r'^import [^;]+ from "\./([\w-]+\.js)";$', module, re.MULTILINE):
+            if f"/static/{name}" not in assets:
+                assets.add(f"/static/{name}")
+                pending.append(f"/static/{name}")
     assert assets >= {"/static/app.css", "/static/chart.js", "/static/favicon.svg"}
+    assert assets >= {"/static/common.js", "/static/execution.js", "/static/executions.js"}
     for asset in assets:
         response = await client.get(asset)
         assert response.status_code == 200, asset
         assert len(response.content) > 100, asset
-    script = await client.get("/static/chart.js")
-    assert script.headers["content-type"].startswith("text/javascript")
+        if asset.endswith(".js"):  # browsers refuse a module of any other type
+            assert response.headers["content-type"].startswith("text/javascript"), asset
+
+
+async def test_static_files_are_revalidated_by_etag(client: httpx.AsyncClient) -> None:
+    script = await client.get("/static/common.js")
+    assert "cache-control" not in script.headers
+    assert script.headers["last-modified"]
+    again = await client.get("/static/common.js", headers={"If-None-Match": script.headers["etag"]})
+    assert again.status_code == 304
 
 
 def test_package_data_holds_templates_and_assets() -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import shlex
+from collections.abc import Awaitable, Callable
 from typing import Final
 from urllib.parse import parse_qs, quote
 
@@ -13,7 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from stepmetrics.store.errors import StoreSettingsError
-from stepmetrics.store.web.pages import SECURITY_HEADERS, page
+from stepmetrics.store.web.render import SECURITY_HEADERS, page
 from stepmetrics.store.web.session import Session, safe_next
 from stepmetrics.store.web.values import LIST_VALUES_PATH, list_values
 
@@ -55,27 +57,37 @@ def web_routes(token: str) -> list[BaseRoute]:
     ]
 
 
-class _Views:
-    def __init__(self, session: Session) -> None:
-        self._session = session
+_View = Callable[["_Views", Request], Awaitable[Response]]
 
-    def _to_login(self, request: Request) -> Response:
+
+def _signed_in(view: _View) -> _View:
+    """`view` for a signed-in browser; any other goes to the login page, then back."""
+
+    @functools.wraps(view)
+    async def guarded(views: _Views, request: Request) -> Response:
+        if views.session.is_logged_in(request):
+            return await view(views, request)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
-    async def executions(self, request: Request) -> Response:
-        if not self._session.is_logged_in(request):
-            return self._to_login(request)
-        return page("Executions · stepmetrics", "executions.html", scripts=("executions.js",))
+    return guarded
 
+
+class _Views:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @_signed_in
+    async def executions(self, request: Request) -> Response:
+        return page("Executions · stepmetrics", "executions.html", script="executions.js")
+
+    @_signed_in
     async def execution(self, request: Request) -> Response:
-        if not self._session.is_logged_in(request):
-            return self._to_login(request)
         execution_id: str = request.path_params["execution_id"]
         return page(
             f"Execution {execution_id} · stepmetrics",
             "execution.html",
-            scripts=("chart.js", "execution.js"),
+            script="execution.js",
             execution_id=execution_id,
             csv_href=f"/api/v1/executions/{quote(execution_id, safe='')}/metrics.csv",
             py_id=repr(execution_id),
@@ -84,7 +96,7 @@ class _Views:
 
     async def login_form(self, request: Request) -> Response:
         target = safe_next(request.query_params.get("next"))
-        if self._session.is_logged_in(request):
+        if self.session.is_logged_in(request):
             return RedirectResponse(target, status_code=303)
         return _login_page(target, error="")
 
@@ -98,12 +110,12 @@ class _Views:
             return _login_page("/", error="The form is not a login form.", status_code=400)
         candidate = form.get("token", [""])[0].strip()
         target = safe_next(form.get("next", [""])[0])
-        if not self._session.token_matches(candidate):
+        if not self.session.token_matches(candidate):
             # Never log what was typed: it may be a real token of another stack.
             logger.info("web login refused from %s", request.client.host if request.client else "?")
             return _login_page(target, error="That is not this API's token.", status_code=401)
         response = RedirectResponse(target, status_code=303)
-        self._session.start(response, request)
+        self.session.start(response, request)
         return response
 
     async def logout(self, request: Request) -> Response:

@@ -8,7 +8,7 @@ pages' scripts call it without ever seeing the token.
 from __future__ import annotations
 
 import hmac
-from typing import Final
+from typing import Final, Literal, TypedDict
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -42,25 +42,29 @@ class Session:
 
     def start(self, response: Response, request: Request) -> None:
         """Set the session cookie on `response` (Secure when served over HTTPS)."""
-        response.set_cookie(
-            SESSION_COOKIE,
-            self._cookie,
-            path="/",
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-        )
+        response.set_cookie(SESSION_COOKIE, self._cookie, **_attributes(request))
 
     @staticmethod
     def end(response: Response, request: Request) -> None:
         """Clear the session cookie."""
-        response.delete_cookie(
-            SESSION_COOKIE,
-            path="/",
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-        )
+        response.delete_cookie(SESSION_COOKIE, **_attributes(request))
+
+
+class _CookieAttributes(TypedDict):
+    path: str
+    httponly: bool
+    samesite: Literal["strict"]
+    secure: bool
+
+
+def _attributes(request: Request) -> _CookieAttributes:
+    # Clearing a cookie needs the same attributes as setting it.
+    return {
+        "path": "/",
+        "httponly": True,
+        "samesite": "strict",
+        "secure": request.url.scheme == "https",
+    }
 
 
 def safe_next(target: str | None) -> str:

@@ -1,111 +1,118 @@
-// Shared helpers of the stepmetrics pages: API calls with the session cookie,
-// number and time formatting. No third-party code.
-"use strict";
+// Shared helpers of the stepmetrics pages (an ES module the page modules
+// import): API calls with the session cookie, number and time formatting,
+// table cells. No third-party code.
+const NON_FINITE = { NaN: NaN, Infinity: Infinity, "-Infinity": -Infinity };
 
-const SM = (() => {
-  const NON_FINITE = { NaN: NaN, Infinity: Infinity, "-Infinity": -Infinity };
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
 
-  class ApiError extends Error {
-    constructor(status, message) {
-      super(message);
-      this.status = status;
+function toLogin() {
+  const here = location.pathname + location.search;
+  location.assign("/login?next=" + encodeURIComponent(here));
+}
+
+// GET from the reader API; the session cookie authenticates.
+async function get(path, accept) {
+  const response = await fetch(path, {
+    credentials: "same-origin",
+    headers: { Accept: accept },
+    cache: "no-store",
+  });
+  if (response.status === 401) {
+    toLogin();
+    throw new ApiError(401, "signed out");
+  }
+  if (!response.ok) {
+    let message = response.status + " " + response.statusText;
+    try {
+      message = (await response.json()).error || message;
+    } catch (_) {
+      // not JSON: keep the status line
     }
+    throw new ApiError(response.status, message);
   }
+  return response;
+}
 
-  function toLogin() {
-    const here = location.pathname + location.search;
-    location.assign("/login?next=" + encodeURIComponent(here));
-  }
+// A JSON document of the reader API.
+export async function api(path) {
+  return (await get(path, "application/json")).json();
+}
 
-  // GET from the reader API; the session cookie authenticates.
-  async function get(path, accept) {
-    const response = await fetch(path, {
-      credentials: "same-origin",
-      headers: { Accept: accept },
-      cache: "no-store",
-    });
-    if (response.status === 401) {
-      toLogin();
-      throw new ApiError(401, "signed out");
-    }
-    if (!response.ok) {
-      let message = response.status + " " + response.statusText;
-      try {
-        message = (await response.json()).error || message;
-      } catch (_) {
-        // not JSON: keep the status line
-      }
-      throw new ApiError(response.status, message);
-    }
-    return response;
-  }
+const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
 
-  // A JSON document of the reader API.
-  async function api(path) {
-    return (await get(path, "application/json")).json();
-  }
+// Packed little-endian float64 values (GET /api/web/list-values) as a Float64Array.
+export async function float64s(path) {
+  const buffer = await (await get(path, "application/octet-stream")).arrayBuffer();
+  if (LITTLE_ENDIAN) return new Float64Array(buffer);
+  const view = new DataView(buffer), values = new Float64Array(buffer.byteLength / 8);
+  for (let i = 0; i < values.length; i++) values[i] = view.getFloat64(i * 8, true);
+  return values;
+}
 
-  const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
+// The API encodes non-finite numbers as "NaN", "Infinity", "-Infinity".
+export function num(value) {
+  return typeof value === "string" && value in NON_FINITE ? NON_FINITE[value] : Number(value);
+}
 
-  // Packed little-endian float64 values (GET /api/web/list-values) as a Float64Array.
-  async function float64s(path) {
-    const buffer = await (await get(path, "application/octet-stream")).arrayBuffer();
-    if (LITTLE_ENDIAN) return new Float64Array(buffer);
-    const view = new DataView(buffer), values = new Float64Array(buffer.byteLength / 8);
-    for (let i = 0; i < values.length; i++) values[i] = view.getFloat64(i * 8, true);
-    return values;
-  }
+// Exact value: JS prints the shortest string that reads back to the same
+// double, and "NaN", "Infinity", "-Infinity" as the API spells them.
+export function fmt(value) {
+  return String(value);
+}
 
-  // The API encodes non-finite numbers as "NaN", "Infinity", "-Infinity".
-  function num(value) {
-    return typeof value === "string" && value in NON_FINITE ? NON_FINITE[value] : Number(value);
-  }
+// Short value for axis labels.
+export function fmtShort(value) {
+  if (!Number.isFinite(value)) return fmt(value);
+  if (value === 0) return "0";
+  const magnitude = Math.abs(value);
+  if (magnitude >= 1e6 || magnitude < 1e-3) return value.toExponential(2).replace(/\.?0+e/, "e");
+  return String(Number(value.toPrecision(4)));
+}
 
-  // Exact value: JS prints the shortest string that reads back to the same
-  // double, and "NaN", "Infinity", "-Infinity" as the API spells them.
-  function fmt(value) {
-    return String(value);
-  }
+// "2026-11-26T19:56:18.123456Z" -> "2026-11-26 19:56:18.123" (UTC).
+export function fmtTime(iso) {
+  if (!iso) return "—";
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return date.toISOString().replace("T", " ").replace("Z", "");
+}
 
-  // Short value for axis labels.
-  function fmtShort(value) {
-    if (!Number.isFinite(value)) return fmt(value);
-    if (value === 0) return "0";
-    const magnitude = Math.abs(value);
-    if (magnitude >= 1e6 || magnitude < 1e-3) return value.toExponential(2).replace(/\.?0+e/, "e");
-    return String(Number(value.toPrecision(4)));
-  }
+export function timeElement(iso) {
+  const element = document.createElement("time");
+  element.dateTime = iso || "";
+  element.textContent = fmtTime(iso);
+  return element;
+}
 
-  // "2026-11-26T19:56:18.123456Z" -> "2026-11-26 19:56:18.123" (UTC).
-  function fmtTime(iso) {
-    if (!iso) return "—";
-    const date = new Date(iso);
-    if (Number.isNaN(date.getTime())) return iso;
-    return date.toISOString().replace("T", " ").replace("Z", "");
-  }
+// A table cell (`tag` "td" or "th") holding text or a node, appended to `row`.
+function appendCell(row, tag, content, className) {
+  const element = document.createElement(tag);
+  if (content instanceof Node) element.append(content);
+  else element.textContent = content;
+  if (className) element.className = className;
+  row.append(element);
+  return element;
+}
 
-  function timeElement(iso) {
-    const element = document.createElement("time");
-    element.dateTime = iso || "";
-    element.textContent = fmtTime(iso);
-    return element;
-  }
+export function cell(row, content, className) {
+  return appendCell(row, "td", content, className);
+}
 
-  function cell(row, content, className) {
-    const td = document.createElement("td");
-    if (content instanceof Node) td.append(content);
-    else td.textContent = content;
-    if (className) td.className = className;
-    row.append(td);
-    return td;
-  }
+// A new table row whose first cell is its header: `header` (text or a node).
+export function headedRow(header) {
+  const tr = document.createElement("tr");
+  appendCell(tr, "th", header).scope = "row";
+  return tr;
+}
 
-  function setStatus(text, isError) {
-    const status = document.getElementById("status");
-    if (!status) return;
-    status.textContent = text;
-    status.classList.toggle("error", Boolean(isError));
-  }
-
-  return { ApiError, api, float64s, num, fmt, fmtShort, fmtTime, timeElement, cell, setStatus, toLogin };
-})();
+export function setStatus(text, isError) {
+  const status = document.getElementById("status");
+  if (!status) return;
+  status.textContent = text;
+  status.classList.toggle("error", Boolean(isError));
+}

@@ -2,169 +2,164 @@
 // metric) and Export tab. Live: polls GET /api/v1/executions/{id}; redraws the
 // scalars when its `updated_at` moves and re-reads only the lists whose length
 // differs from what is drawn.
-"use strict";
+import { Chart } from "./chart.js";
+import { api, cell, float64s, fmt, fmtTime, headedRow, num, setStatus, timeElement } from "./common.js";
 
-(() => {
-  const POLL_MS = 2000;
-  const started = performance.now();
-  const main = document.getElementById("main");
-  const id = main.dataset.executionId;
-  const base = "/api/v1/executions/" + encodeURIComponent(id);
-  const charts = new Map();
-  const drawn = new Map(); // list name -> number of values drawn
-  let last = null;
+const POLL_MS = 2000;
+const started = performance.now();
+const main = document.getElementById("main");
+const id = main.dataset.executionId;
+const base = "/api/v1/executions/" + encodeURIComponent(id);
+const charts = new Map();
+const drawn = new Map(); // list name -> number of values drawn
+let last = null;
 
-  function renderSummary(ex) {
-    const fields = {
-      pipeline_name: ex.pipeline_name || "—",
-      deployment_name: ex.deployment_name || "—",
-      created_at: SM.fmtTime(ex.created_at),
-      updated_at: SM.fmtTime(ex.updated_at),
-    };
-    for (const [key, text] of Object.entries(fields)) {
-      document.querySelector(`#summary [data-field="${key}"]`).textContent = text;
-    }
+function renderSummary(ex) {
+  const fields = {
+    pipeline_name: ex.pipeline_name || "—",
+    deployment_name: ex.deployment_name || "—",
+    created_at: fmtTime(ex.created_at),
+    updated_at: fmtTime(ex.updated_at),
+  };
+  for (const [key, text] of Object.entries(fields)) {
+    document.querySelector(`#summary [data-field="${key}"]`).textContent = text;
   }
+}
 
-  function renderScalars(scalars) {
-    const body = document.querySelector("#scalars tbody");
-    body.replaceChildren();
-    for (const metric of scalars) {
-      const tr = document.createElement("tr");
-      const th = document.createElement("th");
-      th.scope = "row";
-      th.textContent = metric.name;
-      tr.append(th);
-      const value = SM.num(metric.value);
-      const td = SM.cell(tr, SM.fmt(value), "num mono");
-      if (!Number.isFinite(value)) td.classList.add("nonfinite");
-      SM.cell(tr, SM.timeElement(metric.created_at));
-      tr.dataset.metric = metric.name;
-      body.append(tr);
-    }
-    if (!scalars.length) {
-      const tr = document.createElement("tr");
-      SM.cell(tr, "No metric values recorded.").colSpan = 3;
-      body.append(tr);
-    }
+function renderScalars(scalars) {
+  const body = document.querySelector("#scalars tbody");
+  body.replaceChildren();
+  for (const metric of scalars) {
+    const tr = headedRow(metric.name);
+    const value = num(metric.value);
+    const td = cell(tr, fmt(value), "num mono");
+    if (!Number.isFinite(value)) td.classList.add("nonfinite");
+    cell(tr, timeElement(metric.created_at));
+    tr.dataset.metric = metric.name;
+    body.append(tr);
   }
-
-  // One list's values, read as raw float64 (no JSON: NaN and ±Infinity included).
-  function fetchValues(name) {
-    const query = new URLSearchParams({ execution_id: id, name });
-    return SM.float64s("/api/web/list-values?" + query.toString());
+  if (!scalars.length) {
+    const tr = document.createElement("tr");
+    cell(tr, "No metric values recorded.").colSpan = 3;
+    body.append(tr);
   }
+}
 
-  function chartFor(name, info) {
-    let entry = charts.get(name);
-    if (!entry) {
-      const figure = document.createElement("figure");
-      figure.className = "chart";
-      figure.dataset.metric = name;
-      const caption = document.createElement("figcaption");
-      const title = document.createElement("h3");
-      title.textContent = name;
-      const meta = document.createElement("span");
-      meta.className = "meta";
-      caption.append(title, meta);
-      figure.append(caption);
-      document.getElementById("charts").append(figure);
-      entry = { figure, meta, chart: new LineChart.Chart(figure, name) };
-      charts.set(name, entry);
-    }
-    const parts = [`${info.length.toLocaleString("en")} values`, `created ${SM.fmtTime(info.created_at)} UTC`];
-    if (info.dropped) parts.push(`${info.dropped.toLocaleString("en")} dropped (50,000 cap)`);
-    entry.meta.textContent = parts.join(" · ");
-    return entry;
+// One list's values, read as raw float64 (no JSON: NaN and ±Infinity included).
+function fetchValues(name) {
+  const query = new URLSearchParams({ execution_id: id, name });
+  return float64s("/api/web/list-values?" + query.toString());
+}
+
+function chartFor(name, info) {
+  let entry = charts.get(name);
+  if (!entry) {
+    const figure = document.createElement("figure");
+    figure.className = "chart";
+    figure.dataset.metric = name;
+    const caption = document.createElement("figcaption");
+    const title = document.createElement("h3");
+    title.textContent = name;
+    const meta = document.createElement("span");
+    meta.className = "meta";
+    caption.append(title, meta);
+    figure.append(caption);
+    document.getElementById("charts").append(figure);
+    entry = { figure, meta, chart: new Chart(figure, name) };
+    charts.set(name, entry);
   }
+  const parts = [`${info.length.toLocaleString("en")} values`, `created ${fmtTime(info.created_at)} UTC`];
+  if (info.dropped) parts.push(`${info.dropped.toLocaleString("en")} dropped (50,000 cap)`);
+  entry.meta.textContent = parts.join(" · ");
+  return entry;
+}
 
-  // Reads every list whose length changed, all at once, then redraws those.
-  async function renderLists(descriptors) {
-    const container = document.getElementById("charts");
-    if (!descriptors.length) {
-      container.textContent = "No list metrics recorded.";
-      return;
+// Reads every list whose length changed, all at once, then redraws those.
+async function renderLists(descriptors) {
+  const container = document.getElementById("charts");
+  if (!descriptors.length) {
+    container.textContent = "No list metrics recorded.";
+    return;
+  }
+  if (!charts.size) container.replaceChildren();
+  const stale = descriptors.filter((info) => drawn.get(info.name) !== info.length);
+  const values = await Promise.all(stale.map((info) => fetchValues(info.name)));
+  for (const info of descriptors) chartFor(info.name, info); // keeps the API's order
+  stale.forEach((info, i) => {
+    charts.get(info.name).chart.setData(values[i]);
+    drawn.set(info.name, values[i].length);
+    chartFor(info.name, { ...info, length: values[i].length });
+  });
+}
+
+// Compared with what is drawn (not with the last summary), so values that
+// arrived between two reads are fetched on the next poll.
+function listsChanged(descriptors) {
+  if (descriptors.length !== drawn.size) return true;
+  return descriptors.some((l) => drawn.get(l.name) !== l.length);
+}
+
+async function refresh() {
+  const ex = await api(base);
+  const changed = !last || ex.updated_at !== last.updated_at;
+  if (changed) {
+    renderSummary(ex);
+    renderScalars(ex.scalars);
+  }
+  if (!last || listsChanged(ex.lists)) await renderLists(ex.lists);
+  last = ex;
+  return changed;
+}
+
+function setupTabs() {
+  const tabs = [...document.querySelectorAll('[role="tab"]')];
+  function select(tab) {
+    for (const t of tabs) {
+      const on = t === tab;
+      t.setAttribute("aria-selected", String(on));
+      t.tabIndex = on ? 0 : -1;
+      document.getElementById(t.getAttribute("aria-controls")).hidden = !on;
     }
-    if (!charts.size) container.replaceChildren();
-    const stale = descriptors.filter((info) => drawn.get(info.name) !== info.length);
-    const values = await Promise.all(stale.map((info) => fetchValues(info.name)));
-    for (const info of descriptors) chartFor(info.name, info); // keeps the API's order
-    stale.forEach((info, i) => {
-      charts.get(info.name).chart.setData(values[i]);
-      drawn.set(info.name, values[i].length);
-      chartFor(info.name, { ...info, length: values[i].length });
+    for (const { chart } of charts.values()) chart.draw();
+  }
+  tabs.forEach((tab, i) => {
+    tab.addEventListener("click", () => select(tab));
+    tab.addEventListener("keydown", (e) => {
+      const step = { ArrowRight: 1, ArrowLeft: -1 }[e.key];
+      if (!step) return;
+      const next = tabs[(i + step + tabs.length) % tabs.length];
+      next.focus();
+      select(next);
     });
-  }
+  });
+}
 
-  // Compared with what is drawn (not with the last summary), so values that
-  // arrived between two reads are fetched on the next poll.
-  function listsChanged(descriptors) {
-    if (descriptors.length !== drawn.size) return true;
-    return descriptors.some((l) => drawn.get(l.name) !== l.length);
+async function start() {
+  setupTabs();
+  try {
+    await refresh();
+    main.dataset.loadMs = String(Math.round(performance.now() - started));
+    // Milliseconds from the start of the navigation to every chart drawn.
+    main.dataset.readyAt = String(Math.round(performance.now()));
+    main.dataset.state = "ready";
+    setStatus(`Live: checking for new values every ${POLL_MS / 1000} s.`);
+  } catch (error) {
+    main.dataset.state = "error";
+    if (error.status !== 401) setStatus(error.status === 404 ? `No execution ${id}.` : "Could not load: " + error.message, true);
+    return;
   }
-
-  async function refresh() {
-    const ex = await SM.api(base);
-    const changed = !last || ex.updated_at !== last.updated_at;
-    if (changed) {
-      renderSummary(ex);
-      renderScalars(ex.scalars);
-    }
-    if (!last || listsChanged(ex.lists)) await renderLists(ex.lists);
-    last = ex;
-    return changed;
-  }
-
-  function setupTabs() {
-    const tabs = [...document.querySelectorAll('[role="tab"]')];
-    function select(tab) {
-      for (const t of tabs) {
-        const on = t === tab;
-        t.setAttribute("aria-selected", String(on));
-        t.tabIndex = on ? 0 : -1;
-        document.getElementById(t.getAttribute("aria-controls")).hidden = !on;
-      }
-      for (const { chart } of charts.values()) chart.draw();
-    }
-    tabs.forEach((tab, i) => {
-      tab.addEventListener("click", () => select(tab));
-      tab.addEventListener("keydown", (e) => {
-        const step = { ArrowRight: 1, ArrowLeft: -1 }[e.key];
-        if (!step) return;
-        const next = tabs[(i + step + tabs.length) % tabs.length];
-        next.focus();
-        select(next);
-      });
-    });
-  }
-
-  async function start() {
-    setupTabs();
+  let busy = false;
+  setInterval(async () => {
+    if (busy || document.visibilityState !== "visible") return;
+    busy = true;
     try {
-      await refresh();
-      main.dataset.loadMs = String(Math.round(performance.now() - started));
-      // Milliseconds from the start of the navigation to every chart drawn.
-      main.dataset.readyAt = String(Math.round(performance.now()));
-      main.dataset.state = "ready";
-      SM.setStatus(`Live: checking for new values every ${POLL_MS / 1000} s.`);
+      if (await refresh()) setStatus(`Live: updated at ${fmtTime(last.updated_at)} UTC.`);
     } catch (error) {
-      main.dataset.state = "error";
-      if (error.status !== 401) SM.setStatus(error.status === 404 ? `No execution ${id}.` : "Could not load: " + error.message, true);
-      return;
+      if (error.status !== 401) setStatus("Live updates paused: " + error.message, true);
+    } finally {
+      busy = false;
     }
-    let busy = false;
-    setInterval(async () => {
-      if (busy || document.visibilityState !== "visible") return;
-      busy = true;
-      try {
-        if (await refresh()) SM.setStatus(`Live: updated at ${SM.fmtTime(last.updated_at)} UTC.`);
-      } catch (error) {
-        if (error.status !== 401) SM.setStatus("Live updates paused: " + error.message, true);
-      } finally {
-        busy = false;
-      }
-    }, POLL_MS);
-  }
+  }, POLL_MS);
+}
 
-  start();
-})();
+start();

@@ -41,22 +41,21 @@ def page(
     title: str,
     body_template: str,
     *,
-    scripts: tuple[str, ...] = (),
+    script: str = "",
     signed_in: bool = True,
     status_code: int = 200,
     **values: str,
 ) -> HTMLResponse:
-    """A full page: `layout.html` around `body_template`, with its scripts."""
+    """A full page: `layout.html` around `body_template`, with its entry module.
+
+    `script` names the page's one ES module under `/static/`; it imports what
+    it needs itself (module scripts run after the page is parsed, like `defer`).
+    """
     body = render(body_template, **values)
     nav = render("nav.html") if signed_in else ""
-    # Deferred scripts run in document order, after the page is parsed.
-    tags = "".join(
-        f'<script src="/static/{html.escape(name)}" defer></script>'
-        for name in ("common.js", *scripts)
-        if scripts
-    )
+    tag = f'<script type="module" src="/static/{html.escape(script)}"></script>' if script else ""
     # The body and nav are already rendered (escaped) HTML: substitute them raw.
     document = _template("layout.html").substitute(
-        title=html.escape(title), nav=nav, body=body, scripts=tags
+        title=html.escape(title), nav=nav, body=body, script=tag
     )
     return HTMLResponse(document, status_code=status_code, headers=SECURITY_HEADERS)
