@@ -7,19 +7,27 @@ per-event Python work: a group is encoded as a whole (orjson, in C) and only
 re-cut when it is too large, into parts sized from the measured overshoot. A
 list too large for one message (a full 50,000-value list is about 1 MB of
 JSON) is cut into chunks that travel in consecutive envelopes, each chunk an
-event with the list's name and record time.
+event with the list's name and record time. An event that cannot be encoded
+at all (validation makes this a bug, not an input) fails alone: the batcher
+bisects its group down to it and counts its values in `failed_values`.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+import orjson
+
 from stepmetrics.producers.context import StepContext
 from stepmetrics.producers.errors import ProducerError
 from stepmetrics.producers.events import KIND_LIST, Envelope, WireEvent, encode_envelope
+from stepmetrics.producers.excerpt import excerpt
+
+log = logging.getLogger(__name__)
 
 # Re-cut parts aim below the limit, as events differ in size.
 _FILL: Final = 0.85
@@ -43,6 +51,7 @@ class Batcher:
         self.max_bytes = max_bytes
         self.max_events = max_events
         self.next_seq = 0
+        self.failed_values = 0  # values of events that could not be encoded, ever
 
     def build(self, ctxs: Sequence[StepContext], events: Sequence[WireEvent]) -> list[Outgoing]:
         """Group `events` (of the parallel `ctxs`) per execution and encode them."""
@@ -61,7 +70,11 @@ class Batcher:
             ctx.deployment_name,
             events,
         )
-        data = encode_envelope(envelope)
+        try:
+            data = encode_envelope(envelope)
+        except orjson.JSONEncodeError as exc:
+            self._unencodable(ctx, events, exc, out)
+            return
         if len(data) <= self.max_bytes:
             out.append(Outgoing(self.next_seq, envelope.key, data, _count(events)))
             self.next_seq += 1
@@ -78,6 +91,29 @@ class Batcher:
         size = math.ceil(len(payload) / parts)
         for start in range(0, len(payload), size):
             self._fit(ctx, [(kind, name, ts_us, payload[start : start + size])], out)
+
+
+    def _unencodable(
+        self,
+        ctx: StepContext,
+        events: list[WireEvent],
+        exc: orjson.JSONEncodeError,
+        out: list[Outgoing],
+    ) -> None:
+        if len(events) > 1:  # bisect: only the events that cannot be encoded fail
+            half = len(events) // 2
+            self._fit(ctx, events[:half], out)
+            self._fit(ctx, events[half:], out)
+            return
+        self.failed_values += _count(events)
+        log.error(
+            "stepmetrics: metric %s of execution %s cannot be encoded (%s); "
+            "its %d value(s) are dropped",
+            excerpt(events[0][1]),
+            excerpt(ctx.execution_id),
+            exc,
+            _count(events),
+        )
 
 
 def _group(

@@ -133,20 +133,13 @@ def _decode(data: bytes) -> Envelope:
     # A batch repeats the same few names thousands of times: check each once.
     valid_names: set[str] = set()
     return Envelope(
-        producer_id=_field_str(doc, "pid"),
+        producer_id=_field_id(doc, "pid"),
         seq=_field_seq(doc),
         execution_id=_field_id(doc, "eid"),
         pipeline_name=_field_id(doc, "pipe"),
         deployment_name=None if doc.get("dep") is None else _field_id(doc, "dep"),
         events=[_decode_event(i, raw, valid_names) for i, raw in enumerate(raw_events)],
     )
-
-
-def _field_str(doc: dict[str, Any], key: str) -> str:
-    value = doc.get(key)
-    if not isinstance(value, str) or not value:
-        raise EnvelopeError(f"'{key}' must be a non-empty string, got {excerpt(value)}")
-    return value
 
 
 def _field_id(doc: dict[str, Any], key: str) -> str:
@@ -226,6 +219,8 @@ def check_name(name: object) -> str | None:
         )
     if _CONTROL_CHARS.search(name):
         return f"metric name {excerpt(name)} contains control characters"
+    if not _is_utf8(name):
+        return f"metric name {excerpt(name)} is not valid text: {_UTF8_ONLY}"
     return None
 
 
@@ -239,4 +234,20 @@ def check_id(field: str, value: object) -> str | None:
             f"{field}={excerpt(value)} is not allowed; allowed: 1 to {MAX_NAME_LENGTH} "
             "characters without control characters"
         )
+    if not _is_utf8(value):
+        return f"{field}={excerpt(value)} is not valid text: {_UTF8_ONLY}"
     return None
+
+
+_UTF8_ONLY: Final = "it holds a lone surrogate; allowed: text that UTF-8 can encode"
+
+
+def _is_utf8(text: str) -> bool:
+    """False for text with lone surrogates (JSON and Kafka keys need UTF-8)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -150,7 +150,10 @@ class Sender:
     async def _round(self) -> None:
         ctxs, events = self._buffer.drain()
         if events:
+            failed_before = self._batcher.failed_values
             self._outbox.add(self._batcher.build(ctxs, events))
+            if unencodable := self._batcher.failed_values - failed_before:
+                self._buffer.release(failed=unencodable)
         # Everything recorded before a pending flush() is in the outbox now.
         self._outbox.arm_flushes()
         if self._outbox:

@@ -12,6 +12,8 @@ from stepmetrics.producers.batcher import Batcher, Outgoing
 from stepmetrics.producers.buffer import Buffer
 from stepmetrics.producers.context import StepContext
 from stepmetrics.producers.events import (
+    KIND_LIST,
+    KIND_SCALAR,
     MAX_ENVELOPE_BYTES,
     MAX_LIST_VALUES,
     WireEvent,
@@ -152,3 +154,21 @@ def test_many_scalars_are_recut_under_the_byte_limit() -> None:
     assert [o.seq for o in out] == list(range(len(out)))
     assert [(e[1], e[3]) for e in decode_all(out)] == [(f"metric-{i}", i / 7) for i in range(5000)]
     assert sum(o.values for o in out) == 5000
+
+
+def test_an_event_that_cannot_be_encoded_fails_alone() -> None:
+    # Validation refuses such names at the call; the batcher still must not
+    # lose the rest of the round (or the buffer's count) to one of them.
+    batcher = Batcher("p", 10_000, 100)
+    bad = (KIND_LIST, "loss\ud800", 5, [1.0, 2.0])
+    events = [
+        (KIND_SCALAR, "a", 1, 1.0),
+        bad,
+        (KIND_SCALAR, "b", 2, 2.0),
+        (KIND_SCALAR, "c", 3, 3.0),
+    ]
+    out = batcher.build([CTX] * len(events), events)
+    assert batcher.failed_values == 2
+    assert sum(o.values for o in out) == 3
+    assert [e[1] for e in decode_all(out)] == ["a", "b", "c"]
+    assert [o.seq for o in out] == list(range(len(out)))

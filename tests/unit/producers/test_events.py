@@ -66,7 +66,9 @@ def test_non_finite_travel_as_explicit_strings() -> None:
     ("mutate", "message"),
     [
         (lambda d: d.update(v=2), "unknown schema version 2"),
-        (lambda d: d.pop("pid"), "'pid' must be a non-empty string"),
+        (lambda d: d.pop("pid"), "'pid' must be a str, got NoneType"),
+        (lambda d: d.update(pid="p\x00"), "'pid'='p\\x00' is not allowed"),
+        (lambda d: d.update(pid="p" * 257), "1 to 256 characters"),
         (lambda d: d.update(seq=-1), "'seq' must be a non-negative integer"),
         (lambda d: d.update(seq=True), "'seq' must be a non-negative integer"),
         (lambda d: d.update(ev=[]), "'ev' must be a non-empty list"),

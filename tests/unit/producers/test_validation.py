@@ -132,6 +132,7 @@ def test_one_bad_value_rejects_the_whole_list(
         ("", InvalidMetricError, "must not be empty"),
         ("x" * 257, InvalidMetricError, "at most 256"),
         ("a\tb", InvalidMetricError, "control characters"),
+        ("loss\ud800", InvalidMetricError, "lone surrogate; allowed: text that UTF-8 can encode"),
         (None, InvalidMetricTypeError, "got NoneType None"),
         (42, InvalidMetricTypeError, "got int 42"),
     ],
