@@ -7,7 +7,7 @@ DEV_STAMP   := $(VENV)/.dev-installed
 STACK_STAMP := $(VENV)/.stack-installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: up test lint typecheck unit integration bench system-deps clean
+.PHONY: up test lint typecheck unit integration bench fuzz system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,15 @@ unit: $(DEV_STAMP)
 
 integration: system-deps $(DEV_STAMP)
 	$(BIN)/pytest tests/integration
+
+## fuzz: every coverage-guided fuzz target (tests/fuzz), FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 300
+fuzz: $(DEV_STAMP)
+	@for target in tests/fuzz/fuzz_*.py; do \
+		module=$$(echo $${target%.py} | tr / .); \
+		echo "== $$module ($(FUZZ_SECONDS) s)"; \
+		$(BIN)/python -m $$module -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
+	done
 
 ## bench: the benchmark suite (not part of `make test`).
 bench: system-deps $(BENCH_STAMP)

@@ -92,7 +92,6 @@ class Batcher:
         for start in range(0, len(payload), size):
             self._fit(ctx, [(kind, name, ts_us, payload[start : start + size])], out)
 
-
     def _unencodable(
         self,
         ctx: StepContext,
