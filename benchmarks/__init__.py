@@ -5,6 +5,6 @@ peers, growth); `runner` holds the shared measurement types and `report` the
 table and JSON output. Every load targets 127.0.0.1 only.
 """
 
-from benchmarks.runner import Measurement, Scale
+from benchmarks.harness.runner import Measurement, Scale
 
 __all__ = ["Measurement", "Scale"]

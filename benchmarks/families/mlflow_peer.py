@@ -1,22 +1,19 @@
 """Peer: MLflow (mlflow-skinny, SQLite backend in a temp dir) on the scalar workload.
 
 `log_metric` is one synchronous SQLite transaction per call; `log_batch` sends
-up to 1,000 metrics per call. Both run in a child process, bounded in time.
+up to 1,000 metrics per call. Both run in a child process
+(`benchmarks.children.mlflow_peer`), bounded in time.
 """
 
 from __future__ import annotations
 
-import logging
-import tempfile
-import time
-from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
-from benchmarks.runner import Measurement, Scale, child_main, measure, repeat, run_child
+from benchmarks.children import MLFLOW_PEER
+from benchmarks.harness.runner import Measurement, Scale, measure, repeat, run_child
 
 FAMILY: Final = "peers"
 BATCH: Final = 1_000
-METRIC_NAMES: Final = 50
 
 
 def run(scale: Scale) -> list[Measurement]:
@@ -26,44 +23,9 @@ def run(scale: Scale) -> list[Measurement]:
         "batch_metrics": scale.count(20_000, minimum=BATCH),
         "seconds": min(scale.seconds, 5.0),
     }
-    runs = repeat(scale.repeats, lambda: run_child(__name__, spec, timeout=180))
+    runs = repeat(scale.repeats, lambda: run_child(MLFLOW_PEER, spec, timeout=180))
     note = "mlflow-skinny, SQLite backend, scalar workload, child process"
     return [
         measure(FAMILY, "mlflow log_metric", runs["log_metric_per_s"], "metrics/s", note=note),
         measure(FAMILY, "mlflow log_batch(1000)", runs["log_batch_per_s"], "metrics/s", note=note),
     ]
-
-
-def _child(spec: dict[str, Any]) -> dict[str, Any]:
-    import mlflow
-    from mlflow.entities import Metric
-
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    with tempfile.TemporaryDirectory(prefix="bench-mlflow-") as tmp:
-        mlflow.set_tracking_uri(f"sqlite:///{Path(tmp) / 'mlflow.db'}")
-        client = mlflow.MlflowClient()
-        run_id = client.create_run(client.create_experiment("bench")).info.run_id
-        seconds = float(spec["seconds"])
-        start = time.perf_counter()
-        done = 0
-        while done < spec["calls"] and time.perf_counter() - start < seconds:
-            client.log_metric(run_id, f"m{done % METRIC_NAMES}", float(done), step=done)
-            done += 1
-        per_call = done / (time.perf_counter() - start)
-        ts_ms = int(time.time() * 1000)
-        start = time.perf_counter()
-        sent = 0
-        while sent < spec["batch_metrics"] and time.perf_counter() - start < seconds:
-            batch = [
-                Metric(f"m{(sent + i) % METRIC_NAMES}", float(sent + i), ts_ms, sent + i)
-                for i in range(BATCH)
-            ]
-            client.log_batch(run_id, metrics=batch)
-            sent += BATCH
-        per_batch = sent / (time.perf_counter() - start)
-    return {"log_metric_per_s": per_call, "log_batch_per_s": per_batch}
-
-
-if __name__ == "__main__":
-    child_main(_child)

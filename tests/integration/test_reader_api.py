@@ -18,7 +18,7 @@ from stepmetrics.store.api import create_app, session_cookie_value
 from stepmetrics.store.client import AsyncMetricsClient
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.settings import ApiSettings, ClientSettings, StoreSettings
-from tests.integration.seed import seed_execution
+from tests.support.seed import seed_execution
 
 TOKEN = "test-token-0123456789"  # noqa: S105 (a test token)
 T0 = 1_764_000_000_000_000  # 2025-11-24T16:00:00Z in µs

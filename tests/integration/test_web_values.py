@@ -11,12 +11,13 @@ import pytest
 import redis.asyncio as aioredis
 from starlette.applications import Starlette
 
+from stepmetrics.processors.writes.reduce import pack_values
 from stepmetrics.stack.services import ManagedProcess
 from stepmetrics.store.api import create_app, session_cookie_value
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.settings import ApiSettings, StoreSettings
 from stepmetrics.store.web import SESSION_COOKIE, web_routes
-from tests.integration.seed import pack, seed_execution
+from tests.support.seed import seed_execution
 
 TOKEN = "values-test-token-0123"  # noqa: S105 (a test token)
 VALUES = [0.5, math.nan, math.inf, -math.inf, -0.0, 1e-300, 1 / 3]
@@ -47,7 +48,7 @@ async def test_list_values_are_the_stored_float64_bytes(http: httpx.AsyncClient)
     response = await http.get("/api/web/list-values", params={"execution_id": "e/1", "name": "odd"})
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/octet-stream"
-    assert response.content == pack(VALUES)
+    assert response.content == pack_values(VALUES)
     decoded = array("d", response.content).tolist()
     assert decoded[0] == 0.5
     assert math.isnan(decoded[1])
@@ -82,4 +83,4 @@ async def test_list_values_need_the_token_or_the_session(http: httpx.AsyncClient
     http.cookies.clear()
     bearer = {"Authorization": f"Bearer {TOKEN}"}
     ok = await http.get("/api/web/list-values", params=params, headers=bearer)
-    assert ok.content == pack(VALUES)
+    assert ok.content == pack_values(VALUES)

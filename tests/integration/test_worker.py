@@ -18,8 +18,8 @@ from stepmetrics.producers.events import encode_envelope
 from stepmetrics.stack.services import ManagedProcess, start_redis
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.stats import read_stats
-from tests.integration.metrics_state import actual_state, expected_state, snapshot
-from tests.integration.worker_helpers import (
+from tests.support.metrics_state import actual_state, expected_state, snapshot
+from tests.support.worker import (
     REPO,
     T,
     WorkerProcess,
@@ -118,7 +118,7 @@ async def test_cap_is_exact_with_two_concurrent_producer_processes(
         await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "tests.integration.produce_list",
+            "tests.support.produce_list",
             broker.address,
             topic,
             f"producer-{i}",
