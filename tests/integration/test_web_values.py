@@ -13,10 +13,10 @@ from starlette.applications import Starlette
 
 from stepmetrics.processors.writes.reduce import pack_values
 from stepmetrics.stack.services import ManagedProcess
-from stepmetrics.store.api import create_app, session_cookie_value
+from stepmetrics.store.api import session_cookie_value
 from stepmetrics.store.keys import RedisKeys
-from stepmetrics.store.settings import ApiSettings, StoreSettings
 from stepmetrics.store.web import SESSION_COOKIE, web_routes
+from tests.support.api import api_client, running_api
 from tests.support.seed import seed_execution
 
 TOKEN = "values-test-token-0123"  # noqa: S105 (a test token)
@@ -25,9 +25,8 @@ VALUES = [0.5, math.nan, math.inf, -math.inf, -0.0, 1e-300, 1 / 3]
 
 @pytest.fixture
 async def app(redis_server: ManagedProcess, redis_keys: RedisKeys) -> AsyncIterator[Starlette]:
-    store = StoreSettings(redis_url=redis_server.address, redis_prefix=redis_keys.prefix)
-    application = create_app(ApiSettings(token=TOKEN, store=store), web_routes(TOKEN))
-    async with application.router.lifespan_context(application):
+    routes = web_routes(TOKEN)
+    async with running_api(redis_server.address, redis_keys.prefix, TOKEN, routes) as application:
         yield application
 
 
@@ -38,8 +37,7 @@ async def http(
     await seed_execution(
         redis_client, redis_keys, "e/1", pipeline_name="p", created_us=1, lists={"odd": VALUES}
     )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+    async with api_client(app) as client:
         client.cookies.set(SESSION_COOKIE, session_cookie_value(TOKEN))
         yield client
 
