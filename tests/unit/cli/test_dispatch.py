@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from stepmetrics import cli
+from tests.support.processes import run_cli
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -74,12 +73,6 @@ def test_dispatches_to_the_command_main(capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_runnable_as_module() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "stepmetrics.cli", "--help"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=30,
-    )
+    result = run_cli(["--help"], timeout=30)
     assert result.returncode == 0
     assert "usage: stepmetrics <command>" in result.stdout
