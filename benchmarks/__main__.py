@@ -8,9 +8,9 @@ import os
 import sys
 from pathlib import Path
 
-from benchmarks.report import machine, table, write_json
-from benchmarks.runner import Scale
-from benchmarks.suite import FAMILIES, run_suite
+from benchmarks.harness.report import machine, table, write_json
+from benchmarks.harness.runner import Scale
+from benchmarks.harness.suite import FAMILIES, run_suite
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest.json"
 

@@ -2,24 +2,23 @@
 
 Unit tests (tests/unit) need nothing running. Integration tests (tests/integration)
 get a real Kafka-compatible broker (Tansu) and a real redis-server, started here
-as child processes in temporary directories. Missing infrastructure is an error,
-never a skip.
+as child processes in temporary directories (helpers in `tests.support`).
+Missing infrastructure is an error, never a skip.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from stepmetrics.stack.services import ManagedProcess, free_port, start_broker, start_redis
+from stepmetrics.stack.services import ManagedProcess, start_broker, start_redis
 from stepmetrics.store.keys import RedisKeys
-
-TEST_PARTITIONS = 4
+from tests.support.services import ServiceFactory, create_topic, service_pool
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -28,39 +27,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
-ServiceFactory = Callable[[], ManagedProcess]
-
-
 @pytest.fixture(scope="session")
 def broker_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceFactory]:
     """Start extra brokers (for tests that freeze or kill their own)."""
-    started: list[ManagedProcess] = []
-
-    def make() -> ManagedProcess:
-        workdir = tmp_path_factory.mktemp("broker")
-        managed = start_broker(workdir, free_port())
-        started.append(managed)
-        return managed
-
-    yield make
-    for managed in started:
-        managed.stop()
+    with service_pool(start_broker, lambda: tmp_path_factory.mktemp("broker")) as make:
+        yield make
 
 
 @pytest.fixture(scope="session")
 def redis_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceFactory]:
     """Start extra redis-servers (for tests that restart their own)."""
-    started: list[ManagedProcess] = []
-
-    def make() -> ManagedProcess:
-        workdir = tmp_path_factory.mktemp("redis")
-        managed = start_redis(workdir, free_port(), appendonly=True)
-        started.append(managed)
-        return managed
-
-    yield make
-    for managed in started:
-        managed.stop()
+    start = functools.partial(start_redis, appendonly=True)
+    with service_pool(start, lambda: tmp_path_factory.mktemp("redis")) as make:
+        yield make
 
 
 @pytest.fixture(scope="session")
@@ -79,17 +58,6 @@ def redis_server(redis_factory: ServiceFactory) -> ManagedProcess:
 def unique_name(request: pytest.FixtureRequest) -> str:
     safe = "".join(c if c.isalnum() else "-" for c in request.node.name)[:40]
     return f"{safe}-{uuid.uuid4().hex[:8]}"
-
-
-async def create_topic(bootstrap: str, name: str, partitions: int = TEST_PARTITIONS) -> str:
-    """Create `name` with an explicit partition count (auto-creation gives 4)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, partitions, 1)])
-    finally:
-        await admin.close()
-    return name
 
 
 @pytest.fixture

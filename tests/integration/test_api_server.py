@@ -23,7 +23,7 @@ from stepmetrics.store.client import MetricsClient
 from stepmetrics.store.errors import ApiAuthError
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.settings import ClientSettings
-from tests.integration.seed import seed_execution
+from tests.support.seed import seed_execution
 
 TOKEN = "server-test-token-42"  # noqa: S105 (a test token)
 WRONG_TOKEN = "not-the-token"  # noqa: S105

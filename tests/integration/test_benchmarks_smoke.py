@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import mlflow_peer
-from benchmarks.report import machine, ratios, table, write_json
-from benchmarks.runner import TINY, Measurement
-from benchmarks.services import BenchStack, running_stack
-from benchmarks.suite import STACK_FAMILIES, memory
+from benchmarks.families import mlflow_peer
+from benchmarks.harness.report import machine, ratios, table, write_json
+from benchmarks.harness.runner import TINY, Measurement
+from benchmarks.harness.suite import STACK_FAMILIES, memory
+from tests.support.services import BenchStack, running_stack
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ import pytest
 
 from stepmetrics.sdk import CraftAiSdk
 from stepmetrics.stack.services import ManagedProcess
-from tests.integration.documented import LIST_EXAMPLE, SCALAR_EXAMPLE
-from tests.integration.web_stack import TOKEN, WebStack, start_web_stack
+from tests.support.documented import LIST_EXAMPLE, SCALAR_EXAMPLE
+from tests.support.web_stack import TOKEN, WebStack, start_web_stack
 
 KEYS = {"name", "value", "created_at", "execution_id", "deployment_name", "pipeline_name"}
 

@@ -18,7 +18,8 @@ from stepmetrics.store.api import create_app, session_cookie_value
 from stepmetrics.store.client import AsyncMetricsClient
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.settings import ApiSettings, ClientSettings, StoreSettings
-from tests.integration.seed import seed_execution
+from tests.support.api import api_client, running_api
+from tests.support.seed import seed_execution
 
 TOKEN = "test-token-0123456789"  # noqa: S105 (a test token)
 T0 = 1_764_000_000_000_000  # 2025-11-24T16:00:00Z in µs
@@ -27,17 +28,13 @@ LOGX = [math.log(i) for i in range(1, 50)]
 
 @pytest.fixture
 async def app(redis_server: ManagedProcess, redis_keys: RedisKeys) -> AsyncIterator[Starlette]:
-    store = StoreSettings(redis_url=redis_server.address, redis_prefix=redis_keys.prefix)
-    application = create_app(ApiSettings(token=TOKEN, store=store))
-    async with application.router.lifespan_context(application):
+    async with running_api(redis_server.address, redis_keys.prefix, TOKEN) as application:
         yield application
 
 
 @pytest.fixture
 async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    headers = {"authorization": f"Bearer {TOKEN}"}
-    async with httpx.AsyncClient(transport=transport, base_url="http://api", headers=headers) as c:
+    async with api_client(app, TOKEN) as c:
         yield c
 
 

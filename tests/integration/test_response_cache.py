@@ -13,10 +13,9 @@ from starlette.applications import Starlette
 from stepmetrics.processors.writes.writer import MetricsWriter
 from stepmetrics.producers.events import Envelope, WireEvent
 from stepmetrics.stack.services import ManagedProcess
-from stepmetrics.store.api import create_app
 from stepmetrics.store.api.cache import ResponseCache
 from stepmetrics.store.keys import RedisKeys
-from stepmetrics.store.settings import ApiSettings, StoreSettings
+from tests.support.api import api_client, running_api
 
 TOKEN = "cache-test-token-0123456789"  # noqa: S105 (a test token)
 T = 1_764_150_000_000_000
@@ -31,17 +30,13 @@ def env(seq: int, events: list[WireEvent], eid: str = "e1") -> Envelope:
 
 @pytest.fixture
 async def app(redis_server: ManagedProcess, redis_keys: RedisKeys) -> AsyncIterator[Starlette]:
-    store = StoreSettings(redis_url=redis_server.address, redis_prefix=redis_keys.prefix)
-    application = create_app(ApiSettings(token=TOKEN, store=store))
-    async with application.router.lifespan_context(application):
+    async with running_api(redis_server.address, redis_keys.prefix, TOKEN) as application:
         yield application
 
 
 @pytest.fixture
 async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    headers = {"authorization": f"Bearer {TOKEN}"}
-    async with httpx.AsyncClient(transport=transport, base_url="http://api", headers=headers) as c:
+    async with api_client(app, TOKEN) as c:
         yield c
 
 

@@ -15,7 +15,7 @@ from stepmetrics.producers.errors import InvalidMetricError, InvalidMetricTypeEr
 from stepmetrics.producers.events import MAX_ENVELOPE_BYTES, MAX_LIST_VALUES
 from stepmetrics.sdk import CraftAiSdk
 from stepmetrics.stack.services import ManagedProcess
-from tests.integration.sdk_support import (
+from tests.support.sdk import (
     events,
     list_values,
     read_envelopes,

@@ -13,8 +13,8 @@ import pytest
 from stepmetrics.producers import Recorder, step_context
 from stepmetrics.sdk import CraftAiSdk
 from stepmetrics.stack.services import ManagedProcess
-from tests.integration.documented import LIST_EXAMPLE, SCALAR_EXAMPLE
-from tests.integration.sdk_support import events, read_envelopes, settings_for, unique
+from tests.support.documented import LIST_EXAMPLE, SCALAR_EXAMPLE
+from tests.support.sdk import events, read_envelopes, settings_for, unique
 
 # Both documented examples in one step; only the import line differs.
 DOCUMENTED_STEP = SCALAR_EXAMPLE + LIST_EXAMPLE

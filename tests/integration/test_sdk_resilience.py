@@ -20,8 +20,7 @@ from stepmetrics.producers import Recorder, StepMetricsWarning, step_context
 from stepmetrics.producers.sender import Sender
 from stepmetrics.sdk import CraftAiSdk
 from stepmetrics.stack.services import ManagedProcess, free_port
-from tests.conftest import create_topic
-from tests.integration.sdk_support import (
+from tests.support.sdk import (
     events,
     list_values,
     read_envelopes,
@@ -29,6 +28,7 @@ from tests.integration.sdk_support import (
     unique,
     value_count,
 )
+from tests.support.services import create_topic
 
 FREEZE_S = 10.0
 

@@ -26,6 +26,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from stepmetrics.stack.apps import API
 from stepmetrics.stack.services import free_port
 from stepmetrics.stack.state import read_state
+from tests.support.processes import run_cli
 
 READY_WITHIN = 20.0
 READY_PREFIX = "stepmetrics ready: "
@@ -146,13 +147,7 @@ async def _redis_answers(url: str) -> None:
 
 def _env_exports(data_dir: Path) -> dict[str, str]:
     """Run `stepmetrics env`, evaluate its output in sh, return what it exported."""
-    exports = subprocess.run(
-        [sys.executable, "-m", "stepmetrics.cli", "env", "--data-dir", str(data_dir)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    ).stdout
+    exports = run_cli(["env", "--data-dir", str(data_dir)], check=True, timeout=30).stdout
     shown = subprocess.run(
         ["sh", "-c", exports + "env"], capture_output=True, text=True, check=True, env={}
     ).stdout
@@ -162,13 +157,7 @@ def _env_exports(data_dir: Path) -> dict[str, str]:
 
 
 def _second_up_is_refused(data_dir: Path) -> None:
-    second = subprocess.run(
-        [sys.executable, "-m", "stepmetrics.cli", "up", "--data-dir", str(data_dir)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    second = run_cli(["up", "--data-dir", str(data_dir)], timeout=60)
     assert second.returncode == 1
     assert "a stack is already running from" in second.stderr
     assert (data_dir / "stack.json").exists()  # the running stack's state survives

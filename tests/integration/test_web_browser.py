@@ -17,7 +17,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from stepmetrics.stack.services import ManagedProcess
-from tests.integration.web_stack import TOKEN, WebStack, start_web_stack
+from tests.support.web_stack import TOKEN, WebStack, start_web_stack
 
 pytestmark = pytest.mark.browser
 

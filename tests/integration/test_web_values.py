@@ -11,12 +11,13 @@ import pytest
 import redis.asyncio as aioredis
 from starlette.applications import Starlette
 
+from stepmetrics.processors.writes.reduce import pack_values
 from stepmetrics.stack.services import ManagedProcess
-from stepmetrics.store.api import create_app, session_cookie_value
+from stepmetrics.store.api import session_cookie_value
 from stepmetrics.store.keys import RedisKeys
-from stepmetrics.store.settings import ApiSettings, StoreSettings
 from stepmetrics.store.web import SESSION_COOKIE, web_routes
-from tests.integration.seed import pack, seed_execution
+from tests.support.api import api_client, running_api
+from tests.support.seed import seed_execution
 
 TOKEN = "values-test-token-0123"  # noqa: S105 (a test token)
 VALUES = [0.5, math.nan, math.inf, -math.inf, -0.0, 1e-300, 1 / 3]
@@ -24,9 +25,8 @@ VALUES = [0.5, math.nan, math.inf, -math.inf, -0.0, 1e-300, 1 / 3]
 
 @pytest.fixture
 async def app(redis_server: ManagedProcess, redis_keys: RedisKeys) -> AsyncIterator[Starlette]:
-    store = StoreSettings(redis_url=redis_server.address, redis_prefix=redis_keys.prefix)
-    application = create_app(ApiSettings(token=TOKEN, store=store), web_routes(TOKEN))
-    async with application.router.lifespan_context(application):
+    routes = web_routes(TOKEN)
+    async with running_api(redis_server.address, redis_keys.prefix, TOKEN, routes) as application:
         yield application
 
 
@@ -37,8 +37,7 @@ async def http(
     await seed_execution(
         redis_client, redis_keys, "e/1", pipeline_name="p", created_us=1, lists={"odd": VALUES}
     )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+    async with api_client(app) as client:
         client.cookies.set(SESSION_COOKIE, session_cookie_value(TOKEN))
         yield client
 
@@ -47,7 +46,7 @@ async def test_list_values_are_the_stored_float64_bytes(http: httpx.AsyncClient)
     response = await http.get("/api/web/list-values", params={"execution_id": "e/1", "name": "odd"})
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/octet-stream"
-    assert response.content == pack(VALUES)
+    assert response.content == pack_values(VALUES)
     decoded = array("d", response.content).tolist()
     assert decoded[0] == 0.5
     assert math.isnan(decoded[1])
@@ -82,4 +81,4 @@ async def test_list_values_need_the_token_or_the_session(http: httpx.AsyncClient
     http.cookies.clear()
     bearer = {"Authorization": f"Bearer {TOKEN}"}
     ok = await http.get("/api/web/list-values", params=params, headers=bearer)
-    assert ok.content == pack(VALUES)
+    assert ok.content == pack_values(VALUES)

@@ -18,8 +18,8 @@ from stepmetrics.producers.events import encode_envelope
 from stepmetrics.stack.services import ManagedProcess, start_redis
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.stats import read_stats
-from tests.integration.metrics_state import actual_state, expected_state, snapshot
-from tests.integration.worker_helpers import (
+from tests.support.metrics_state import actual_state, expected_state, snapshot
+from tests.support.worker import (
     REPO,
     T,
     WorkerProcess,
@@ -48,16 +48,23 @@ async def spawn(tmp_path: Path) -> AsyncIterator[Spawn]:
         await worker.ensure_dead()
 
 
+@pytest.fixture
+def env(
+    broker: ManagedProcess, redis_server: ManagedProcess, redis_keys: RedisKeys, topic: str
+) -> dict[str, str]:
+    """A worker's environment: the test's topic and key prefix, the topic as its group."""
+    return worker_env(broker.address, topic, redis_server.address, redis_keys.prefix, topic)
+
+
 async def test_kill_9_restart_then_full_replay_leave_exactly_the_expected_state(
     broker: ManagedProcess,
-    redis_server: ManagedProcess,
     redis_client: aioredis.Redis,
     redis_keys: RedisKeys,
     topic: str,
     spawn: Spawn,
+    env: dict[str, str],
 ) -> None:
     envelopes = make_envelopes("p1", EXECUTIONS, count=240, events_per=30)
-    env = worker_env(broker.address, topic, redis_server.address, redis_keys.prefix, topic)
 
     async def applied(at_least: int) -> bool:
         return (await read_stats(redis_client, redis_keys))["envelopes_applied"] >= at_least
@@ -103,13 +110,12 @@ async def test_kill_9_restart_then_full_replay_leave_exactly_the_expected_state(
 
 async def test_cap_is_exact_with_two_concurrent_producer_processes(
     broker: ManagedProcess,
-    redis_server: ManagedProcess,
     redis_client: aioredis.Redis,
     redis_keys: RedisKeys,
     topic: str,
     spawn: Spawn,
+    env: dict[str, str],
 ) -> None:
-    env = worker_env(broker.address, topic, redis_server.address, redis_keys.prefix, topic)
     # Two workers share the group: the second one's join rebalances the partitions.
     workers = [spawn(env, "w1"), spawn(env, "w2")]
     await asyncio.gather(*(w.start() for w in workers))
@@ -118,7 +124,7 @@ async def test_cap_is_exact_with_two_concurrent_producer_processes(
         await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "tests.integration.produce_list",
+            "tests.support.produce_list",
             broker.address,
             topic,
             f"producer-{i}",
@@ -166,13 +172,12 @@ def _poison() -> list[tuple[bytes | None, str]]:
 
 async def test_poison_messages_are_dead_lettered_while_good_ones_flow(
     broker: ManagedProcess,
-    redis_server: ManagedProcess,
     redis_client: aioredis.Redis,
     redis_keys: RedisKeys,
     topic: str,
     spawn: Spawn,
+    env: dict[str, str],
 ) -> None:
-    env = worker_env(broker.address, topic, redis_server.address, redis_keys.prefix, topic)
     worker = spawn(env, "worker")
     await worker.start()
     good = make_envelopes("p1", EXECUTIONS, count=40, events_per=10)

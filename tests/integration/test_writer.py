@@ -13,7 +13,7 @@ from stepmetrics.processors.writes.writer import ApplyResult, MetricsWriter, Sto
 from stepmetrics.producers.events import Envelope, WireEvent
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.stats import read_stats
-from tests.integration.metrics_state import actual_state, expected_state, snapshot
+from tests.support.metrics_state import actual_state, expected_state, snapshot
 
 T = 1_764_150_000_000_000
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import subprocess
 import sys
 import types
 import warnings
@@ -13,6 +12,7 @@ import pytest
 from stepmetrics.producers import ProducerSettings, Recorder, StepMetricsWarning
 from stepmetrics.producers.errors import InvalidMetricTypeError, SettingsError
 from stepmetrics.sdk import CraftAiSdk
+from tests.support.processes import loaded_after_import
 
 UNUSED = ProducerSettings(bootstrap="127.0.0.1:9", topic="never")
 
@@ -62,15 +62,8 @@ def test_incomplete_step_environment_is_reported(monkeypatch: pytest.MonkeyPatch
 
 
 def test_importing_the_sdk_stays_light() -> None:
-    code = (
-        "import sys, stepmetrics.sdk; "
-        "print(sorted(m for m in ('aiokafka', 'httpx', 'faust', 'stepmetrics.store') "
-        "if m in sys.modules))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert result.stdout.strip() == "[]"
+    heavy = ("aiokafka", "httpx", "faust", "stepmetrics.store")
+    assert loaded_after_import("stepmetrics.sdk", heavy) == []
 
 
 def test_queries_delegate_lazily_to_the_store_client(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
@@ -11,6 +12,21 @@ import pytest
 
 from stepmetrics.producers.errors import InvalidMetricError, InvalidMetricTypeError
 from stepmetrics.producers.validation import check_metric_name, list_values, scalar_value
+
+
+def assert_refused(
+    check: Callable[[str, Any], object],
+    name: str,
+    value: object,
+    error: type[Exception],
+    shown: str,
+) -> None:
+    """`check(name, value)` raises `error`, naming the metric (quoted) and showing `shown`."""
+    with pytest.raises(error) as info:
+        check(name, value)
+    message = str(info.value)
+    assert repr(name) in message
+    assert shown in message
 
 
 @pytest.mark.parametrize(
@@ -52,11 +68,7 @@ def test_scalar_values_accepted_in_wire_form(value: object, wire: object) -> Non
 def test_scalar_values_rejected_naming_metric_and_value(
     value: object, error: type[Exception], shown: str
 ) -> None:
-    with pytest.raises(error) as info:
-        scalar_value("val/loss", value)
-    message = str(info.value)
-    assert "'val/loss'" in message
-    assert shown in message
+    assert_refused(scalar_value, "val/loss", value, error, shown)
 
 
 def test_errors_are_value_and_type_errors() -> None:
@@ -119,11 +131,7 @@ def test_list_values_are_copied() -> None:
 def test_one_bad_value_rejects_the_whole_list(
     values: object, error: type[Exception], shown: str
 ) -> None:
-    with pytest.raises(error) as info:
-        list_values("loss_list", values)
-    message = str(info.value)
-    assert "'loss_list'" in message
-    assert shown in message
+    assert_refused(list_values, "loss_list", values, error, shown)
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-import subprocess
-import sys
 from typing import Any
 
 import httpx
@@ -16,6 +14,7 @@ from stepmetrics.stack.services import free_port
 from stepmetrics.store.client import AsyncMetricsClient, MetricsClient
 from stepmetrics.store.errors import ApiAuthError, ApiError, ApiUnavailableError, StoreError
 from stepmetrics.store.settings import ClientSettings
+from tests.support.processes import loaded_after_import
 
 TOKEN = "client-unit-token"  # noqa: S105
 ITEM = {
@@ -158,12 +157,5 @@ def test_from_env_reads_url_and_token() -> None:
 
 def test_the_query_library_needs_no_server_side_packages() -> None:
     # A notebook with the base install (orjson, httpx) must be able to query.
-    code = (
-        "import sys, stepmetrics.store; "
-        "print(sorted(m for m in ('redis', 'starlette', 'uvicorn', 'faust', 'aiokafka') "
-        "if m in sys.modules))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert result.stdout.strip() == "[]"
+    server_side = ("redis", "starlette", "uvicorn", "faust", "aiokafka")
+    assert loaded_after_import("stepmetrics.store", server_side) == []

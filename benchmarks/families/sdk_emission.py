@@ -10,8 +10,9 @@ from __future__ import annotations
 import time
 from typing import Any, Final
 
-from benchmarks.runner import Measurement, Scale, measure, repeat, run_child
-from benchmarks.services import BenchStack
+from benchmarks.children import STEP
+from benchmarks.harness.runner import Measurement, Scale, measure, repeat, run_child
+from tests.support.services import BenchStack
 
 FAMILY: Final = "sdk"
 # (values per call, values per run): under the SDK's 500,000-value buffer.
@@ -30,7 +31,7 @@ def run(stack: BenchStack, scale: Scale) -> list[Measurement]:
 
     def once() -> dict[str, float]:
         spec["execution_id"] = f"bench-sdk-{time.time_ns()}"
-        got = run_child("benchmarks.step", spec, timeout=300, env=stack.step_env())
+        got = run_child(STEP, spec, timeout=300, env=stack.step_env())
         return {k: float(v) for k, v in got.items()}
 
     runs = repeat(scale.repeats, once)

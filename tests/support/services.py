@@ -1,8 +1,12 @@
-"""The real stack a benchmark runs against, started exactly as `stepmetrics up` starts it.
+"""The real services tests and benchmarks run against, started as `stepmetrics up` starts them.
 
-`running_stack()` drives `stepmetrics.stack.launcher.Launcher` (broker,
-redis-server, topics, worker, reader API, all child processes on 127.0.0.1)
-from a background thread, in a temp data dir, with free ports.
+`service_pool()` starts brokers or redis-servers on free ports in fresh
+directories and stops them all at the end (the pytest session fixtures use
+it); `create_topic()` creates a topic as the worker does
+(`stepmetrics.processors.topics`). `running_stack()` drives
+`stepmetrics.stack.launcher.Launcher` (broker, redis-server, topics, worker,
+reader API, all child processes on 127.0.0.1) from a background thread, in a
+temp data dir, with free ports.
 """
 
 from __future__ import annotations
@@ -11,13 +15,14 @@ import contextlib
 import secrets
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 
+from stepmetrics.processors.topics import create_missing
 from stepmetrics.stack.launcher import Launcher, Ports
 from stepmetrics.stack.services import ManagedProcess, free_port
 from stepmetrics.stack.settings import DEFAULT_PARTITIONS, StackSettings
@@ -53,12 +58,34 @@ class BenchStack:
         }
 
 
+ServiceFactory = Callable[[], ManagedProcess]
+
+
+@contextlib.contextmanager
+def service_pool(
+    start: Callable[[Path, int], ManagedProcess], workdir: Callable[[], Path]
+) -> Iterator[ServiceFactory]:
+    """Yield a factory that starts `start(fresh workdir, free port)`; stop all at exit."""
+    started: list[ManagedProcess] = []
+
+    def make() -> ManagedProcess:
+        managed = start(workdir(), free_port())
+        started.append(managed)
+        return managed
+
+    try:
+        yield make
+    finally:
+        for managed in started:
+            managed.stop()
+
+
 async def create_topic(bootstrap: str, name: str, partitions: int = DEFAULT_PARTITIONS) -> str:
     """Create `name` with an explicit partition count (Tansu auto-creation gives 4)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(name, partitions, 1)])
+        await create_missing(admin, [name], partitions)
     finally:
         await admin.close()
     return name

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from benchmarks.runner import child_main, percentile
+from benchmarks.harness.runner import child_main, percentile
 from stepmetrics.sdk import CraftAiSdk
 
 

@@ -7,28 +7,16 @@ layout is proven end to end by tests/integration/test_end_to_end.py.
 
 from __future__ import annotations
 
-import sys
-from array import array
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
 
+from stepmetrics.processors.writes.reduce import pack_values
 from stepmetrics.store.keys import RedisKeys
 
 # A scalar is its value, or (value, ts_us of the kept value).
 Scalar = float | tuple[float, int]
-
-
-def pack(values: Sequence[float]) -> bytes:
-    """Little-endian float64, as the worker appends list values."""
-    packed = array("d", values)
-    if packed.itemsize != 8:  # pragma: no cover - every supported platform
-        raise RuntimeError("array('d') is not float64 here")
-
-    if sys.byteorder == "big":  # pragma: no cover
-        packed.byteswap()
-    return packed.tobytes()
 
 
 async def seed_execution(
@@ -64,7 +52,7 @@ async def seed_execution(
         pipe.zadd(keys.scalar_name_index(name), {execution_id: created_us}, lt=True)
     for i, (name, values) in enumerate(sorted((lists or {}).items())):
         pipe.hset(keys.list_created(execution_id), name, str(created_us + 1000 + i))
-        pipe.append(keys.list_values(execution_id, name), pack(values))
+        pipe.append(keys.list_values(execution_id, name), pack_values(values))
         pipe.zadd(keys.list_name_index(name), {execution_id: created_us}, lt=True)
     for name, count in (dropped or {}).items():
         pipe.hset(keys.list_dropped(execution_id), name, str(count))

@@ -1,7 +1,6 @@
-"""Peer: MLflow (mlflow-skinny, SQLite backend in a temp dir) on the scalar workload.
+"""Child of the `mlflow` family: MLflow `log_metric` and `log_batch` in a temp SQLite store.
 
-`log_metric` is one synchronous SQLite transaction per call; `log_batch` sends
-up to 1,000 metrics per call. Both run in a child process, bounded in time.
+Run as `python -m benchmarks.children.mlflow_peer <spec-json>`.
 """
 
 from __future__ import annotations
@@ -12,26 +11,10 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
-from benchmarks.runner import Measurement, Scale, child_main, measure, repeat, run_child
+from benchmarks.families.mlflow_peer import BATCH
+from benchmarks.harness.runner import child_main
 
-FAMILY: Final = "peers"
-BATCH: Final = 1_000
 METRIC_NAMES: Final = 50
-
-
-def run(scale: Scale) -> list[Measurement]:
-    """Measure MLflow `log_metric` and `log_batch` metrics/s (medians of repeats)."""
-    spec = {
-        "calls": scale.count(2_000, minimum=10),
-        "batch_metrics": scale.count(20_000, minimum=BATCH),
-        "seconds": min(scale.seconds, 5.0),
-    }
-    runs = repeat(scale.repeats, lambda: run_child(__name__, spec, timeout=180))
-    note = "mlflow-skinny, SQLite backend, scalar workload, child process"
-    return [
-        measure(FAMILY, "mlflow log_metric", runs["log_metric_per_s"], "metrics/s", note=note),
-        measure(FAMILY, "mlflow log_batch(1000)", runs["log_batch_per_s"], "metrics/s", note=note),
-    ]
 
 
 def _child(spec: dict[str, Any]) -> dict[str, Any]:

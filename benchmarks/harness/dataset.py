@@ -10,20 +10,20 @@ recorded in calls of `chunk`.
 from __future__ import annotations
 
 import os
-import struct
 import time
 from collections.abc import Sequence
 from typing import Any, Final
 
 import redis
 
-from benchmarks.runner import finish_child, start_child, wait_for
-from benchmarks.services import BenchStack
+from benchmarks.children import STEP
+from benchmarks.harness.runner import finish_child, start_child, wait_for
+from stepmetrics.processors.writes.reduce import pack_values
 from stepmetrics.store.keys import DEFAULT_PREFIX, RedisKeys
+from tests.support.services import BenchStack
 
 Execution = dict[str, Any]
 POLL_S: Final = 0.002
-STEP_MODULE: Final = "benchmarks.step"
 
 
 def redis_keys() -> RedisKeys:
@@ -47,7 +47,7 @@ def ingest(stack: BenchStack, executions: Sequence[Execution], timeout: float = 
     """Record `executions` in one step child; return seconds from its first record
     call until all of it is queryable, after checking every stored value."""
     spec = {"mode": "workload", "executions": list(executions)}
-    step = start_child(STEP_MODULE, spec, timeout=120, env=stack.step_env())
+    step = start_child(STEP, spec, timeout=120, env=stack.step_env())
     client, keys = redis.Redis.from_url(stack.redis_url), redis_keys()
     try:
         done_at = wait_for(
@@ -96,7 +96,7 @@ def _verify(client: redis.Redis, keys: RedisKeys, e: Execution) -> None:
         if stored != expected:
             raise RuntimeError(f"{eid}: {len(stored)} scalars stored, not the {scalars} expected")
     length = e.get("list_len", 0)
-    packed = struct.pack(f"<{length}d", *map(float, range(length)))
+    packed = pack_values([float(v) for v in range(length)])
     for n in range(e.get("lists", 0)):
         if client.get(keys.list_values(eid, f"l{n}")) != packed:
             raise RuntimeError(f"{eid}: list l{n} does not hold the {length} recorded values")

@@ -7,10 +7,8 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
-from stepmetrics.producers.events import NON_FINITE_WIRE, Envelope, WireEvent
+from stepmetrics.producers.events import MAX_LIST_VALUES, NON_FINITE_WIRE, Envelope, WireEvent
 from stepmetrics.store.keys import RedisKeys
-
-CAP = 50_000
 
 
 @dataclass
@@ -60,7 +58,7 @@ def _apply_event(
             ex.scalars[name] = repr(_value(payload))
         return
     values = ex.lists.setdefault(name, [])
-    room = CAP - len(values)
+    room = MAX_LIST_VALUES - len(values)
     values.extend(_value(v) for v in payload[: max(room, 0)])
     if len(payload) > room:
         ex.dropped[name] = ex.dropped.get(name, 0) + len(payload) - max(room, 0)

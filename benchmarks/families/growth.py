@@ -13,11 +13,11 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
-from benchmarks import dataset
-from benchmarks.runner import Measurement, Scale, measure, percentile
-from benchmarks.services import BenchStack
+from benchmarks.harness import dataset
+from benchmarks.harness.runner import Measurement, Scale, measure, percentile
 from stepmetrics.store.client import MetricsClient
 from stepmetrics.store.settings import ClientSettings
+from tests.support.services import BenchStack
 
 FAMILY: Final = "growth"
 # (label, executions, metrics per execution, list length): 20k, 200k, 2M list values.

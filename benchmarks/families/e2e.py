@@ -13,8 +13,9 @@ from typing import Final, cast
 
 import redis
 
-from benchmarks import dataset
-from benchmarks.runner import (
+from benchmarks.children import STEP
+from benchmarks.harness import dataset
+from benchmarks.harness.runner import (
     Measurement,
     Scale,
     finish_child,
@@ -24,7 +25,8 @@ from benchmarks.runner import (
     repeat,
     start_child,
 )
-from benchmarks.services import BenchStack
+from stepmetrics.producers.events import MAX_LIST_VALUES
+from tests.support.services import BenchStack
 
 FAMILY: Final = "e2e"
 SCALAR_NAMES: Final = 1000
@@ -36,7 +38,10 @@ POLL_S: Final = 0.002
 def run(stack: BenchStack, scale: Scale) -> list[Measurement]:
     """Scalar events/s, list values/s, latency p50/p99 at 5k events/s, worker peak RSS."""
     rounds = max(1, scale.count(400))
-    lists, length = scale.count(40), min(50_000, scale.count(50_000, minimum=LIST_CHUNK))
+    lists, length = (
+        scale.count(40),
+        min(MAX_LIST_VALUES, scale.count(MAX_LIST_VALUES, minimum=LIST_CHUNK)),
+    )
     latency_events = scale.count(30_000, minimum=500)
     scalars = repeat(scale.repeats, lambda: {"rate": ingest_scalars(stack, rounds)})
     values = repeat(scale.repeats, lambda: {"rate": ingest_lists(stack, lists, length)})
@@ -112,7 +117,7 @@ def paced_latency(stack: BenchStack, count: int) -> dict[str, float]:
         "rate": LATENCY_RATE,
         "count": count,
     }
-    step = start_child(dataset.STEP_MODULE, spec, timeout=120, env=stack.step_env())
+    step = start_child(STEP, spec, timeout=120, env=stack.step_env())
     client = redis.Redis.from_url(stack.redis_url)
     key = dataset.redis_keys().list_values(eid, "lat")
     latencies: list[float] = []

@@ -13,7 +13,7 @@ import time
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from benchmarks.runner import child_main, percentile
+from benchmarks.harness.runner import child_main, percentile
 
 OK: Final = b"HTTP/1.1 200"
 

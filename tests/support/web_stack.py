@@ -23,7 +23,7 @@ import httpx
 
 from stepmetrics.stack.apps import API, WORKER, api_ready, worker_ready
 from stepmetrics.stack.services import ManagedProcess, free_port
-from tests.conftest import create_topic
+from tests.support.services import create_topic
 
 TOKEN = "browser-test-token-0123456789"  # noqa: S105 (a test token)
 # The child processes get only what they need, plus what Python itself needs.

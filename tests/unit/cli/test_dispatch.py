@@ -1,16 +1,13 @@
-"""The `stepmetrics` dispatcher and the `up` command line."""
+"""The `stepmetrics` dispatcher: commands, usage errors, missing extras."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from stepmetrics import cli
-from stepmetrics.cli.up import parse_args, ready_line
-from stepmetrics.stack.state import StackState
+from tests.support.processes import run_cli
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -76,34 +73,6 @@ def test_dispatches_to_the_command_main(capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_runnable_as_module() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "stepmetrics.cli", "--help"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=30,
-    )
+    result = run_cli(["--help"], timeout=30)
     assert result.returncode == 0
     assert "usage: stepmetrics <command>" in result.stdout
-
-
-def test_up_options() -> None:
-    args = parse_args(["--data-dir", "d", "--kafka-port", "19092", "--api-port", "18080"])
-    assert (args.kafka_port, args.redis_port, args.api_port) == (19092, None, 18080)
-    assert str(args.data_dir) == "d"
-
-
-@pytest.mark.parametrize("port", ["0", "65536", "http"])
-def test_up_rejects_bad_ports(port: str, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        parse_args(["--redis-port", port])
-    assert f"{port!r} is not a port number" in capsys.readouterr().err
-
-
-def test_ready_line_format() -> None:
-    state = StackState(1, "127.0.0.1:9092", "t", "t.d", "redis://127.0.0.1:1/0", None, "tok")
-    assert ready_line(state) == (
-        "stepmetrics ready: kafka=127.0.0.1:9092 redis=redis://127.0.0.1:1/0 token=tok"
-    )
-    with_api = StackState(1, "k:1", "t", "t.d", "redis://r:2/0", "http://127.0.0.1:8080", "x")
-    assert ready_line(with_api).startswith("stepmetrics ready: api=http://127.0.0.1:8080 kafka=")

@@ -1,10 +1,7 @@
-"""Peer: a minimal raw pipeline, one Kafka message per event.
+"""Child of the raw pipeline peer: the aiokafka producer, or the consumer writing to Redis.
 
-aiokafka producer (child process) -> topic -> aiokafka consumer (child
-process) -> one pipelined Redis HSET per event, one round trip per fetched
-batch. It has none of stepmetrics' guarantees (no ordering rule, no
-exactly-once effect, no indexes): it is the floor of what "Kafka then Redis"
-costs on this machine.
+Run as `python -m benchmarks.children.raw_pipeline <spec-json>`; the spec's
+`role` is `produce` or `consume`.
 """
 
 from __future__ import annotations
@@ -16,50 +13,10 @@ from typing import Any, Final
 
 import orjson
 
-from benchmarks.runner import (
-    Measurement,
-    Scale,
-    child_main,
-    finish_child,
-    measure,
-    repeat,
-    run_child,
-    signal_ready,
-    start_child,
-)
-from benchmarks.services import BenchStack, create_topic
+from benchmarks.harness.runner import child_main, signal_ready
 
-FAMILY: Final = "peers"
 EXECUTIONS: Final = 10
 METRIC_NAMES: Final = 100
-
-
-def run(services: BenchStack, scale: Scale) -> list[Measurement]:
-    """Measure the raw pipeline end to end: events/s from first send to last write."""
-    events = scale.count(200_000, minimum=200)
-    runs = repeat(scale.repeats, lambda: _once(services, events, scale.seconds * 6))
-    note = f"{events} scalar events, 1 message/event, acks=all"
-    return [
-        measure(FAMILY, "raw pipeline produce", runs["produced_per_s"], "events/s", note=note),
-        measure(FAMILY, "raw pipeline end to end", runs["e2e_per_s"], "events/s", note=note),
-    ]
-
-
-def _once(services: BenchStack, events: int, timeout: float) -> dict[str, float]:
-    topic = asyncio.run(
-        create_topic(services.bootstrap, f"bench-raw-{time.time_ns()}", services.partitions)
-    )
-    common = {"bootstrap": services.bootstrap, "topic": topic, "events": events}
-    consumer = start_child(
-        __name__, {**common, "role": "consume", "redis": services.redis_url}, timeout=60
-    )
-    produced = run_child(__name__, {**common, "role": "produce"}, timeout=timeout)
-    consumed = finish_child(consumer, timeout=timeout)
-    elapsed = consumed["done_at"] - produced["start_at"]
-    return {
-        "produced_per_s": events / (produced["end_at"] - produced["start_at"]),
-        "e2e_per_s": events / elapsed,
-    }
 
 
 async def _produce(spec: dict[str, Any]) -> dict[str, Any]:

@@ -11,10 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from benchmarks import e2e, growth, mlflow_peer, queries, raw_pipeline, sdk_emission
-from benchmarks.report import ratios
-from benchmarks.runner import Measurement, Scale, measure, peak_rss_mib
-from benchmarks.services import BenchStack, running_stack
+from benchmarks.families import e2e, growth, mlflow_peer, queries, raw_pipeline, sdk_emission
+from benchmarks.harness.report import ratios
+from benchmarks.harness.runner import Measurement, Scale, measure, peak_rss_mib
+from tests.support.services import BenchStack, running_stack
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Run as a separate process: one producer appending to one list metric.
 
-    python -m tests.integration.produce_list BOOTSTRAP TOPIC PID EXECUTION COUNT PER BASE
+    python -m tests.support.produce_list BOOTSTRAP TOPIC PID EXECUTION COUNT PER BASE
 
 sends COUNT envelopes of PER values each; value k of this producer is BASE + k.
 """
@@ -11,7 +11,7 @@ import asyncio
 import sys
 
 from stepmetrics.producers.events import Envelope
-from tests.integration.worker_helpers import T, produce
+from tests.support.worker import T, produce
 
 
 def main(argv: list[str]) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from benchmarks.runner import Measurement, Scale
+from benchmarks.harness.runner import Measurement, Scale
 
 FAMILY: Final = "ratios"
 # (name, numerator (family, name), denominator (family, name), target)

@@ -1,6 +1,6 @@
 """The benchmarked step: a child process that records metrics with the step SDK.
 
-Run as `python -m benchmarks.step <spec-json>`; the spec's `mode` picks what it
+Run as `python -m benchmarks.children.step <spec-json>`; the spec's `mode` picks what it
 records:
 
 - `emit`: time `record_metric_value` and `record_list_metric_values` calls.
@@ -18,9 +18,9 @@ import sys
 import time
 from typing import Any, Final
 
-from benchmarks.runner import child_main, percentile, signal_ready
+from benchmarks.harness.runner import child_main, percentile, signal_ready
+from stepmetrics.producers.events import MAX_LIST_VALUES
 
-LIST_CAP: Final = 50_000  # values per (execution, list): more would be dropped by design
 WARMUP_EXECUTION: Final = "bench-warmup"
 
 
@@ -95,7 +95,8 @@ def _time_calls(record: Any, calls: int) -> dict[str, float]:
 def _emit_lists(sdk: Any, size: int, total: int) -> tuple[float, float]:
     values = [float(v) for v in range(size)]
     calls = max(1, total // size)
-    per_name = max(1, LIST_CAP // size)  # stay under the cap: a new list every 50,000 values
+    # Stay under the cap (more would be dropped by design): a new list every 50,000 values.
+    per_name = max(1, MAX_LIST_VALUES // size)
     record = sdk.record_list_metric_values
     start = time.perf_counter()
     for i in range(calls):

@@ -12,12 +12,14 @@ from functools import partial
 from typing import Any, Final
 from urllib.parse import urlencode
 
-from benchmarks import dataset
-from benchmarks.runner import Measurement, Scale, measure, percentile, repeat, run_child
-from benchmarks.services import BenchStack
+from benchmarks.children import FACADE, HTTP_LOAD
+from benchmarks.harness import dataset
+from benchmarks.harness.runner import Measurement, Scale, measure, percentile, repeat, run_child
+from stepmetrics.producers.events import MAX_LIST_VALUES
 from stepmetrics.store.client import MetricsClient
 from stepmetrics.store.paging import METRICS_PATH
 from stepmetrics.store.settings import ClientSettings
+from tests.support.services import BenchStack
 
 FAMILY: Final = "queries"
 SMALL_SCALARS: Final = 20
@@ -28,7 +30,11 @@ COLD_COPIES: Final = 5
 def run(stack: BenchStack, scale: Scale) -> list[Measurement]:
     """Median/p99 ms per filter and of a full list; API queries/s (small queries)."""
     tag = dataset.unique("q")
-    scalars, length, spread = scale.count(1000, 10), scale.count(50_000, 100), scale.count(50, 2)
+    scalars, length, spread = (
+        scale.count(1000, 10),
+        scale.count(MAX_LIST_VALUES, 100),
+        scale.count(50, 2),
+    )
     # Copy 0 is queried repeatedly (warm: the API may answer from its response
     # cache); copies 1.. are each queried once, first thing after ingestion (cold).
     copies = 1 + scale.count(COLD_COPIES)
@@ -159,7 +165,7 @@ def _time_query(
 def _facade(stack: BenchStack, eid: str, expected: int, scale: Scale) -> list[Measurement]:
     spec = {"execution_id": eid, "expected": expected, "runs": 200, "seconds": scale.seconds / 4}
     env = stack.step_env()
-    runs = repeat(scale.repeats, lambda: run_child("benchmarks.facade", spec, 120, env))
+    runs = repeat(scale.repeats, lambda: run_child(FACADE, spec, 120, env))
     name = f"CraftAiSdk.get_metrics(execution_id), {expected} scalars"
     return [
         measure(
@@ -181,7 +187,7 @@ def _api_rate(stack: BenchStack, query: dict[str, str], what: str, scale: Scale)
         "connections": CONNECTIONS,
         "seconds": min(4.0, scale.seconds / 2),
     }
-    runs = repeat(scale.repeats, lambda: run_child("benchmarks.http_load", spec, timeout=60))
+    runs = repeat(scale.repeats, lambda: run_child(HTTP_LOAD, spec, timeout=60))
     return measure(
         FAMILY,
         f"API small queries, {what}",

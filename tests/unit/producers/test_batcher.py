@@ -1,15 +1,12 @@
-"""The bounded buffer and the coalescing of events into envelopes."""
+"""The coalescing of buffered events into envelopes under the size limits."""
 
 from __future__ import annotations
 
 import math
-import threading
-import time
 
 import pytest
 
 from stepmetrics.producers.batcher import Batcher, Outgoing
-from stepmetrics.producers.buffer import Buffer
 from stepmetrics.producers.context import StepContext
 from stepmetrics.producers.events import (
     KIND_LIST,
@@ -22,55 +19,6 @@ from stepmetrics.producers.events import (
 from stepmetrics.producers.settings import MIN_BATCH_BYTES
 
 CTX = StepContext("exec-1", "pipe", None)
-
-
-def test_buffer_counts_and_drains_in_order() -> None:
-    buffer = Buffer(capacity=12)
-    signals: list[str] = []
-    buffer.on_data = lambda: signals.append("data")
-    buffer.on_urgent = lambda: signals.append("urgent")
-    assert buffer.put(CTX, "a", 1, 0)
-    assert buffer.put(CTX, "b", 1, 0)
-    assert signals == ["data"]  # once per drain cycle
-    assert buffer.put(CTX, "c", 1, 0)
-    assert signals == ["data", "urgent"]  # a quarter of the capacity waits
-    ctxs, events = buffer.drain()
-    assert (list(ctxs), list(events)) == ([CTX] * 3, ["a", "b", "c"])
-    assert buffer.put(CTX, "d", 1, 0)
-    assert signals == ["data", "urgent", "data"]
-    stats = buffer.stats()
-    assert (stats.recorded, stats.delivered, stats.pending) == (4, 0, 4)
-    buffer.release(delivered=3, failed=1)
-    stats = buffer.stats()
-    assert (stats.delivered, stats.failed, stats.pending) == (3, 1, 0)
-
-
-def test_full_buffer_drops_after_block_timeout_and_counts() -> None:
-    buffer = Buffer(capacity=3)
-    assert buffer.put(CTX, "a", 3, 0)
-    buffer.drain()  # drained but not delivered: still held
-    started = time.monotonic()
-    assert not buffer.put(CTX, "b", 1, 0.2)
-    assert time.monotonic() - started >= 0.19
-    assert buffer.stats().dropped == 1
-    assert buffer.stats().pending == 3
-
-
-def test_full_buffer_admits_once_room_is_released() -> None:
-    buffer = Buffer(capacity=2)
-    assert buffer.put(CTX, "a", 2, 0)
-    releaser = threading.Timer(0.1, lambda: buffer.release(delivered=2))
-    releaser.start()
-    assert buffer.put(CTX, "b", 2, 5.0)
-    releaser.join()
-    assert buffer.stats().dropped == 0
-
-
-def test_item_larger_than_capacity_passes_when_empty() -> None:
-    buffer = Buffer(capacity=5)
-    assert buffer.put(CTX, "big", 50, 0)
-    assert not buffer.put(CTX, "next", 1, 0)
-
 
 Item = tuple[StepContext, str, str, int, object]
 

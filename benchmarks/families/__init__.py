@@ -1,0 +1,1 @@
+"""The benchmark families: each module's `run()` returns its measurements."""

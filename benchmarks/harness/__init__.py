@@ -1,0 +1,1 @@
+"""The benchmark harness: measurement types, the suite runner, the report."""

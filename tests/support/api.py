@@ -1,0 +1,34 @@
+"""The reader API in this process: the app with its lifespan run, and HTTP clients to it."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from typing import Final
+
+import httpx
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from stepmetrics.store.api import create_app
+from stepmetrics.store.settings import ApiSettings, StoreSettings
+
+BASE_URL: Final = "http://api"
+
+
+@contextlib.asynccontextmanager
+async def running_api(
+    redis_url: str, prefix: str, token: str, extra_routes: Sequence[BaseRoute] = ()
+) -> AsyncIterator[Starlette]:
+    """The reader API on `redis_url` under key `prefix`, inside its lifespan."""
+    store = StoreSettings(redis_url=redis_url, redis_prefix=prefix)
+    application = create_app(ApiSettings(token=token, store=store), extra_routes)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+def api_client(app: Starlette, token: str | None = None) -> httpx.AsyncClient:
+    """An HTTP client to `app` in process; with `token` it sends it as the bearer."""
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    transport = httpx.ASGITransport(app=app)
+    return httpx.AsyncClient(transport=transport, base_url=BASE_URL, headers=headers)
