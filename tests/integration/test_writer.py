@@ -9,10 +9,11 @@ import time
 import pytest
 import redis.asyncio as aioredis
 
-from stepmetrics.processors.writes.writer import ApplyResult, MetricsWriter, StoreWriteError
+from stepmetrics.processors.errors import WriteRejectedError
+from stepmetrics.processors.writes.writer import MetricsWriter
 from stepmetrics.producers.events import Envelope, WireEvent
 from stepmetrics.store.keys import RedisKeys
-from stepmetrics.store.stats import read_stats
+from stepmetrics.store.stats import ApplyCounts, read_stats
 from tests.integration.metrics_state import actual_state, expected_state, snapshot
 
 T = 1_764_150_000_000_000
@@ -34,10 +35,10 @@ async def test_replaying_a_batch_changes_nothing(
         env(0, [("s", "acc", T + 3, 0.1)], eid="e2", pid="p2"),
     ]
     first = await writer.apply(batch)
-    assert first == ApplyResult(3, 0, 5, 3, 0)
+    assert first == ApplyCounts(3, 0, 5, 3, 0)
     before = await snapshot(redis_client, redis_keys.prefix)
     again = await MetricsWriter(redis_client, redis_keys).apply(batch)
-    assert again == ApplyResult(0, 3, 0, 0, 0)
+    assert again == ApplyCounts(0, 3, 0, 0, 0)
     assert await snapshot(redis_client, redis_keys.prefix) == before
     stats = await read_stats(redis_client, redis_keys)
     assert (stats["envelopes_applied"], stats["duplicates_skipped"]) == (3, 3)
@@ -167,7 +168,7 @@ async def test_a_foreign_key_type_fails_the_call_before_any_write(
     await redis_client.set(redis_keys.scalar_values("e2"), b"oops")  # not a hash
     for eid in ("e1", "e2"):
         batch = [env(0, [("s", "a", T, 1.0), ("l", "curve", T, [1.0])], eid=eid)]
-        with pytest.raises(StoreWriteError, match="WRONGTYPE"):
+        with pytest.raises(WriteRejectedError, match="WRONGTYPE"):
             await writer.apply(batch)
         assert await redis_client.exists(redis_keys.applied(eid), redis_keys.meta(eid)) == 0
     assert await redis_client.hgetall(redis_keys.list_values("e1", "curve")) == {b"f": b"v"}
@@ -179,7 +180,7 @@ async def test_a_rejected_batch_still_counts_what_other_executions_applied(
     writer = MetricsWriter(redis_client, redis_keys)
     await redis_client.set(redis_keys.scalar_values("broken"), b"oops")  # not a hash
     batch = [env(0, [("s", "a", T, 1.0)], eid="ok"), env(1, [("s", "a", T, 1.0)], eid="broken")]
-    with pytest.raises(StoreWriteError, match="WRONGTYPE"):
+    with pytest.raises(WriteRejectedError, match="WRONGTYPE"):
         await writer.apply(batch)
     assert await redis_client.hget(redis_keys.scalar_values("ok"), "a") == b"1.0"
     counters = await read_stats(redis_client, redis_keys)

@@ -1,17 +1,10 @@
-"""Worker settings from the environment, and the dead-letter helpers."""
+"""Worker settings from the environment."""
 
 from __future__ import annotations
 
 import pytest
 
 from stepmetrics.processors import ENV_VARS, ProcessorSettings, ProcessorSettingsError
-from stepmetrics.processors.deadletter import (
-    MAX_DEAD_LETTER_BYTES,
-    DeadLetter,
-    RateLimiter,
-    RawMessage,
-)
-from stepmetrics.processors.handler import MAX_ROUND_TRIP_BYTES, _chunks
 
 
 def test_defaults_follow_the_documented_names() -> None:
@@ -64,44 +57,6 @@ def test_bad_values_name_the_variable_and_the_value(variable: str, value: str) -
     assert isinstance(caught.value, ValueError)
     if "PREFIX" not in variable:
         assert repr(value) in str(caught.value) or value in str(caught.value)
-
-
-def test_dead_letter_headers_keep_originals_and_add_reason_and_source() -> None:
-    message = RawMessage("t", 3, 41, b"k", b"junk", (("trace", b"1"),))
-    headers = dict(DeadLetter(message, "not JSON").headers())
-    assert headers == {
-        "trace": b"1",
-        "stepmetrics-reason": b"not JSON",
-        "stepmetrics-source-topic": b"t",
-        "stepmetrics-source-partition": b"3",
-        "stepmetrics-source-offset": b"41",
-    }
-
-
-def test_oversized_dead_letters_keep_only_their_head() -> None:
-    message = RawMessage("t", 0, 1, None, b"x" * (MAX_DEAD_LETTER_BYTES + 5))
-    letter = DeadLetter(message, "too big")
-    assert letter.value == b"x" * MAX_DEAD_LETTER_BYTES
-    assert dict(letter.headers())["stepmetrics-original-size"] == b"900005"
-    assert DeadLetter(RawMessage("t", 0, 1, None, None), "empty").value is None
-
-
-def test_rate_limiter_counts_what_it_suppressed() -> None:
-    limiter = RateLimiter(interval=3600)
-    assert limiter.allow() == (True, 0)
-    assert limiter.allow() == (False, 0)
-    assert limiter.allow() == (False, 0)
-    limiter._next = 0.0
-    assert limiter.allow() == (True, 2)
-
-
-def test_batches_split_into_round_trips_by_size() -> None:
-    big = MAX_ROUND_TRIP_BYTES // 2 + 1
-    messages = [RawMessage("t", 0, i, None, b"x" * big) for i in range(5)]
-    chunks = _chunks(messages)
-    assert [len(c) for c in chunks] == [1, 1, 1, 1, 1]
-    small = [RawMessage("t", 0, i, None, b"x") for i in range(5)]
-    assert [len(c) for c in _chunks(small)] == [5]
 
 
 def test_fetch_wait_defaults_short_and_is_validated() -> None:
