@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import struct
 import time
@@ -9,7 +10,7 @@ import time
 import pytest
 import redis.asyncio as aioredis
 
-from stepmetrics.processors.errors import WriteRejectedError
+from stepmetrics.processors.errors import RedisUnavailableError, WriteRejectedError
 from stepmetrics.processors.writes.writer import MetricsWriter
 from stepmetrics.producers.events import Envelope, WireEvent
 from stepmetrics.store.keys import RedisKeys
@@ -158,6 +159,42 @@ async def test_apply_survives_an_emptied_script_cache(
     assert result.envelopes_applied == 1
     assert await redis_client.hget(redis_keys.scalar_values("e1"), "a") == b"2.0"
     assert (await read_stats(redis_client, redis_keys))["envelopes_applied"] == 2
+
+
+async def test_script_flushes_during_batches_lose_and_double_nothing(
+    redis_client: aioredis.Redis, redis_keys: RedisKeys
+) -> None:
+    writer = MetricsWriter(redis_client, redis_keys)
+    executions = [f"e{i}" for i in range(4)]
+    every = [
+        env(seq, [("s", "a", T + seq, float(seq)), ("l", "v", T + seq, [seq])], eid, f"p-{eid}")
+        for seq in range(40)
+        for eid in executions
+    ]
+    batches = [every[i : i + 8] for i in range(0, len(every), 8)]
+    stop = asyncio.Event()
+
+    async def flush_scripts() -> None:
+        while not stop.is_set():
+            await redis_client.script_flush()
+            await asyncio.sleep(0)
+
+    flusher = asyncio.create_task(flush_scripts())
+    try:
+        for batch in batches:
+            while True:  # what the worker's handler does with a retriable error
+                try:
+                    await writer.apply(batch)
+                    break
+                except RedisUnavailableError:  # flushed between SCRIPT EXISTS and EVALSHA
+                    continue
+    finally:
+        stop.set()
+        await flusher
+    assert await actual_state(redis_client, redis_keys, executions) == expected_state(every)
+    counters = await read_stats(redis_client, redis_keys)
+    assert counters["envelopes_applied"] == len(every)
+    assert counters["events_applied"] == 2 * len(every)
 
 
 async def test_a_foreign_key_type_fails_the_call_before_any_write(
