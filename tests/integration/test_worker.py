@@ -48,16 +48,23 @@ async def spawn(tmp_path: Path) -> AsyncIterator[Spawn]:
         await worker.ensure_dead()
 
 
+@pytest.fixture
+def env(
+    broker: ManagedProcess, redis_server: ManagedProcess, redis_keys: RedisKeys, topic: str
+) -> dict[str, str]:
+    """A worker's environment for the shared broker and redis-server (group = topic)."""
+    return worker_env(broker.address, topic, redis_server.address, redis_keys.prefix, topic)
+
+
 async def test_kill_9_restart_then_full_replay_leave_exactly_the_expected_state(
     broker: ManagedProcess,
-    redis_server: ManagedProcess,
     redis_client: aioredis.Redis,
     redis_keys: RedisKeys,
     topic: str,
+    env: dict[str, str],
     spawn: Spawn,
 ) -> None:
     envelopes = make_envelopes("p1", EXECUTIONS, count=240, events_per=30)
-    env = worker_env(broker.address, topic, redis_server.address, redis_keys.prefix, topic)
 
     async def applied(at_least: int) -> bool:
         return (await read_stats(redis_client, redis_keys))["envelopes_applied"] >= at_least
@@ -103,13 +110,12 @@ async def test_kill_9_restart_then_full_replay_leave_exactly_the_expected_state(
 
 async def test_cap_is_exact_with_two_concurrent_producer_processes(
     broker: ManagedProcess,
-    redis_server: ManagedProcess,
     redis_client: aioredis.Redis,
     redis_keys: RedisKeys,
     topic: str,
+    env: dict[str, str],
     spawn: Spawn,
 ) -> None:
-    env = worker_env(broker.address, topic, redis_server.address, redis_keys.prefix, topic)
     # Two workers share the group: the second one's join rebalances the partitions.
     workers = [spawn(env, "w1"), spawn(env, "w2")]
     await asyncio.gather(*(w.start() for w in workers))
@@ -151,16 +157,14 @@ async def test_cap_is_exact_with_two_concurrent_producer_processes(
 
 async def test_script_flushes_mid_stream_lose_nothing(
     broker: ManagedProcess,
-    redis_server: ManagedProcess,
     redis_client: aioredis.Redis,
     redis_keys: RedisKeys,
     topic: str,
+    env: dict[str, str],
     spawn: Spawn,
 ) -> None:
     envelopes = make_envelopes("p1", EXECUTIONS, count=120, events_per=20, seed=3)
-    worker = spawn(
-        worker_env(broker.address, topic, redis_server.address, redis_keys.prefix, topic), "w"
-    )
+    worker = spawn(env, "w")
     await worker.start()
     stream = asyncio.create_task(produce(broker.address, topic, envelopes, pause=0.05))
 
@@ -193,13 +197,12 @@ def _poison() -> list[tuple[bytes | None, str]]:
 
 async def test_poison_messages_are_dead_lettered_while_good_ones_flow(
     broker: ManagedProcess,
-    redis_server: ManagedProcess,
     redis_client: aioredis.Redis,
     redis_keys: RedisKeys,
     topic: str,
+    env: dict[str, str],
     spawn: Spawn,
 ) -> None:
-    env = worker_env(broker.address, topic, redis_server.address, redis_keys.prefix, topic)
     worker = spawn(env, "worker")
     await worker.start()
     good = make_envelopes("p1", EXECUTIONS, count=40, events_per=10)
