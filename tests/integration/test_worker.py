@@ -61,8 +61,8 @@ async def test_kill_9_restart_then_full_replay_leave_exactly_the_expected_state(
     redis_client: aioredis.Redis,
     redis_keys: RedisKeys,
     topic: str,
-    spawn: Spawn,
     env: dict[str, str],
+    spawn: Spawn,
 ) -> None:
     envelopes = make_envelopes("p1", EXECUTIONS, count=240, events_per=30)
 
@@ -113,8 +113,8 @@ async def test_cap_is_exact_with_two_concurrent_producer_processes(
     redis_client: aioredis.Redis,
     redis_keys: RedisKeys,
     topic: str,
-    spawn: Spawn,
     env: dict[str, str],
+    spawn: Spawn,
 ) -> None:
     # Two workers share the group: the second one's join rebalances the partitions.
     workers = [spawn(env, "w1"), spawn(env, "w2")]
@@ -155,6 +155,31 @@ async def test_cap_is_exact_with_two_concurrent_producer_processes(
     assert stats["values_dropped_by_cap"] == 2 * count * per - 50_000
 
 
+async def test_script_flushes_mid_stream_lose_nothing(
+    broker: ManagedProcess,
+    redis_client: aioredis.Redis,
+    redis_keys: RedisKeys,
+    topic: str,
+    env: dict[str, str],
+    spawn: Spawn,
+) -> None:
+    envelopes = make_envelopes("p1", EXECUTIONS, count=120, events_per=20, seed=3)
+    worker = spawn(env, "w")
+    await worker.start()
+    stream = asyncio.create_task(produce(broker.address, topic, envelopes, pause=0.05))
+
+    async def all_applied() -> bool:
+        await redis_client.script_flush()  # the worker's next batch finds no script
+        return (await read_stats(redis_client, redis_keys))["envelopes_applied"] >= len(envelopes)
+
+    await wait_for(all_applied, 60, "all envelopes applied", interval=0.05)
+    await stream
+    assert await worker.stop() == 0
+    stats = await read_stats(redis_client, redis_keys)
+    assert (stats["envelopes_applied"], stats["dead_lettered"]) == (len(envelopes), 0)
+    assert await actual_state(redis_client, redis_keys, EXECUTIONS) == expected_state(envelopes)
+
+
 def _poison() -> list[tuple[bytes | None, str]]:
     """Bad message values and the reason fragment each must be dead-lettered with."""
     good = {"v": 1, "pid": "bad", "seq": 0, "eid": "exec-a", "pipe": "pipe", "dep": None}
@@ -175,8 +200,8 @@ async def test_poison_messages_are_dead_lettered_while_good_ones_flow(
     redis_client: aioredis.Redis,
     redis_keys: RedisKeys,
     topic: str,
-    spawn: Spawn,
     env: dict[str, str],
+    spawn: Spawn,
 ) -> None:
     worker = spawn(env, "worker")
     await worker.start()

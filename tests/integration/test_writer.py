@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import struct
 import time
@@ -9,10 +10,11 @@ import time
 import pytest
 import redis.asyncio as aioredis
 
-from stepmetrics.processors.writes.writer import ApplyResult, MetricsWriter, StoreWriteError
+from stepmetrics.processors.errors import RedisUnavailableError, WriteRejectedError
+from stepmetrics.processors.writes.writer import MetricsWriter
 from stepmetrics.producers.events import Envelope, WireEvent
 from stepmetrics.store.keys import RedisKeys
-from stepmetrics.store.stats import read_stats
+from stepmetrics.store.stats import ApplyCounts, read_stats
 from tests.support.metrics_state import actual_state, expected_state, snapshot
 
 T = 1_764_150_000_000_000
@@ -34,10 +36,10 @@ async def test_replaying_a_batch_changes_nothing(
         env(0, [("s", "acc", T + 3, 0.1)], eid="e2", pid="p2"),
     ]
     first = await writer.apply(batch)
-    assert first == ApplyResult(3, 0, 5, 3, 0)
+    assert first == ApplyCounts(3, 0, 5, 3, 0)
     before = await snapshot(redis_client, redis_keys.prefix)
     again = await MetricsWriter(redis_client, redis_keys).apply(batch)
-    assert again == ApplyResult(0, 3, 0, 0, 0)
+    assert again == ApplyCounts(0, 3, 0, 0, 0)
     assert await snapshot(redis_client, redis_keys.prefix) == before
     stats = await read_stats(redis_client, redis_keys)
     assert (stats["envelopes_applied"], stats["duplicates_skipped"]) == (3, 3)
@@ -159,6 +161,42 @@ async def test_apply_survives_an_emptied_script_cache(
     assert (await read_stats(redis_client, redis_keys))["envelopes_applied"] == 2
 
 
+async def test_script_flushes_during_batches_lose_and_double_nothing(
+    redis_client: aioredis.Redis, redis_keys: RedisKeys
+) -> None:
+    writer = MetricsWriter(redis_client, redis_keys)
+    executions = [f"e{i}" for i in range(4)]
+    every = [
+        env(seq, [("s", "a", T + seq, float(seq)), ("l", "v", T + seq, [seq])], eid, f"p-{eid}")
+        for seq in range(40)
+        for eid in executions
+    ]
+    batches = [every[i : i + 8] for i in range(0, len(every), 8)]
+    stop = asyncio.Event()
+
+    async def flush_scripts() -> None:
+        while not stop.is_set():
+            await redis_client.script_flush()
+            await asyncio.sleep(0)
+
+    flusher = asyncio.create_task(flush_scripts())
+    try:
+        for batch in batches:
+            while True:  # what the worker's handler does with a retriable error
+                try:
+                    await writer.apply(batch)
+                    break
+                except RedisUnavailableError:  # flushed between SCRIPT EXISTS and EVALSHA
+                    continue
+    finally:
+        stop.set()
+        await flusher
+    assert await actual_state(redis_client, redis_keys, executions) == expected_state(every)
+    counters = await read_stats(redis_client, redis_keys)
+    assert counters["envelopes_applied"] == len(every)
+    assert counters["events_applied"] == 2 * len(every)
+
+
 async def test_a_foreign_key_type_fails_the_call_before_any_write(
     redis_client: aioredis.Redis, redis_keys: RedisKeys
 ) -> None:
@@ -167,7 +205,7 @@ async def test_a_foreign_key_type_fails_the_call_before_any_write(
     await redis_client.set(redis_keys.scalar_values("e2"), b"oops")  # not a hash
     for eid in ("e1", "e2"):
         batch = [env(0, [("s", "a", T, 1.0), ("l", "curve", T, [1.0])], eid=eid)]
-        with pytest.raises(StoreWriteError, match="WRONGTYPE"):
+        with pytest.raises(WriteRejectedError, match="WRONGTYPE"):
             await writer.apply(batch)
         assert await redis_client.exists(redis_keys.applied(eid), redis_keys.meta(eid)) == 0
     assert await redis_client.hgetall(redis_keys.list_values("e1", "curve")) == {b"f": b"v"}
@@ -179,7 +217,7 @@ async def test_a_rejected_batch_still_counts_what_other_executions_applied(
     writer = MetricsWriter(redis_client, redis_keys)
     await redis_client.set(redis_keys.scalar_values("broken"), b"oops")  # not a hash
     batch = [env(0, [("s", "a", T, 1.0)], eid="ok"), env(1, [("s", "a", T, 1.0)], eid="broken")]
-    with pytest.raises(StoreWriteError, match="WRONGTYPE"):
+    with pytest.raises(WriteRejectedError, match="WRONGTYPE"):
         await writer.apply(batch)
     assert await redis_client.hget(redis_keys.scalar_values("ok"), "a") == b"1.0"
     counters = await read_stats(redis_client, redis_keys)

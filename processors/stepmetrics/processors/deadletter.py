@@ -6,9 +6,8 @@ topic with headers saying why and where it came from.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final, Protocol
 
 from stepmetrics.producers.events import MAX_ENVELOPE_BYTES
@@ -69,22 +68,3 @@ class DeadLetterSink(Protocol):
 
     async def send(self, letter: DeadLetter) -> None:
         """Produce `letter` and return once the broker has acknowledged it."""
-
-
-@dataclass(slots=True)
-class RateLimiter:
-    """Allows one event per `interval` seconds and counts the suppressed ones."""
-
-    interval: float
-    _next: float = 0.0
-    _suppressed: int = field(default=0)
-
-    def allow(self) -> tuple[bool, int]:
-        """(True, suppressed since the last allowed one) or (False, 0)."""
-        now = time.monotonic()
-        if now < self._next:
-            self._suppressed += 1
-            return False, 0
-        suppressed, self._suppressed = self._suppressed, 0
-        self._next = now + self.interval
-        return True, suppressed

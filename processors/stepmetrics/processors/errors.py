@@ -15,3 +15,13 @@ class TopicSetupError(ProcessorError):
     """The worker's topics could not be checked or created on the broker."""
 
     retriable = True
+
+
+class RedisUnavailableError(ProcessorError):
+    """Redis cannot be reached or cannot write yet; nothing is lost by retrying."""
+
+    retriable = True
+
+
+class WriteRejectedError(ProcessorError):
+    """Redis rejected a write for a reason a retry will not fix."""

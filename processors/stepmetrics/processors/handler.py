@@ -14,10 +14,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from stepmetrics.processors.deadletter import DeadLetter, DeadLetterSink, RateLimiter, RawMessage
-from stepmetrics.processors.writes.writer import ApplyResult, MetricsWriter, StoreWriteError
+from stepmetrics.processors.deadletter import DeadLetter, DeadLetterSink, RawMessage
+from stepmetrics.processors.errors import WriteRejectedError
+from stepmetrics.processors.ratelimit import RateLimiter
+from stepmetrics.processors.writes.writer import MetricsWriter
 from stepmetrics.producers.errors import EnvelopeError
 from stepmetrics.producers.events import Envelope, decode_envelope
+from stepmetrics.store.stats import DEAD_LETTERED, ApplyCounts
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -31,30 +34,20 @@ class WorkerCounters:
     """What this worker process did since it started (for its log lines)."""
 
     messages: int = 0
-    envelopes_applied: int = 0
-    duplicates_skipped: int = 0
-    events_applied: int = 0
-    list_values_appended: int = 0
-    values_dropped_by_cap: int = 0
+    applied: ApplyCounts = field(default_factory=ApplyCounts)
     dead_lettered: int = 0
     retries: int = 0
     positions: dict[tuple[str, int], int] = field(default_factory=dict)
 
-    def add(self, result: ApplyResult) -> None:
-        self.envelopes_applied += result.envelopes_applied
-        self.duplicates_skipped += result.duplicates_skipped
-        self.events_applied += result.events_applied
-        self.list_values_appended += result.list_values_appended
-        self.values_dropped_by_cap += result.values_dropped_by_cap
-
     def summary(self) -> str:
-        return (
-            f"messages={self.messages} envelopes_applied={self.envelopes_applied} "
-            f"duplicates_skipped={self.duplicates_skipped} events_applied={self.events_applied} "
-            f"list_values_appended={self.list_values_appended} "
-            f"values_dropped_by_cap={self.values_dropped_by_cap} "
-            f"dead_lettered={self.dead_lettered} retries={self.retries}"
-        )
+        """`name=value` for each counter, the `P:stats` ones under their names."""
+        counts = {
+            "messages": self.messages,
+            **self.applied.by_counter(),
+            DEAD_LETTERED: self.dead_lettered,
+            "retries": self.retries,
+        }
+        return " ".join(f"{name}={count}" for name, count in counts.items())
 
 
 class BatchHandler:
@@ -94,20 +87,20 @@ class BatchHandler:
         envelopes = [envelope for _, envelope in good]
         try:
             result = await self._retry(lambda: self._writer.apply(envelopes))
-        except StoreWriteError as exc:
+        except WriteRejectedError as exc:
             logger.warning("batch rejected by Redis (%s); applying envelopes one by one", exc)
             result = await self._apply_one_by_one(good)
-        self.counters.add(result)
+        self.counters.applied += result
 
-    async def _apply_one_by_one(self, good: list[tuple[RawMessage, Envelope]]) -> ApplyResult:
-        total = ApplyResult()
+    async def _apply_one_by_one(self, good: list[tuple[RawMessage, Envelope]]) -> ApplyCounts:
+        total = ApplyCounts()
         for message, envelope in good:
             try:
                 result = await self._retry(lambda e=envelope: self._writer.apply([e]))  # type: ignore[misc]
-            except StoreWriteError as exc:
+            except WriteRejectedError as exc:
                 await self._dead_letter([DeadLetter(message, f"rejected by Redis: {exc}")])
                 continue
-            total = total + result
+            total += result
         return total
 
     async def _dead_letter(self, letters: list[DeadLetter]) -> None:
@@ -132,12 +125,12 @@ class BatchHandler:
         await self._retry(lambda: self._writer.count_dead_lettered(len(letters)))
 
     async def _retry(self, attempt: Callable[[], Awaitable[_T]]) -> _T:
-        """Run `attempt` until it succeeds; only StoreWriteError and cancellation escape."""
+        """Run `attempt` until it succeeds; only WriteRejectedError and cancellation escape."""
         delay = _FIRST_BACKOFF
         while True:
             try:
                 return await attempt()
-            except StoreWriteError:
+            except WriteRejectedError:
                 raise
             except Exception as exc:  # noqa: BLE001 - never lose a batch: retry until it works
                 self.counters.retries += 1

@@ -7,35 +7,50 @@ fails after the batch was written (logged); replaying an envelope adds to
 `duplicates_skipped` and nothing else. `dead_lettered` is counted by the worker
 (a crash between producing the dead letter and committing can count a message
 twice); `lag` and `lag_updated_us` are overwritten periodically by the worker.
+
+`ApplyCounts` is the one definition of the counters the apply script counts:
+their names (`APPLY_COUNTERS`, the `P:stats` fields), their order (the
+script's reply) and how they add up all derive from its fields.
 """
 
 from __future__ import annotations
 
+from dataclasses import astuple, dataclass, fields
 from typing import Final
 
 import redis.asyncio as aioredis
 
 from stepmetrics.store.keys import RedisKeys
 
-ENVELOPES_APPLIED: Final = "envelopes_applied"
-EVENTS_APPLIED: Final = "events_applied"
-LIST_VALUES_APPENDED: Final = "list_values_appended"
-DUPLICATES_SKIPPED: Final = "duplicates_skipped"
-VALUES_DROPPED_BY_CAP: Final = "values_dropped_by_cap"
+
+@dataclass(frozen=True, slots=True)
+class ApplyCounts:
+    """What applying envelopes changed (duplicates are envelopes skipped whole).
+
+    Each field is a `P:stats` counter of the same name; the field order is the
+    order in which the apply script returns them.
+    """
+
+    envelopes_applied: int = 0
+    duplicates_skipped: int = 0
+    events_applied: int = 0
+    list_values_appended: int = 0
+    values_dropped_by_cap: int = 0
+
+    def __add__(self, other: ApplyCounts) -> ApplyCounts:
+        return ApplyCounts(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+    def by_counter(self) -> dict[str, int]:
+        """Counter name -> count, in field order."""
+        return dict(zip(APPLY_COUNTERS, astuple(self), strict=True))
+
+
+APPLY_COUNTERS: Final = tuple(f.name for f in fields(ApplyCounts))
 DEAD_LETTERED: Final = "dead_lettered"
 LAG: Final = "lag"
 LAG_UPDATED_US: Final = "lag_updated_us"
 
-COUNTERS: Final = (
-    ENVELOPES_APPLIED,
-    EVENTS_APPLIED,
-    LIST_VALUES_APPENDED,
-    DUPLICATES_SKIPPED,
-    VALUES_DROPPED_BY_CAP,
-    DEAD_LETTERED,
-    LAG,
-    LAG_UPDATED_US,
-)
+COUNTERS: Final = (*APPLY_COUNTERS, DEAD_LETTERED, LAG, LAG_UPDATED_US)
 
 
 async def read_stats(client: aioredis.Redis, keys: RedisKeys) -> dict[str, int]:

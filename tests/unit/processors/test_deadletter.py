@@ -1,13 +1,8 @@
-"""Dead letters: headers, size bound, and the rate-limited warning."""
+"""Dead letters: the original message plus why and where it came from."""
 
 from __future__ import annotations
 
-from stepmetrics.processors.deadletter import (
-    MAX_DEAD_LETTER_BYTES,
-    DeadLetter,
-    RateLimiter,
-    RawMessage,
-)
+from stepmetrics.processors.deadletter import MAX_DEAD_LETTER_BYTES, DeadLetter, RawMessage
 
 
 def test_dead_letter_headers_keep_originals_and_add_reason_and_source() -> None:
@@ -28,12 +23,3 @@ def test_oversized_dead_letters_keep_only_their_head() -> None:
     assert letter.value == b"x" * MAX_DEAD_LETTER_BYTES
     assert dict(letter.headers())["stepmetrics-original-size"] == b"900005"
     assert DeadLetter(RawMessage("t", 0, 1, None, None), "empty").value is None
-
-
-def test_rate_limiter_counts_what_it_suppressed() -> None:
-    limiter = RateLimiter(interval=3600)
-    assert limiter.allow() == (True, 0)
-    assert limiter.allow() == (False, 0)
-    assert limiter.allow() == (False, 0)
-    limiter._next = 0.0
-    assert limiter.allow() == (True, 2)

@@ -1,9 +1,10 @@
-"""The handler cuts a fetched batch into Redis round trips by size."""
+"""The worker's batch step, without Faust or Redis."""
 
 from __future__ import annotations
 
 from stepmetrics.processors.deadletter import RawMessage
-from stepmetrics.processors.handler import MAX_ROUND_TRIP_BYTES, _chunks
+from stepmetrics.processors.handler import MAX_ROUND_TRIP_BYTES, WorkerCounters, _chunks
+from stepmetrics.store.stats import ApplyCounts
 
 
 def test_batches_split_into_round_trips_by_size() -> None:
@@ -13,3 +14,13 @@ def test_batches_split_into_round_trips_by_size() -> None:
     assert [len(c) for c in chunks] == [1, 1, 1, 1, 1]
     small = [RawMessage("t", 0, i, None, b"x") for i in range(5)]
     assert [len(c) for c in _chunks(small)] == [5]
+
+
+def test_the_log_line_names_every_counter_once() -> None:
+    counters = WorkerCounters(messages=7, dead_lettered=2, retries=1)
+    counters.applied += ApplyCounts(3, 1, 9, 4, 0)
+    counters.applied += ApplyCounts(envelopes_applied=1)
+    assert counters.summary() == (
+        "messages=7 envelopes_applied=4 duplicates_skipped=1 events_applied=9 "
+        "list_values_appended=4 values_dropped_by_cap=0 dead_lettered=2 retries=1"
+    )

@@ -7,13 +7,8 @@ before anything travels to Redis. Which envelopes are new is only known inside
 the script (the `applied` set), so the reduction stops at envelope boundaries
 and the script merges the envelopes it applies.
 
-Script arguments (see `stepmetrics.processors.writes.scripts.APPLY_LUA`):
-
-    KEYS  meta sv so lc ld applied l:<name1> l:<name2> ...  (one hash tag)
-    ARGV  pipeline deployment cap n_envelopes n_list_names <list names...>
-          then per envelope: identity n_events min_ts max_ts n_scalars n_lists
-              n_scalars x (name ts_us seq idx value)
-              n_lists   x (list_slot first_ts_us packed_float64)
+The script call's KEYS and ARGV layout is documented in `apply.lua`; its fixed
+KEYS are `stepmetrics.processors.writes.scripts.ApplyKeys`.
 """
 
 from __future__ import annotations
@@ -23,6 +18,7 @@ from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from stepmetrics.processors.writes.scripts import ApplyKeys
 from stepmetrics.producers.events import KIND_SCALAR, Envelope
 from stepmetrics.store.keys import RedisKeys
 
@@ -121,12 +117,7 @@ def plan_execution(
     plan = ExecutionPlan(
         execution_id=execution_id,
         keys=[
-            keys.meta(execution_id),
-            keys.scalar_values(execution_id),
-            keys.scalar_orders(execution_id),
-            keys.list_created(execution_id),
-            keys.list_dropped(execution_id),
-            keys.applied(execution_id),
+            *ApplyKeys.of(keys, execution_id),
             *(keys.list_values(execution_id, name) for name in list_slots),
         ],
         args=[],

@@ -1,0 +1,256 @@
+--[[
+Apply one execution's envelopes atomically; a replayed envelope changes nothing.
+
+One call touches only the keys of ONE execution (one hash tag, so one Redis
+Cluster slot); it returns what it counted and the writer adds that to the
+global `P:stats`. Called by stepmetrics.processors.writes.writer; the arguments
+are built by stepmetrics.processors.writes.reduce.
+
+KEYS: the `local <name>_key = KEYS[i]` lines below, in the order of
+      stepmetrics.processors.writes.scripts.ApplyKeys (a unit test checks it),
+      then KEYS[FIXED_KEYS + slot] = the packed values of list slot `slot`.
+ARGV: pipeline deployment('' = none) cap n_envelopes n_list_names <list names by slot>
+      then per envelope: identity n_events min_ts max_ts n_scalars n_lists
+          n_scalars x (name ts_us seq idx value)
+          n_lists   x (list_slot first_ts_us packed_float64)
+REPLY (parsed by stepmetrics.processors.writes.scripts.ApplyReply):
+      1 counts (in the order of stepmetrics.store.stats.ApplyCounts; see reply())
+      2 created_us ('' while the execution has none)
+      3 lowered (1 when this call lowered created_us, else 0)
+      4 scalar_names (all stored ones when lowered, else empty)
+      5 list_names (all stored ones when lowered, else empty)
+      6 pipeline_name (stored, when lowered, else '')
+      7 deployment_name (stored, when lowered, else '')
+
+Lua numbers are doubles: timestamps (~1.8e15 µs) and sequences stay exact, but
+`tostring` would print them as `1.8e+15`, so everything written back is the
+original argument string, never a formatted number.
+]]
+
+local meta_key = KEYS[1]
+local scalar_values_key = KEYS[2]
+local scalar_orders_key = KEYS[3]
+local list_created_key = KEYS[4]
+local list_dropped_key = KEYS[5]
+local applied_key = KEYS[6]
+local FIXED_KEYS = 6
+local KEY_TYPES = {'hash', 'hash', 'hash', 'hash', 'hash', 'set'}  -- list values: 'string'
+
+local pipeline_name, deployment_name = ARGV[1], ARGV[2]
+local cap = tonumber(ARGV[3])
+local n_envelopes = tonumber(ARGV[4])
+local n_lists = tonumber(ARGV[5])
+local FIXED_ARGS = 5
+
+-- Scripts are not rolled back on error: refuse before the first write if a
+-- key has a foreign type, so a failed call leaves nothing (not even `applied`).
+local function type_error()
+  for i = 1, #KEYS do
+    local want = KEY_TYPES[i] or 'string'
+    local got = redis.call('TYPE', KEYS[i]).ok
+    if got ~= 'none' and got ~= want then
+      return 'WRONGTYPE ' .. KEYS[i] .. ' is a ' .. got .. ', not a ' .. want
+    end
+  end
+  return nil
+end
+
+-- Scalar order: (ts_us, seq, idx), the later one wins.
+local function later(a, b)
+  if a[1] ~= b[1] then return a[1] > b[1] end
+  if a[2] ~= b[2] then return a[2] > b[2] end
+  return a[3] > b[3]
+end
+
+local function hset_pairs(key, pairs)
+  -- unpack() has a C-stack limit: write in slices.
+  for i = 1, #pairs, 1000 do
+    redis.call('HSET', key, unpack(pairs, i, math.min(i + 999, #pairs)))
+  end
+end
+
+local function widen(batch, lo_s, hi_s)
+  local lo, hi = tonumber(lo_s), tonumber(hi_s)
+  if batch.lo == nil or lo < batch.lo then batch.lo, batch.lo_s = lo, lo_s end
+  if batch.hi == nil or hi > batch.hi then batch.hi, batch.hi_s = hi, hi_s end
+end
+
+-- Keep the latest value per scalar name over the applied envelopes.
+local function read_scalars(batch, pos, n)
+  for _ = 1, n do
+    local name = ARGV[pos]
+    local cand = {tonumber(ARGV[pos + 1]), tonumber(ARGV[pos + 2]),
+                  tonumber(ARGV[pos + 3]), ARGV[pos + 4],
+                  ARGV[pos + 1] .. ' ' .. ARGV[pos + 2] .. ' ' .. ARGV[pos + 3]}
+    local cur = batch.best[name]
+    if cur == nil then
+      batch.best_names[#batch.best_names + 1] = name
+      batch.best[name] = cand
+    elseif later(cand, cur) then
+      batch.best[name] = cand
+    end
+    pos = pos + 5
+  end
+  return pos
+end
+
+-- Collect the packed chunks per list slot, in envelope order.
+local function read_lists(batch, pos, n)
+  for _ = 1, n do
+    local slot = tonumber(ARGV[pos])
+    local p = batch.pending[slot]
+    if p == nil then
+      batch.pending[slot] = {ARGV[pos + 1], {ARGV[pos + 2]}}
+    else
+      p[2][#p[2] + 1] = ARGV[pos + 2]
+    end
+    pos = pos + 3
+  end
+  return pos
+end
+
+-- Mark each envelope applied; read what the new ones carry, skip the others.
+local function read_envelopes(counts)
+  local batch = {best = {}, best_names = {}, pending = {}}
+  local pos = FIXED_ARGS + n_lists + 1
+  for _ = 1, n_envelopes do
+    local identity, n_ev = ARGV[pos], tonumber(ARGV[pos + 1])
+    local ns, nl = tonumber(ARGV[pos + 4]), tonumber(ARGV[pos + 5])
+    if redis.call('SADD', applied_key, identity) == 1 then
+      counts.envelopes_applied = counts.envelopes_applied + 1
+      counts.events_applied = counts.events_applied + n_ev
+      widen(batch, ARGV[pos + 2], ARGV[pos + 3])
+      pos = read_lists(batch, read_scalars(batch, pos + 6, ns), nl)
+    else
+      counts.duplicates_skipped = counts.duplicates_skipped + 1
+      pos = pos + 6 + 5 * ns + 3 * nl
+    end
+  end
+  return batch
+end
+
+-- Write each scalar whose candidate is later than the stored one.
+local function write_scalars(batch)
+  local names = batch.best_names
+  if #names == 0 then return end
+  local stored = {}
+  for i = 1, #names, 1000 do
+    local part = redis.call('HMGET', scalar_orders_key, unpack(names, i, math.min(i + 999, #names)))
+    for j = 1, #part do stored[i + j - 1] = part[j] end
+  end
+  local values, orders = {}, {}
+  for i, name in ipairs(names) do
+    local cand, keep = batch.best[name], true
+    if stored[i] then
+      local t, s, x = string.match(stored[i], '^(%d+) (%d+) (%d+)$')
+      keep = later(cand, {tonumber(t), tonumber(s), tonumber(x)})
+    end
+    if keep then
+      values[#values + 1] = name
+      values[#values + 1] = cand[4]
+      orders[#orders + 1] = name
+      orders[#orders + 1] = cand[5]
+    end
+  end
+  if #values > 0 then
+    hset_pairs(scalar_values_key, values)
+    hset_pairs(scalar_orders_key, orders)
+  end
+end
+
+-- Append one list's chunks up to the cap; count what was kept and dropped.
+local function append_list(slot, p, counts)
+  local key, name = KEYS[FIXED_KEYS + slot], ARGV[FIXED_ARGS + slot]
+  local room = cap - redis.call('STRLEN', key) / 8
+  local kept, lost = 0, 0
+  -- Append chunk by chunk: no concatenated copy of the whole batch.
+  for _, chunk in ipairs(p[2]) do
+    local n = #chunk / 8
+    local take = math.max(0, math.min(n, room - kept))
+    if take == n then
+      redis.call('APPEND', key, chunk)
+    elseif take > 0 then
+      redis.call('APPEND', key, string.sub(chunk, 1, take * 8))
+    end
+    kept, lost = kept + take, lost + n - take
+  end
+  if kept > 0 then
+    redis.call('HSETNX', list_created_key, name, p[1])
+    counts.list_values_appended = counts.list_values_appended + kept
+  end
+  if lost > 0 then
+    redis.call('HINCRBY', list_dropped_key, name, lost)
+    counts.values_dropped_by_cap = counts.values_dropped_by_cap + lost
+  end
+end
+
+-- Update names, times and version; true when created_us went down.
+local function write_meta(batch, applied)
+  local meta = redis.call('HMGET', meta_key, 'created_us', 'updated_us')
+  local fields = {'pipeline_name', pipeline_name}
+  if deployment_name ~= '' then
+    fields[#fields + 1] = 'deployment_name'
+    fields[#fields + 1] = deployment_name
+  end
+  local lowered = meta[1] and batch.lo < tonumber(meta[1])
+  if not meta[1] or lowered then
+    fields[#fields + 1] = 'created_us'
+    fields[#fields + 1] = batch.lo_s
+  end
+  if not meta[2] or batch.hi > tonumber(meta[2]) then
+    fields[#fields + 1] = 'updated_us'
+    fields[#fields + 1] = batch.hi_s
+  end
+  -- Readers cache what they render per execution at its version: every
+  -- applied envelope adds one, a replay (skipped above) adds nothing. A new
+  -- execution starts from the server clock (µs), so one re-created after a
+  -- flush never repeats a version a reader saw before.
+  if not meta[1] then
+    local now = redis.call('TIME')
+    fields[#fields + 1] = 'version'
+    fields[#fields + 1] = now[1] .. string.format('%06d', tonumber(now[2]))
+  end
+  redis.call('HSET', meta_key, unpack(fields))
+  redis.call('HINCRBY', meta_key, 'version', applied)
+  return lowered
+end
+
+-- See REPLY above. When a late event lowered created_us, every index entry of
+-- the execution needs the new score, not only those of this batch's names.
+local function reply(counts, lowered)
+  local scalar_names, list_names, names = {}, {}, {'', ''}
+  if lowered then
+    scalar_names = redis.call('HKEYS', scalar_values_key)
+    list_names = redis.call('HKEYS', list_created_key)
+    names = redis.call('HMGET', meta_key, 'pipeline_name', 'deployment_name')
+  end
+  return {
+    {counts.envelopes_applied, counts.duplicates_skipped, counts.events_applied, counts.list_values_appended, counts.values_dropped_by_cap},
+    redis.call('HGET', meta_key, 'created_us') or '',
+    lowered and 1 or 0,
+    scalar_names,
+    list_names,
+    names[1] or '',
+    names[2] or '',
+  }
+end
+
+local function main()
+  local refused = type_error()
+  if refused then return redis.error_reply(refused) end
+  local counts = {envelopes_applied = 0, duplicates_skipped = 0, events_applied = 0,
+                  list_values_appended = 0, values_dropped_by_cap = 0}
+  local batch = read_envelopes(counts)
+  local lowered = false
+  if counts.envelopes_applied > 0 then
+    write_scalars(batch)
+    for slot = 1, n_lists do
+      local p = batch.pending[slot]
+      if p then append_list(slot, p, counts) end
+    end
+    lowered = write_meta(batch, counts.envelopes_applied)
+  end
+  return reply(counts, lowered)
+end
+
+return main()

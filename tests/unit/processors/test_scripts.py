@@ -1,0 +1,59 @@
+"""The apply script's Python side matches what `apply.lua` reads and returns."""
+
+from __future__ import annotations
+
+import re
+
+from redis import exceptions as redis_errors
+
+from stepmetrics.processors.errors import RedisUnavailableError, WriteRejectedError
+from stepmetrics.processors.writes.scripts import APPLY_LUA, ApplyKeys, ApplyReply
+from stepmetrics.processors.writes.writer import _wrap
+from stepmetrics.store.keys import RedisKeys
+from stepmetrics.store.stats import APPLY_COUNTERS, ApplyCounts
+
+
+def test_the_lua_reads_keys_in_the_order_of_apply_keys() -> None:
+    declared = re.findall(r"^local (\w+)_key = KEYS\[(\d+)\]$", APPLY_LUA, re.MULTILINE)
+    assert [name for name, _ in declared] == list(ApplyKeys._fields)
+    assert [int(i) for _, i in declared] == list(range(1, len(ApplyKeys._fields) + 1))
+    assert f"local FIXED_KEYS = {len(ApplyKeys._fields)}\n" in APPLY_LUA
+
+
+def test_apply_keys_are_the_execution_keys_of_the_same_names() -> None:
+    keys = RedisKeys("p")
+    fixed = ApplyKeys.of(keys, "e1")
+    assert fixed == tuple(getattr(keys, name)("e1") for name in ApplyKeys._fields)
+
+
+def test_the_lua_returns_counts_in_the_order_of_apply_counts() -> None:
+    reply = APPLY_LUA[APPLY_LUA.index("local function reply(") :]
+    returned = re.search(r"return \{\s*\{([^}]*)\}", reply)
+    assert returned is not None
+    assert re.findall(r"counts\.(\w+)", returned.group(1)) == list(APPLY_COUNTERS)
+
+
+def test_the_documented_reply_is_apply_reply() -> None:
+    doc = APPLY_LUA[APPLY_LUA.index("REPLY (") : APPLY_LUA.index("]]")]
+    documented = re.findall(r"^\s+(\d+) (\w+)", doc, re.MULTILINE)
+    assert [name for _, name in documented] == list(ApplyReply._fields)
+    assert [int(i) for i, _ in documented] == list(range(1, len(ApplyReply._fields) + 1))
+
+
+def test_a_reply_parses_into_named_fields() -> None:
+    raw = [[1, 2, 3, 4, 5], b"17", 1, [b"acc"], [b"curve"], b"train", b""]
+    assert ApplyReply.parse(raw) == ApplyReply(
+        ApplyCounts(1, 2, 3, 4, 5), 17, True, ("acc",), ("curve",), "train", ""
+    )
+    assert ApplyReply.parse([[0] * 5, b"", 0, [], [], b"", b""]).created_us is None
+
+
+def test_redis_errors_map_to_retriable_or_rejected() -> None:
+    lost = _wrap(redis_errors.NoScriptError("No matching script"))
+    assert isinstance(lost, RedisUnavailableError)
+    assert lost.retriable
+    assert isinstance(_wrap(redis_errors.ConnectionError("refused")), RedisUnavailableError)
+    assert isinstance(_wrap(redis_errors.ResponseError("OOM command")), RedisUnavailableError)
+    rejected = _wrap(redis_errors.ResponseError("WRONGTYPE oops"))
+    assert isinstance(rejected, WriteRejectedError)
+    assert not rejected.retriable
