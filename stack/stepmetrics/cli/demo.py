@@ -23,11 +23,13 @@ from typing import Final
 import httpx
 
 from stepmetrics.producers.context import step_context
+from stepmetrics.producers.settings import BOOTSTRAP
 from stepmetrics.sdk import CraftAiSdk
 from stepmetrics.stack.demo_runs import DemoRun, demo_runs
 from stepmetrics.stack.errors import StackError
 from stepmetrics.stack.settings import StackSettings
 from stepmetrics.stack.state import read_state
+from stepmetrics.store.settings import API_TOKEN, API_URL
 
 DEFAULT_STEPS: Final = 5000
 MAX_STEPS: Final = 50_000  # a list metric holds at most 50,000 values
@@ -61,7 +63,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def stack_environment(environ: Mapping[str, str], data_dir: Path | None) -> dict[str, str]:
     """Variables to add so that the SDK and the API calls reach the running stack."""
-    if environ.get("STEPMETRICS_KAFKA_BOOTSTRAP"):
+    if environ.get(BOOTSTRAP.name):
         return {}
     settings = StackSettings.from_env(environ)
     return read_state(data_dir or settings.data_dir).exports()
@@ -75,8 +77,8 @@ def main(argv: list[str]) -> int:
     except StackError as exc:
         print(f"stepmetrics demo: {exc}", file=sys.stderr)
         return 1
-    api = os.environ.get("STEPMETRICS_API_URL", "").rstrip("/")
-    token = os.environ.get("STEPMETRICS_API_TOKEN", "")
+    api = os.environ.get(API_URL.name, "").rstrip("/")
+    token = os.environ.get(API_TOKEN.name, "")
     tag = uuid.uuid4().hex[:8]
     runs = {f"demo-{run.kind}-{tag}": run for run in demo_runs(args.steps, args.live)}
     sdk = CraftAiSdk()
