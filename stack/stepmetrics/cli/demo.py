@@ -29,6 +29,7 @@ from stepmetrics.stack.demo_runs import DemoRun, demo_runs
 from stepmetrics.stack.errors import StackError
 from stepmetrics.stack.settings import StackSettings
 from stepmetrics.stack.state import read_state
+from stepmetrics.store.endpoints import execution_path
 from stepmetrics.store.settings import API_TOKEN, API_URL
 
 DEFAULT_STEPS: Final = 5000
@@ -129,7 +130,7 @@ def wait_until_stored(api: str, token: str, runs: Mapping[str, DemoRun], timeout
 
 def _stored(client: httpx.Client, execution_id: str, run: DemoRun) -> bool:
     try:
-        response = client.get(f"/api/v1/executions/{execution_id}")
+        response = client.get(execution_path(execution_id))
     except httpx.HTTPError as exc:
         raise StackError(f"the reader API at {client.base_url} does not answer: {exc}") from exc
     if response.status_code == httpx.codes.NOT_FOUND:

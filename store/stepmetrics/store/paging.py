@@ -7,14 +7,21 @@ from typing import Any, Final
 import httpx
 import orjson
 
+from stepmetrics.store.endpoints import LIST_METRICS_PAGE, METRICS_PAGE
+
+# Re-exported: the clients (and benchmarks) name the paths through this module.
+from stepmetrics.store.endpoints import LIST_METRICS_PATH as LIST_METRICS_PATH
+from stepmetrics.store.endpoints import METRICS_PATH as METRICS_PATH
 from stepmetrics.store.errors import ApiAuthError, ApiError, ApiUnavailableError, StoreQueryError
 from stepmetrics.store.settings import ClientSettings
 from stepmetrics.store.types import Metric
 from stepmetrics.store.wire import from_wire, list_from_wire
 
-METRICS_PATH: Final = "/api/v1/metrics"
-LIST_METRICS_PATH: Final = "/api/v1/list-metrics"
-PAGE_LIMITS: Final = {METRICS_PATH: 10_000, LIST_METRICS_PATH: 1000}
+# The client asks for the largest pages the API serves.
+PAGE_LIMITS: Final = {
+    METRICS_PATH: METRICS_PAGE.maximum,
+    LIST_METRICS_PATH: LIST_METRICS_PAGE.maximum,
+}
 METRIC_KEYS: Final = frozenset(
     ("name", "value", "created_at", "execution_id", "deployment_name", "pipeline_name")
 )

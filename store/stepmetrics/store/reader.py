@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from stepmetrics.store import executions, pages
+from stepmetrics.store.endpoints import MAX_PAGE_VALUES
 from stepmetrics.store.errors import StoreUnavailableError
 from stepmetrics.store.index import Filter
 from stepmetrics.store.keys import RedisKeys
@@ -74,7 +75,7 @@ class MetricsReader:
         flt: Filter | None,
         limit: int,
         cursor: Cursor | None = None,
-        max_values: int = pages.MAX_PAGE_VALUES,
+        max_values: int = MAX_PAGE_VALUES,
     ) -> tuple[list[Metric], Cursor | None]:
         """One page of list metrics: at most `limit` lists and, unless a single
         list is larger, at most `max_values` values."""

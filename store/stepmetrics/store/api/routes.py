@@ -15,17 +15,21 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from stepmetrics.store import endpoints
 from stepmetrics.store.api import params
 from stepmetrics.store.api.cache import ResponseCache
 from stepmetrics.store.api.responses import JSONResponse, error
+from stepmetrics.store.endpoints import (
+    EXECUTIONS_PAGE,
+    LIST_METRICS_PAGE,
+    METRICS_PAGE,
+    route_template,
+)
 from stepmetrics.store.index import FILTERS, Filter
 from stepmetrics.store.reader import MetricsReader
 from stepmetrics.store.types import ExecutionDetail, Metric
 from stepmetrics.store.wire import list_to_wire, to_wire
 
-METRICS_LIMIT: Final = (1000, 10_000)  # (default, maximum) per page
-LISTS_LIMIT: Final = (100, 1000)
-EXECUTIONS_LIMIT: Final = (100, 1000)
 _METRIC_PARAMS: Final = frozenset({*FILTERS, *params.PAGING})
 _EXECUTION_PARAMS: Final = frozenset({"pipeline_name", "deployment_name", *params.PAGING})
 _UNSAFE_FILENAME: Final = re.compile(r"[^A-Za-z0-9._-]+")
@@ -64,7 +68,7 @@ async def readyz(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     query = params.checked(request.query_params, _METRIC_PARAMS)
     flt = params.metric_filter(query)
-    limit, cursor = params.limit(query, *METRICS_LIMIT), params.cursor(query)
+    limit, cursor = params.limit(query, METRICS_PAGE), params.cursor(query)
 
     async def render() -> Response:
         items, next_cursor = await _reader(request).scalar_metrics(flt, limit, cursor)
@@ -78,7 +82,7 @@ async def metrics(request: Request) -> Response:
 async def list_metrics(request: Request) -> Response:
     query = params.checked(request.query_params, _METRIC_PARAMS)
     flt = params.metric_filter(query)
-    limit, cursor = params.limit(query, *LISTS_LIMIT), params.cursor(query)
+    limit, cursor = params.limit(query, LIST_METRICS_PAGE), params.cursor(query)
 
     async def render() -> Response:
         items, next_cursor = await _reader(request).list_metrics(flt, limit, cursor)
@@ -121,7 +125,7 @@ async def executions(request: Request) -> Response:
     items, next_cursor = await _reader(request).executions(
         query.get("pipeline_name"),
         query.get("deployment_name"),
-        params.limit(query, *EXECUTIONS_LIMIT),
+        params.limit(query, EXECUTIONS_PAGE),
         params.cursor(query),
     )
     return JSONResponse({"items": items, "next_cursor": next_cursor and next_cursor.encode()})
@@ -181,7 +185,9 @@ async def _csv_chunks(reader: MetricsReader, detail: ExecutionDetail) -> AsyncIt
     flt: Filter = ("execution_id", detail["execution_id"])
     cursor = None
     while True:
-        lists, cursor = await reader.list_metrics(flt, limit=1000, cursor=cursor)
+        lists, cursor = await reader.list_metrics(
+            flt, limit=LIST_METRICS_PAGE.maximum, cursor=cursor
+        )
         for item in lists:
             name, created = item["name"], item["created_at"]
             values = cast(list[float], item["value"])
@@ -206,16 +212,13 @@ def api_routes() -> list[BaseRoute]:
     return [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Route("/api/v1/metrics", metrics),
-        Route("/api/v1/list-metrics", list_metrics),
-        Route("/api/v1/executions", executions),
+        Route(endpoints.METRICS_PATH, metrics),
+        Route(endpoints.LIST_METRICS_PATH, list_metrics),
+        Route(endpoints.EXECUTIONS_PATH, executions),
         # Execution ids and metric names may hold "/" (sent as %2F, decoded
         # before routing): most specific routes first.
-        Route(
-            "/api/v1/executions/{execution_id:path}/list-metrics/{name:path}",
-            execution_list_metric,
-        ),
-        Route("/api/v1/executions/{execution_id:path}/metrics.csv", execution_csv),
-        Route("/api/v1/executions/{execution_id:path}", execution),
-        Route("/api/v1/stats", stats),
+        Route(route_template(endpoints.EXECUTION_LIST_METRIC_PATH), execution_list_metric),
+        Route(route_template(endpoints.EXECUTION_CSV_PATH), execution_csv),
+        Route(route_template(endpoints.EXECUTION_PATH), execution),
+        Route(endpoints.STATS_PATH, stats),
     ]
