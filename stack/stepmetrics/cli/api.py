@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import sys
 
+from stepmetrics.cli.exit_codes import EXIT_USAGE
 from stepmetrics.store.api.server import LOG_LEVELS, serve
 from stepmetrics.store.errors import StoreSettingsError
 from stepmetrics.store.settings import ApiSettings
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     except StoreSettingsError as exc:
         print(f"stepmetrics api: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     return serve(settings, log_level=args.log_level, access_log=args.access_log)
 
 

@@ -22,6 +22,7 @@ from typing import Final
 
 import httpx
 
+from stepmetrics.cli.exit_codes import EXIT_FAILED, EXIT_OK
 from stepmetrics.producers.context import step_context
 from stepmetrics.producers.settings import BOOTSTRAP
 from stepmetrics.sdk import CraftAiSdk
@@ -77,7 +78,7 @@ def main(argv: list[str]) -> int:
         os.environ.update(stack_environment(os.environ, args.data_dir))
     except StackError as exc:
         print(f"stepmetrics demo: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     api = os.environ.get(API_URL.name, "").rstrip("/")
     token = os.environ.get(API_TOKEN.name, "")
     tag = uuid.uuid4().hex[:8]
@@ -90,20 +91,20 @@ def main(argv: list[str]) -> int:
             run.record(sdk)
     if not sdk.flush(args.timeout):
         print("stepmetrics demo: the broker did not take every metric in time", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     if not (api and token):
         print("recorded; set STEPMETRICS_API_URL and STEPMETRICS_API_TOKEN to check them")
-        return 0
+        return EXIT_OK
     try:
         wait_until_stored(api, token, runs, args.timeout)
     except StackError as exc:
         print(f"stepmetrics demo: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     for execution_id, run in runs.items():
         counts = f"{len(run.scalars)} metrics, {len(run.lists)} list metrics"
         print(f"{run.pipeline_name}: {api}/executions/{execution_id} ({counts})")
     print(f"open {api}/ and sign in with the API token that `stepmetrics up` printed")
-    return 0
+    return EXIT_OK
 
 
 def wait_until_stored(api: str, token: str, runs: Mapping[str, DemoRun], timeout: float) -> None:

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 import orjson
 
+from stepmetrics.cli.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from stepmetrics.store.client import MetricsClient
 from stepmetrics.store.errors import StoreError, StoreQueryError, StoreSettingsError
 from stepmetrics.store.types import Metric
@@ -51,13 +52,13 @@ def main(argv: list[str] | None = None) -> int:
             items = fetch(**filters)
     except (StoreSettingsError, StoreQueryError) as exc:  # bad usage, not an API failure
         print(f"stepmetrics get: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except StoreError as exc:
         print(f"stepmetrics get: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     write = {"table": write_table, "json": write_json, "csv": write_csv}[args.format]
     write(items, args.list, sys.stdout)
-    return 0
+    return EXIT_OK
 
 
 def write_json(items: Sequence[Metric], is_list: bool, out: TextIO) -> None:

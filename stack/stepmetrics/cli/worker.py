@@ -8,6 +8,7 @@ import gc
 import logging
 import sys
 
+from stepmetrics.cli.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from stepmetrics.processors.errors import ProcessorError
 from stepmetrics.processors.settings import ENV_VARS, ProcessorSettings
 from stepmetrics.processors.topics import ensure_topics
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(ensure_topics(settings))
     except ProcessorError as exc:
         print(f"stepmetrics worker: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     # Imported late: faust is heavy, and `--help` should not need it.
     import faust
 
@@ -47,9 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         worker.execute_from_commandline()
     except SystemExit as exc:
         if exc.code is None:
-            return 0
-        return exc.code if isinstance(exc.code, int) else 1  # a message means failure
-    return 0
+            return EXIT_OK
+        return exc.code if isinstance(exc.code, int) else EXIT_FAILED  # a message means failure
+    return EXIT_OK
 
 
 if __name__ == "__main__":
