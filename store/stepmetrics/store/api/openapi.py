@@ -6,6 +6,7 @@ from typing import Any, Final
 
 from stepmetrics.store import endpoints
 from stepmetrics.store.endpoints import PageLimit
+from stepmetrics.store.wire import NON_FINITE_WIRE
 
 _TIME: Final = {
     "type": "string",
@@ -13,9 +14,8 @@ _TIME: Final = {
     "description": "ISO 8601 UTC with microseconds and a Z suffix",
     "example": "2026-11-26T19:56:09.123456Z",
 }
-_NUMBER: Final = {
-    "oneOf": [{"type": "number"}, {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}]
-}
+_NUMBER: Final = {"oneOf": [{"type": "number"}, {"type": "string", "enum": list(NON_FINITE_WIRE)}]}
+_NON_FINITE: Final = ", ".join(f'"{name}"' for name in NON_FINITE_WIRE)
 _NAME: Final = {"type": ["string", "null"]}
 _ERROR: Final = {"$ref": "#/components/schemas/Error"}
 _ORDER: Final = (
@@ -210,7 +210,7 @@ def openapi_document(version: str) -> dict[str, Any]:
             "title": "stepmetrics reader API",
             "version": version,
             "description": "Read-only access to the metrics of ML pipeline step executions. "
-            'Non-finite numbers are the strings "NaN", "Infinity", "-Infinity".',
+            f"Non-finite numbers are the strings {_NON_FINITE}.",
         },
         "paths": _paths(),
         "components": {
