@@ -11,7 +11,7 @@ import sys
 from stepmetrics.cli.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from stepmetrics.processors.errors import ProcessorError
 from stepmetrics.processors.settings import ENV_VARS, ProcessorSettings
-from stepmetrics.processors.topics import ensure_topics
+from stepmetrics.processors.topics import create_worker_topics
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.parse_args(argv)
     try:
         settings = ProcessorSettings.from_env()
-        asyncio.run(ensure_topics(settings))
+        asyncio.run(create_worker_topics(settings))
     except ProcessorError as exc:
         print(f"stepmetrics worker: {exc}", file=sys.stderr)
         return EXIT_USAGE

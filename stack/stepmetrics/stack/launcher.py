@@ -7,6 +7,7 @@ worker leaves its consumer group while the broker still answers.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -15,7 +16,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from stepmetrics.processors.errors import TopicSetupError
 from stepmetrics.processors.settings import DATADIR, DEADLETTER_TOPIC, TOPIC_PARTITIONS
+from stepmetrics.processors.topics import create_missing_topics
 from stepmetrics.producers.settings import BOOTSTRAP, TOPIC
 from stepmetrics.stack.apps import APPS, App
 from stepmetrics.stack.errors import StackError
@@ -28,7 +31,6 @@ from stepmetrics.stack.services import (
 )
 from stepmetrics.stack.settings import StackSettings
 from stepmetrics.stack.state import StackState, read_state, remove_state, write_state
-from stepmetrics.stack.topics import ensure_topics
 from stepmetrics.store.settings import API_HOST, API_PORT, API_TOKEN, API_URL, REDIS_URL
 
 logger = logging.getLogger(__name__)
@@ -111,10 +113,7 @@ class Launcher:
         redis = None if self.stopping else self._redis()
         if redis is None or self.stopping:
             return None
-        topics = [self.settings.topic, self.settings.deadletter_topic]
-        ensure_topics(
-            kafka, topics, self.settings.topic_partitions, timeout=self.settings.startup_timeout
-        )
+        self._create_topics(kafka)
         token = self.settings.api_token or secrets.token_urlsafe(24)
         api_url = f"http://{LOOPBACK}:{pick_port(self.ports.api, API_PORT.default, 'api')}"
         apps = self._start_apps(api_url, self._app_env(kafka, redis, api_url, token))
@@ -178,6 +177,19 @@ class Launcher:
             "redis-server listening on %s, data in %s", server.address, server.log_path.parent
         )
         return server.address
+
+    def _create_topics(self, kafka: str) -> None:
+        # Auto-created topics get the broker's default partition count, and
+        # faust refuses a source topic whose count differs from its table
+        # changelog's: create both before the worker starts.
+        names = [self.settings.topic, self.settings.deadletter_topic]
+        setup = create_missing_topics(
+            kafka, names, self.settings.topic_partitions, within=self.settings.startup_timeout
+        )
+        try:
+            asyncio.run(setup)
+        except TopicSetupError as exc:
+            raise StackError(str(exc)) from exc
 
     def _started(self, child: ManagedProcess) -> ManagedProcess:
         self.children.append(child)

@@ -1,4 +1,4 @@
-"""Pages of scalar and list metrics, read from the Redis layout of `keys.py`.
+"""The paged Redis reads: pages of scalar and list metrics from the layout of `keys.py`.
 
 Order (deterministic, the basis of cursor pagination): the execution's index
 score (its `created_us`: oldest execution first), then execution id, then
