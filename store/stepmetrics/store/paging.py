@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Final
 
 import httpx
@@ -75,6 +77,18 @@ class Paging:
 
     def params(self) -> dict[str, str]:
         return self._query
+
+    @contextmanager
+    def reaching(self) -> Iterator[None]:
+        """Around the request: a transport failure becomes `ApiUnavailableError`."""
+        try:
+            yield
+        except httpx.TransportError as exc:
+            raise unavailable(self.url, exc) from exc
+
+    def take(self, response: httpx.Response) -> None:
+        """Take one answer: a page, or the typed error of a non-200."""
+        self.accept(check_response(response, self.url))
 
     def accept(self, body: bytes) -> None:
         """Take one page's JSON body; raise `ApiError` if it is malformed or stuck."""

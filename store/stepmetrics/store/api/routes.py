@@ -9,7 +9,7 @@ import csv
 import io
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import Any, Final, cast
+from typing import Any, Final, TypeAlias, cast
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -23,16 +23,21 @@ from stepmetrics.store.endpoints import (
     EXECUTIONS_PAGE,
     LIST_METRICS_PAGE,
     METRICS_PAGE,
+    PageLimit,
     route_template,
 )
 from stepmetrics.store.index import FILTERS, Filter
 from stepmetrics.store.reader import MetricsReader
 from stepmetrics.store.types import ExecutionDetail, Metric
-from stepmetrics.store.wire import list_to_wire, to_wire
+from stepmetrics.store.wire import Cursor, list_to_wire, to_wire
 
 _METRIC_PARAMS: Final = frozenset({*FILTERS, *params.PAGING})
 _EXECUTION_PARAMS: Final = frozenset({"pipeline_name", "deployment_name", *params.PAGING})
 _UNSAFE_FILENAME: Final = re.compile(r"[^A-Za-z0-9._-]+")
+# MetricsReader.scalar_metrics / list_metrics: (filter, limit, cursor) -> page
+_ReadPage: TypeAlias = Callable[
+    [Filter | None, int, Cursor | None], Awaitable[tuple[list[Metric], Cursor | None]]
+]
 
 
 def _reader(request: Request) -> MetricsReader:
@@ -66,28 +71,25 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    query = params.checked(request.query_params, _METRIC_PARAMS)
-    flt = params.metric_filter(query)
-    limit, cursor = params.limit(query, METRICS_PAGE), params.cursor(query)
-
-    async def render() -> Response:
-        items, next_cursor = await _reader(request).scalar_metrics(flt, limit, cursor)
-        return JSONResponse(
-            {"items": wire_scalars(items), "next_cursor": next_cursor and next_cursor.encode()}
-        )
-
-    return await _maybe_cached(request, flt, render)
+    return await _metric_page(request, METRICS_PAGE, _reader(request).scalar_metrics, wire_scalars)
 
 
 async def list_metrics(request: Request) -> Response:
+    return await _metric_page(request, LIST_METRICS_PAGE, _reader(request).list_metrics, wire_lists)
+
+
+async def _metric_page(
+    request: Request, page: PageLimit, read: _ReadPage, to_json: Callable[[list[Metric]], Any]
+) -> Response:
+    """One page of scalar or list metrics: the shared handler of both routes."""
     query = params.checked(request.query_params, _METRIC_PARAMS)
     flt = params.metric_filter(query)
-    limit, cursor = params.limit(query, LIST_METRICS_PAGE), params.cursor(query)
+    limit, cursor = params.limit(query, page), params.cursor(query)
 
     async def render() -> Response:
-        items, next_cursor = await _reader(request).list_metrics(flt, limit, cursor)
+        items, next_cursor = await read(flt, limit, cursor)
         return JSONResponse(
-            {"items": wire_lists(items), "next_cursor": next_cursor and next_cursor.encode()}
+            {"items": to_json(items), "next_cursor": next_cursor and next_cursor.encode()}
         )
 
     return await _maybe_cached(request, flt, render)
