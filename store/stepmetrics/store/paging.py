@@ -24,9 +24,16 @@ PAGE_LIMITS: Final = {
     METRICS_PATH: METRICS_PAGE.maximum,
     LIST_METRICS_PATH: LIST_METRICS_PAGE.maximum,
 }
-METRIC_KEYS: Final = frozenset(
-    ("name", "value", "created_at", "execution_id", "deployment_name", "pipeline_name")
+# The keys of one metric, in the order the API writes them.
+METRIC_COLUMNS: Final = (
+    "name",
+    "value",
+    "created_at",
+    "execution_id",
+    "deployment_name",
+    "pipeline_name",
 )
+METRIC_KEYS: Final = frozenset(METRIC_COLUMNS)
 # A page without items but with a cursor is legal once in a while (a server
 # may cut a page short); this many in a row means it is stuck.
 MAX_EMPTY_PAGES: Final = 3
