@@ -4,39 +4,64 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, TypeVar
+from typing import Any, Final
 
 from stepmetrics.processors.errors import ProcessorSettingsError
+from stepmetrics.producers.envvars import EnvVar, bad_value, read_env
+from stepmetrics.producers.settings import BOOTSTRAP, TOPIC
 from stepmetrics.store.keys import RedisKeys
+from stepmetrics.store.settings import REDIS_PREFIX, REDIS_URL
 
-_T = TypeVar("_T")
-
-# field name -> environment variable
-_ENV: Final[dict[str, str]] = {
-    "kafka_bootstrap": "STEPMETRICS_KAFKA_BOOTSTRAP",
-    "topic": "STEPMETRICS_TOPIC",
-    "deadletter_topic": "STEPMETRICS_DEADLETTER_TOPIC",
-    "topic_partitions": "STEPMETRICS_TOPIC_PARTITIONS",
-    "redis_url": "STEPMETRICS_REDIS_URL",
-    "redis_prefix": "STEPMETRICS_REDIS_PREFIX",
-    "redis_timeout": "STEPMETRICS_REDIS_TIMEOUT",
-    "group_id": "STEPMETRICS_WORKER_GROUP",
-    "batch_size": "STEPMETRICS_WORKER_BATCH_SIZE",
-    "batch_within": "STEPMETRICS_WORKER_BATCH_WITHIN",
-    "session_timeout": "STEPMETRICS_KAFKA_SESSION_TIMEOUT",
-    "heartbeat_interval": "STEPMETRICS_KAFKA_HEARTBEAT_INTERVAL",
-    "fetch_max_wait": "STEPMETRICS_KAFKA_FETCH_MAX_WAIT",
-    "commit_interval": "STEPMETRICS_WORKER_COMMIT_INTERVAL",
-    "stats_interval": "STEPMETRICS_WORKER_STATS_INTERVAL",
-    "max_backoff": "STEPMETRICS_WORKER_MAX_BACKOFF",
-    "datadir": "STEPMETRICS_WORKER_DATADIR",
-    "log_level": "STEPMETRICS_WORKER_LOG_LEVEL",
-}
-ENV_VARS: Final[frozenset[str]] = frozenset(_ENV.values())
 _LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+_INTEGER: Final = "an integer"
+_NUMBER: Final = "a number"
+
+
+def _seconds(name: str, default: float) -> EnvVar[float]:
+    return EnvVar(name, default, float, _NUMBER)
+
+
+def _trimmed(name: str, default: str) -> EnvVar[str]:
+    # The worker trims the text of the variables it shares with the SDK and the store.
+    return EnvVar(name, default, str.strip, "a string")
+
+
+DEADLETTER_SUFFIX: Final = ".deadletter"
+# The worker's variables that `stepmetrics up` reads or sets too.
+DEADLETTER_TOPIC: Final = EnvVar("STEPMETRICS_DEADLETTER_TOPIC", "", str.strip, "a topic name")
+TOPIC_PARTITIONS: Final = EnvVar("STEPMETRICS_TOPIC_PARTITIONS", 4, int, _INTEGER)
+# "" = a directory under the system temp dir; `stepmetrics up` sets one per stack.
+DATADIR: Final = EnvVar("STEPMETRICS_WORKER_DATADIR", "", str.strip, "a directory")
+# field -> variable
+_ENV: Final[dict[str, EnvVar[Any]]] = {
+    "kafka_bootstrap": _trimmed(BOOTSTRAP.name, BOOTSTRAP.default),
+    "topic": _trimmed(TOPIC.name, TOPIC.default),
+    "deadletter_topic": DEADLETTER_TOPIC,
+    "topic_partitions": TOPIC_PARTITIONS,
+    "redis_url": _trimmed(REDIS_URL.name, REDIS_URL.default),
+    "redis_prefix": _trimmed(REDIS_PREFIX.name, REDIS_PREFIX.default),
+    "redis_timeout": _seconds("STEPMETRICS_REDIS_TIMEOUT", 10.0),
+    "group_id": EnvVar("STEPMETRICS_WORKER_GROUP", "stepmetrics-worker", str.strip, "a name"),
+    "batch_size": EnvVar("STEPMETRICS_WORKER_BATCH_SIZE", 200, int, _INTEGER),
+    "batch_within": _seconds("STEPMETRICS_WORKER_BATCH_WITHIN", 0.05),
+    "session_timeout": _seconds("STEPMETRICS_KAFKA_SESSION_TIMEOUT", 10.0),
+    "heartbeat_interval": _seconds("STEPMETRICS_KAFKA_HEARTBEAT_INTERVAL", 1.0),
+    # How long a fetch may wait for data. Kafka answers as soon as data
+    # arrives; Tansu waits the whole time, so this bounds the latency there.
+    "fetch_max_wait": _seconds("STEPMETRICS_KAFKA_FETCH_MAX_WAIT", 0.1),
+    "commit_interval": _seconds("STEPMETRICS_WORKER_COMMIT_INTERVAL", 1.0),
+    "stats_interval": _seconds("STEPMETRICS_WORKER_STATS_INTERVAL", 10.0),
+    "max_backoff": _seconds("STEPMETRICS_WORKER_MAX_BACKOFF", 5.0),
+    "datadir": DATADIR,
+    "log_level": EnvVar(
+        "STEPMETRICS_WORKER_LOG_LEVEL", "info", lambda raw: raw.strip().lower(), "a level name"
+    ),
+}
+ENV_VARS: Final[frozenset[str]] = frozenset(v.name for v in _ENV.values())
+_FLOATS: Final = tuple(name for name, var in _ENV.items() if var.parse is float)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,30 +72,28 @@ class ProcessorSettings:
     broker (a first group join waits about half the session timeout).
     """
 
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    topic: str = "stepmetrics.events"
-    deadletter_topic: str = ""  # "" = topic + ".deadletter"
-    topic_partitions: int = 4
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    redis_prefix: str = "stepmetrics"
-    redis_timeout: float = 10.0
-    group_id: str = "stepmetrics-worker"
-    batch_size: int = 200
-    batch_within: float = 0.05
-    session_timeout: float = 10.0
-    heartbeat_interval: float = 1.0
-    # How long a fetch may wait for data. Kafka answers as soon as data
-    # arrives; Tansu waits the whole time, so this bounds the latency there.
-    fetch_max_wait: float = 0.1
-    commit_interval: float = 1.0
-    stats_interval: float = 10.0
-    max_backoff: float = 5.0
-    datadir: str = ""  # "" = a directory under the system temp dir
-    log_level: str = "info"
+    kafka_bootstrap: str = _ENV["kafka_bootstrap"].default
+    topic: str = _ENV["topic"].default
+    deadletter_topic: str = _ENV["deadletter_topic"].default
+    topic_partitions: int = _ENV["topic_partitions"].default
+    redis_url: str = _ENV["redis_url"].default
+    redis_prefix: str = _ENV["redis_prefix"].default
+    redis_timeout: float = _ENV["redis_timeout"].default
+    group_id: str = _ENV["group_id"].default
+    batch_size: int = _ENV["batch_size"].default
+    batch_within: float = _ENV["batch_within"].default
+    session_timeout: float = _ENV["session_timeout"].default
+    heartbeat_interval: float = _ENV["heartbeat_interval"].default
+    fetch_max_wait: float = _ENV["fetch_max_wait"].default
+    commit_interval: float = _ENV["commit_interval"].default
+    stats_interval: float = _ENV["stats_interval"].default
+    max_backoff: float = _ENV["max_backoff"].default
+    datadir: str = _ENV["datadir"].default
+    log_level: str = _ENV["log_level"].default
 
     def __post_init__(self) -> None:
         if not self.deadletter_topic:
-            object.__setattr__(self, "deadletter_topic", f"{self.topic}.deadletter")
+            object.__setattr__(self, "deadletter_topic", self.topic + DEADLETTER_SUFFIX)
         if not self.datadir:
             default = Path(tempfile.gettempdir()) / f"stepmetrics-worker-{self.group_id}"
             object.__setattr__(self, "datadir", str(default))
@@ -92,51 +115,17 @@ class ProcessorSettings:
         try:
             RedisKeys(self.redis_prefix)
         except ValueError as exc:
-            raise ProcessorSettingsError(f"{_ENV['redis_prefix']}: {exc}") from exc
+            _fail("redis_prefix", self.redis_prefix, str(exc), exc)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ProcessorSettings:
-        """Read every `STEPMETRICS_*` variable the worker uses; unset = default."""
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            raw = environ.get(_ENV[f.name])
-            if raw is None or raw == "":
-                continue
-            parse: Callable[[str], object] = _PARSERS.get(f.name, str.strip)
-            values[f.name] = _parse(f.name, raw, parse)
-        return cls(**values)  # type: ignore[arg-type]
+        """Read every `STEPMETRICS_*` variable the worker uses; unset or empty = default."""
+        return cls(**read_env(_ENV, environ, ProcessorSettingsError))
 
     @property
     def keys(self) -> RedisKeys:
         return RedisKeys(self.redis_prefix)
 
 
-_FLOATS: Final = (
-    "redis_timeout",
-    "batch_within",
-    "session_timeout",
-    "heartbeat_interval",
-    "fetch_max_wait",
-    "commit_interval",
-    "stats_interval",
-    "max_backoff",
-)
-_PARSERS: Final[dict[str, Callable[[str], object]]] = {
-    "topic_partitions": int,
-    "batch_size": int,
-    **dict.fromkeys(_FLOATS, float),
-    "log_level": lambda raw: raw.strip().lower(),
-}
-
-
-def _parse(name: str, raw: str, parse: Callable[[str], _T]) -> _T:
-    try:
-        return parse(raw)
-    except ValueError as exc:
-        raise ProcessorSettingsError(
-            f"{_ENV[name]}={raw!r} is not valid: expected {parse.__name__}"
-        ) from exc
-
-
-def _fail(name: str, value: object, allowed: str) -> None:
-    raise ProcessorSettingsError(f"{_ENV[name]}={value!r} is not allowed: expected {allowed}")
+def _fail(name: str, value: object, allowed: str, cause: Exception | None = None) -> None:
+    raise ProcessorSettingsError(bad_value(_ENV[name].name, value, allowed)) from cause

@@ -8,6 +8,7 @@ the metrics topic and its dead-letter topic itself when missing, with
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -20,22 +21,39 @@ from stepmetrics.processors.settings import ProcessorSettings
 logger = logging.getLogger(__name__)
 
 
-async def ensure_topics(settings: ProcessorSettings) -> dict[str, int]:
-    """Create missing topics; return each topic's partition count.
+async def create_worker_topics(settings: ProcessorSettings) -> dict[str, int]:
+    """Create the worker's metrics and dead-letter topics when missing.
 
     Raises:
         TopicSetupError: the broker could not be reached or refused.
     """
-    wanted = [settings.topic, settings.deadletter_topic]
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=15_000
-    )
+    names = [settings.topic, settings.deadletter_topic]
+    return await create_missing_topics(settings.kafka_bootstrap, names, settings.topic_partitions)
+
+
+async def create_missing_topics(
+    bootstrap: str, names: Sequence[str], partitions: int, *, within: float | None = None
+) -> dict[str, int]:
+    """Connect to `bootstrap` and create each topic of `names` that is missing;
+    return each topic's partition count (see `create_missing`).
+
+    Args:
+        within: seconds the whole setup may take; None: each broker request
+            may take 15 s.
+
+    Raises:
+        TopicSetupError: the broker could not be reached (in time) or refused.
+    """
+    request_ms = 15_000 if within is None else int(within * 1000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=request_ms)
     try:
-        await admin.start()
-        counts = await create_missing(admin, wanted, settings.topic_partitions)
-    except KafkaError as exc:
+        async with asyncio.timeout(within):
+            await admin.start()
+            counts = await create_missing(admin, names, partitions)
+    except (KafkaError, OSError, TimeoutError) as exc:
         raise TopicSetupError(
-            f"could not set up topics {wanted} on {settings.kafka_bootstrap}: {exc!r}"
+            f"could not set up topics {list(names)} on Kafka at {bootstrap}: "
+            f"{type(exc).__name__}: {exc}"
         ) from exc
     finally:
         await admin.close()

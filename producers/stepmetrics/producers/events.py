@@ -34,11 +34,15 @@ MAX_LIST_VALUES: Final = 50_000
 # Kafka's default max.message.bytes is 1 MiB; stay under it with headroom.
 MAX_ENVELOPE_BYTES: Final = 900_000
 
+# The one spelling of non-finite numbers in the event contract (the reader
+# API's JSON spells them alike: stepmetrics.store.wire, checked by a test).
 NON_FINITE_WIRE: Final[dict[str, float]] = {
     "NaN": math.nan,
     "Infinity": math.inf,
     "-Infinity": -math.inf,
 }
+_NAN, _INF, _NEG_INF = NON_FINITE_WIRE
+_NON_FINITE_ALLOWED: Final = ", ".join(map(repr, NON_FINITE_WIRE))
 
 WireNumber: TypeAlias = float | int | str
 # A buffered/wire event: (kind, name, ts_us, value-or-values), see module doc.
@@ -49,9 +53,9 @@ _CONTROL_CHARS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 def to_wire(value: float) -> WireNumber:
     """Encode one float for JSON; finite numbers pass through unchanged."""
     if value != value:  # NaN is the only value unequal to itself
-        return "NaN"
+        return _NAN
     if value in (math.inf, -math.inf):
-        return "Infinity" if value > 0 else "-Infinity"
+        return _INF if value > 0 else _NEG_INF
     return value
 
 
@@ -202,7 +206,7 @@ def _from_wire(index: int, name: str, value: Any) -> float:
         return NON_FINITE_WIRE[value]
     raise EnvelopeError(
         f"event {index} ({excerpt(name)}): {excerpt(value)} is not a number; "
-        "allowed: JSON numbers, 'NaN', 'Infinity', '-Infinity'"
+        f"allowed: JSON numbers, {_NON_FINITE_ALLOWED}"
     )
 
 

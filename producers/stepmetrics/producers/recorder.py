@@ -28,7 +28,7 @@ from stepmetrics.producers.context import StepContext
 from stepmetrics.producers.errors import StepMetricsWarning
 from stepmetrics.producers.events import KIND_LIST, KIND_SCALAR, MAX_LIST_VALUES
 from stepmetrics.producers.sender import Sender
-from stepmetrics.producers.settings import FLUSH_TIMEOUT_VAR, ProducerSettings
+from stepmetrics.producers.settings import FLUSH_TIMEOUT, ProducerSettings
 from stepmetrics.producers.validation import check_metric_name, list_values, scalar_value
 from stepmetrics.producers.validation import valid_names as _known_names
 
@@ -199,7 +199,7 @@ class Recorder:
         log.error("stepmetrics: %d metric values undelivered at exit", lost)
         warnings.warn(
             f"stepmetrics: {lost} metric value(s) could not be delivered within "
-            f"{FLUSH_TIMEOUT_VAR}={timeout}s and are lost",
+            f"{FLUSH_TIMEOUT.name}={timeout}s and are lost",
             StepMetricsWarning,
             stacklevel=1,
         )

@@ -3,56 +3,74 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Any, Final
 
 from stepmetrics.producers.context import ENV_VARS as STEP_ENV_VARS
+from stepmetrics.producers.envvars import EnvVar, bad_value, read_env
 from stepmetrics.producers.errors import SettingsError
 from stepmetrics.producers.events import MAX_ENVELOPE_BYTES
 
-BOOTSTRAP_VAR: Final = "STEPMETRICS_KAFKA_BOOTSTRAP"
-TOPIC_VAR: Final = "STEPMETRICS_TOPIC"
-FLUSH_TIMEOUT_VAR: Final = "STEPMETRICS_FLUSH_TIMEOUT"
-BUFFER_VALUES_VAR: Final = "STEPMETRICS_BUFFER_VALUES"
-BLOCK_TIMEOUT_VAR: Final = "STEPMETRICS_BUFFER_BLOCK_TIMEOUT"
-LINGER_MS_VAR: Final = "STEPMETRICS_LINGER_MS"
-BATCH_BYTES_VAR: Final = "STEPMETRICS_BATCH_MAX_BYTES"
-BATCH_EVENTS_VAR: Final = "STEPMETRICS_BATCH_MAX_EVENTS"
-COMPRESSION_VAR: Final = "STEPMETRICS_COMPRESSION"
-ACKS_VAR: Final = "STEPMETRICS_ACKS"
-IDEMPOTENCE_VAR: Final = "STEPMETRICS_ENABLE_IDEMPOTENCE"
-REQUEST_TIMEOUT_VAR: Final = "STEPMETRICS_REQUEST_TIMEOUT_MS"
-RETRY_BACKOFF_MAX_VAR: Final = "STEPMETRICS_RETRY_BACKOFF_MAX"
 
-ENV_VARS: Final[frozenset[str]] = (
-    frozenset(
-        {
-            BOOTSTRAP_VAR,
-            TOPIC_VAR,
-            FLUSH_TIMEOUT_VAR,
-            BUFFER_VALUES_VAR,
-            BLOCK_TIMEOUT_VAR,
-            LINGER_MS_VAR,
-            BATCH_BYTES_VAR,
-            BATCH_EVENTS_VAR,
-            COMPRESSION_VAR,
-            ACKS_VAR,
-            IDEMPOTENCE_VAR,
-            REQUEST_TIMEOUT_VAR,
-            RETRY_BACKOFF_MAX_VAR,
-        }
-    )
-    | STEP_ENV_VARS
-)  # the step SDK also reads the step's identity (context.py)
+def _boolean(raw: str) -> bool:
+    text = raw.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(raw)
+
+
+def _word(raw: str) -> str:
+    return raw.strip().lower()
+
+
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+_FALSE: Final = frozenset({"0", "false", "no", "off"})
+_NUMBER: Final = "a number"
+_INTEGER: Final = "an integer"
+
+# The SDK's variables. The worker and `stepmetrics up` read the first two
+# too, and import them from here.
+BOOTSTRAP: Final = EnvVar("STEPMETRICS_KAFKA_BOOTSTRAP", "127.0.0.1:9092", str, "host:port[,...]")
+TOPIC: Final = EnvVar("STEPMETRICS_TOPIC", "stepmetrics.events", str, "a topic name")
+FLUSH_TIMEOUT: Final = EnvVar("STEPMETRICS_FLUSH_TIMEOUT", 10.0, float, _NUMBER)
+BUFFER_VALUES: Final = EnvVar("STEPMETRICS_BUFFER_VALUES", 500_000, int, _INTEGER)
+BLOCK_TIMEOUT: Final = EnvVar("STEPMETRICS_BUFFER_BLOCK_TIMEOUT", 1.0, float, _NUMBER)
+LINGER_MS: Final = EnvVar("STEPMETRICS_LINGER_MS", 20, int, _INTEGER)
+BATCH_BYTES: Final = EnvVar("STEPMETRICS_BATCH_MAX_BYTES", MAX_ENVELOPE_BYTES, int, _INTEGER)
+BATCH_EVENTS: Final = EnvVar("STEPMETRICS_BATCH_MAX_EVENTS", 20_000, int, _INTEGER)
+# aiokafka runs gzip and lz4 at their slowest levels (lz4: ~10 MB/s on a real
+# envelope, 73% of the sender's time); zstd: ~130 MB/s.
+COMPRESSION: Final = EnvVar("STEPMETRICS_COMPRESSION", "zstd", _word, "a codec name")
+ACKS: Final = EnvVar("STEPMETRICS_ACKS", "all", _word, "all or 1")
+IDEMPOTENCE: Final = EnvVar("STEPMETRICS_ENABLE_IDEMPOTENCE", False, _boolean, "true or false")
+REQUEST_TIMEOUT: Final = EnvVar("STEPMETRICS_REQUEST_TIMEOUT_MS", 30_000, int, _INTEGER)
+RETRY_BACKOFF_MAX: Final = EnvVar("STEPMETRICS_RETRY_BACKOFF_MAX", 5.0, float, _NUMBER)
+
+# field -> variable
+_ENV: Final[dict[str, EnvVar[Any]]] = {
+    "bootstrap": BOOTSTRAP,
+    "topic": TOPIC,
+    "flush_timeout": FLUSH_TIMEOUT,
+    "buffer_values": BUFFER_VALUES,
+    "block_timeout": BLOCK_TIMEOUT,
+    "linger_ms": LINGER_MS,
+    "batch_max_bytes": BATCH_BYTES,
+    "batch_max_events": BATCH_EVENTS,
+    "compression": COMPRESSION,
+    "acks": ACKS,
+    "enable_idempotence": IDEMPOTENCE,
+    "request_timeout_ms": REQUEST_TIMEOUT,
+    "retry_backoff_max": RETRY_BACKOFF_MAX,
+}
+# The step SDK also reads the step's identity (context.py).
+ENV_VARS: Final[frozenset[str]] = frozenset(v.name for v in _ENV.values()) | STEP_ENV_VARS
 COMPRESSIONS: Final = ("none", "gzip", "snappy", "lz4", "zstd")
-ACKS: Final = ("all", "1")
+ACKS_VALUES: Final = ("all", "1")
 # Leaves room for the largest header and a list event with a 256-char name.
 MIN_BATCH_BYTES: Final = 8192
-_TRUE: Final = frozenset({"1", "true", "yes", "on"})
-_FALSE: Final = frozenset({"0", "false", "no", "off", ""})
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,81 +99,57 @@ class ProducerSettings:
         retry_backoff_max: cap of the exponential backoff between retries, s.
     """
 
-    bootstrap: str = "127.0.0.1:9092"
-    topic: str = "stepmetrics.events"
-    flush_timeout: float = 10.0
-    buffer_values: int = 500_000
-    block_timeout: float = 1.0
-    linger_ms: int = 20
-    batch_max_bytes: int = MAX_ENVELOPE_BYTES
-    batch_max_events: int = 20_000
-    # aiokafka runs gzip and lz4 at their slowest levels (lz4: ~10 MB/s on a
-    # real envelope, 73% of the sender's time); zstd: ~130 MB/s.
-    compression: str = "zstd"
-    acks: str = "all"
-    enable_idempotence: bool = False
-    request_timeout_ms: int = 30_000
-    retry_backoff_max: float = 5.0
+    bootstrap: str = BOOTSTRAP.default
+    topic: str = TOPIC.default
+    flush_timeout: float = FLUSH_TIMEOUT.default
+    buffer_values: int = BUFFER_VALUES.default
+    block_timeout: float = BLOCK_TIMEOUT.default
+    linger_ms: int = LINGER_MS.default
+    batch_max_bytes: int = BATCH_BYTES.default
+    batch_max_events: int = BATCH_EVENTS.default
+    compression: str = COMPRESSION.default
+    acks: str = ACKS.default
+    enable_idempotence: bool = IDEMPOTENCE.default
+    request_timeout_ms: int = REQUEST_TIMEOUT.default
+    retry_backoff_max: float = RETRY_BACKOFF_MAX.default
 
     def __post_init__(self) -> None:
-        _require(BOOTSTRAP_VAR, self.bootstrap, bool(self.bootstrap.strip()), "non-empty")
-        _require(TOPIC_VAR, self.topic, bool(self.topic.strip()), "non-empty")
-        _require(FLUSH_TIMEOUT_VAR, self.flush_timeout, self.flush_timeout >= 0, ">= 0")
-        _require(BUFFER_VALUES_VAR, self.buffer_values, self.buffer_values >= 1, ">= 1")
-        _require(BLOCK_TIMEOUT_VAR, self.block_timeout, self.block_timeout >= 0, ">= 0")
-        _require(LINGER_MS_VAR, self.linger_ms, 0 <= self.linger_ms <= 60_000, "0..60000")
+        _require(BOOTSTRAP, self.bootstrap, bool(self.bootstrap.strip()), "non-empty")
+        _require(TOPIC, self.topic, bool(self.topic.strip()), "non-empty")
+        _require(FLUSH_TIMEOUT, self.flush_timeout, self.flush_timeout >= 0, ">= 0")
+        _require(BUFFER_VALUES, self.buffer_values, self.buffer_values >= 1, ">= 1")
+        _require(BLOCK_TIMEOUT, self.block_timeout, self.block_timeout >= 0, ">= 0")
+        _require(LINGER_MS, self.linger_ms, 0 <= self.linger_ms <= 60_000, "0..60000")
         _require(
-            BATCH_BYTES_VAR,
+            BATCH_BYTES,
             self.batch_max_bytes,
             MIN_BATCH_BYTES <= self.batch_max_bytes <= MAX_ENVELOPE_BYTES,
             f"{MIN_BATCH_BYTES}..{MAX_ENVELOPE_BYTES}",
         )
-        _require(BATCH_EVENTS_VAR, self.batch_max_events, self.batch_max_events >= 1, ">= 1")
+        _require(BATCH_EVENTS, self.batch_max_events, self.batch_max_events >= 1, ">= 1")
+        _require(COMPRESSION, self.compression, self.compression in COMPRESSIONS, str(COMPRESSIONS))
+        _require(ACKS, self.acks, self.acks in ACKS_VALUES, str(ACKS_VALUES))
         _require(
-            COMPRESSION_VAR, self.compression, self.compression in COMPRESSIONS, str(COMPRESSIONS)
-        )
-        _require(ACKS_VAR, self.acks, self.acks in ACKS, str(ACKS))
-        _require(
-            IDEMPOTENCE_VAR,
+            IDEMPOTENCE,
             self.enable_idempotence,
             self.acks == "all" or not self.enable_idempotence,
-            f"false unless {ACKS_VAR}=all",
+            f"false unless {ACKS.name}=all",
         )
         _require(
-            COMPRESSION_VAR,
-            self.compression,
-            _codec_available(self.compression),
-            "an installed codec",
+            COMPRESSION, self.compression, _codec_available(self.compression), "an installed codec"
         )
-        _require(
-            REQUEST_TIMEOUT_VAR, self.request_timeout_ms, self.request_timeout_ms >= 100, ">= 100"
-        )
-        _require(RETRY_BACKOFF_MAX_VAR, self.retry_backoff_max, self.retry_backoff_max > 0, "> 0")
+        _require(REQUEST_TIMEOUT, self.request_timeout_ms, self.request_timeout_ms >= 100, ">= 100")
+        _require(RETRY_BACKOFF_MAX, self.retry_backoff_max, self.retry_backoff_max > 0, "> 0")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ProducerSettings:
-        """Build settings from `STEPMETRICS_*` variables; unset ones keep defaults.
+        """Build settings from `STEPMETRICS_*` variables; unset or empty ones keep defaults.
 
         Raises:
             SettingsError: a variable holds a value that is not allowed; the
                 message names the variable and the value.
         """
-        d = cls()
-        return cls(
-            bootstrap=environ.get(BOOTSTRAP_VAR, d.bootstrap),
-            topic=environ.get(TOPIC_VAR, d.topic),
-            flush_timeout=_parse(environ, FLUSH_TIMEOUT_VAR, float, d.flush_timeout),
-            buffer_values=_parse(environ, BUFFER_VALUES_VAR, int, d.buffer_values),
-            block_timeout=_parse(environ, BLOCK_TIMEOUT_VAR, float, d.block_timeout),
-            linger_ms=_parse(environ, LINGER_MS_VAR, int, d.linger_ms),
-            batch_max_bytes=_parse(environ, BATCH_BYTES_VAR, int, d.batch_max_bytes),
-            batch_max_events=_parse(environ, BATCH_EVENTS_VAR, int, d.batch_max_events),
-            compression=environ.get(COMPRESSION_VAR, d.compression).strip().lower(),
-            acks=environ.get(ACKS_VAR, d.acks).strip().lower(),
-            enable_idempotence=_parse(environ, IDEMPOTENCE_VAR, _boolean, False),
-            request_timeout_ms=_parse(environ, REQUEST_TIMEOUT_VAR, int, d.request_timeout_ms),
-            retry_backoff_max=_parse(environ, RETRY_BACKOFF_MAX_VAR, float, d.retry_backoff_max),
-        )
+        return cls(**read_env(_ENV, environ, SettingsError))
 
 
 def _codec_available(name: str) -> bool:
@@ -167,27 +161,6 @@ def _codec_available(name: str) -> bool:
     return bool(getattr(codec, f"has_{name}", lambda: False)())
 
 
-def _boolean(raw: str) -> bool:
-    text = raw.strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(raw)
-
-
-def _parse(environ: Mapping[str, str], var: str, convert: Callable[[str], T], default: T) -> T:
-    raw = environ.get(var)
-    if raw is None:
-        return default
-    try:
-        return convert(raw)
-    except ValueError as exc:
-        raise SettingsError(
-            f"{var}={raw!r} is not a valid {getattr(convert, '__name__', 'value')}"
-        ) from exc
-
-
-def _require(var: str, value: object, ok: bool, allowed: str) -> None:
+def _require(var: EnvVar[Any], value: object, ok: bool, allowed: str) -> None:
     if not ok:
-        raise SettingsError(f"{var}={value!r} is not allowed; allowed: {allowed}")
+        raise SettingsError(bad_value(var.name, value, allowed))

@@ -15,11 +15,11 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from typing import Final
 
-EXIT_USAGE: Final = 2
-EXIT_NOT_INSTALLED: Final = 3
+from stepmetrics.cli.exit_codes import EXIT_NOT_INSTALLED, EXIT_OK, EXIT_USAGE
+
+__all__ = ["COMMANDS", "EXIT_NOT_INSTALLED", "EXIT_USAGE", "Command", "load", "main", "usage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,13 +65,6 @@ def usage() -> str:
     return "\n".join(lines)
 
 
-def _version() -> str:
-    try:
-        return version("stepmetrics")
-    except PackageNotFoundError:
-        return "unknown (not installed)"
-
-
 def load(name: str) -> MainFunc:
     """Import the `main` of command `name`.
 
@@ -107,10 +100,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     if args[0] in ("-h", "--help", "help"):
         print(usage())
-        return 0
+        return EXIT_OK
     if args[0] == "--version":
-        print(f"stepmetrics {_version()}")
-        return 0
+        # Imported here: the dispatcher itself loads no component.
+        from stepmetrics.store.version import package_version
+
+        print(f"stepmetrics {package_version()}")
+        return EXIT_OK
     try:
         command_main = load(args[0])
     except LookupError as exc:

@@ -6,22 +6,33 @@ import argparse
 import dataclasses
 import sys
 
+from stepmetrics.cli.exit_codes import EXIT_USAGE
 from stepmetrics.store.api.server import LOG_LEVELS, serve
 from stepmetrics.store.errors import StoreSettingsError
-from stepmetrics.store.settings import ApiSettings
+from stepmetrics.store.settings import (
+    API_HOST,
+    API_PORT,
+    API_TOKEN,
+    API_WORKERS,
+    REDIS_PREFIX,
+    REDIS_URL,
+    ApiSettings,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stepmetrics api",
         description="Serve the read-only reader API (JSON, OpenAPI at /openapi.json). "
-        "Needs STEPMETRICS_API_TOKEN; reads STEPMETRICS_REDIS_URL, STEPMETRICS_REDIS_PREFIX, "
-        "STEPMETRICS_API_HOST and STEPMETRICS_API_PORT.",
+        f"Needs {API_TOKEN.name}; reads {REDIS_URL.name}, {REDIS_PREFIX.name}, "
+        f"{API_HOST.name} and {API_PORT.name}.",
     )
-    parser.add_argument("--host", help="listen address (default: STEPMETRICS_API_HOST)")
-    parser.add_argument("--port", type=int, help="listen port (default: STEPMETRICS_API_PORT)")
+    parser.add_argument("--host", help=f"listen address (default: {API_HOST.name})")
+    parser.add_argument("--port", type=int, help=f"listen port (default: {API_PORT.name})")
     parser.add_argument(
-        "--workers", type=int, help="server processes (default: STEPMETRICS_API_WORKERS or 1)"
+        "--workers",
+        type=int,
+        help=f"server processes (default: {API_WORKERS.name} or {API_WORKERS.default})",
     )
     parser.add_argument("--log-level", default="info", choices=LOG_LEVELS)
     parser.add_argument(
@@ -41,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     except StoreSettingsError as exc:
         print(f"stepmetrics api: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     return serve(settings, log_level=args.log_level, access_log=args.access_log)
 
 

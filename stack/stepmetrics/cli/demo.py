@@ -22,12 +22,16 @@ from typing import Final
 
 import httpx
 
+from stepmetrics.cli.exit_codes import EXIT_FAILED, EXIT_OK
 from stepmetrics.producers.context import step_context
+from stepmetrics.producers.settings import BOOTSTRAP
 from stepmetrics.sdk import CraftAiSdk
 from stepmetrics.stack.demo_runs import DemoRun, demo_runs
 from stepmetrics.stack.errors import StackError
 from stepmetrics.stack.settings import StackSettings
 from stepmetrics.stack.state import read_state
+from stepmetrics.store.endpoints import execution_path
+from stepmetrics.store.settings import API_TOKEN, API_URL
 
 DEFAULT_STEPS: Final = 5000
 MAX_STEPS: Final = 50_000  # a list metric holds at most 50,000 values
@@ -61,7 +65,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def stack_environment(environ: Mapping[str, str], data_dir: Path | None) -> dict[str, str]:
     """Variables to add so that the SDK and the API calls reach the running stack."""
-    if environ.get("STEPMETRICS_KAFKA_BOOTSTRAP"):
+    if environ.get(BOOTSTRAP.name):
         return {}
     settings = StackSettings.from_env(environ)
     return read_state(data_dir or settings.data_dir).exports()
@@ -74,9 +78,9 @@ def main(argv: list[str]) -> int:
         os.environ.update(stack_environment(os.environ, args.data_dir))
     except StackError as exc:
         print(f"stepmetrics demo: {exc}", file=sys.stderr)
-        return 1
-    api = os.environ.get("STEPMETRICS_API_URL", "").rstrip("/")
-    token = os.environ.get("STEPMETRICS_API_TOKEN", "")
+        return EXIT_FAILED
+    api = os.environ.get(API_URL.name, "").rstrip("/")
+    token = os.environ.get(API_TOKEN.name, "")
     tag = uuid.uuid4().hex[:8]
     runs = {f"demo-{run.kind}-{tag}": run for run in demo_runs(args.steps, args.live)}
     sdk = CraftAiSdk()
@@ -87,20 +91,20 @@ def main(argv: list[str]) -> int:
             run.record(sdk)
     if not sdk.flush(args.timeout):
         print("stepmetrics demo: the broker did not take every metric in time", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     if not (api and token):
         print("recorded; set STEPMETRICS_API_URL and STEPMETRICS_API_TOKEN to check them")
-        return 0
+        return EXIT_OK
     try:
         wait_until_stored(api, token, runs, args.timeout)
     except StackError as exc:
         print(f"stepmetrics demo: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     for execution_id, run in runs.items():
         counts = f"{len(run.scalars)} metrics, {len(run.lists)} list metrics"
         print(f"{run.pipeline_name}: {api}/executions/{execution_id} ({counts})")
     print(f"open {api}/ and sign in with the API token that `stepmetrics up` printed")
-    return 0
+    return EXIT_OK
 
 
 def wait_until_stored(api: str, token: str, runs: Mapping[str, DemoRun], timeout: float) -> None:
@@ -127,7 +131,7 @@ def wait_until_stored(api: str, token: str, runs: Mapping[str, DemoRun], timeout
 
 def _stored(client: httpx.Client, execution_id: str, run: DemoRun) -> bool:
     try:
-        response = client.get(f"/api/v1/executions/{execution_id}")
+        response = client.get(execution_path(execution_id))
     except httpx.HTTPError as exc:
         raise StackError(f"the reader API at {client.base_url} does not answer: {exc}") from exc
     if response.status_code == httpx.codes.NOT_FOUND:

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from stepmetrics.cli.exit_codes import EXIT_FAILED, EXIT_OK
 from stepmetrics.stack.errors import StackError
 from stepmetrics.stack.settings import StackSettings
 from stepmetrics.stack.state import read_state
@@ -39,6 +40,6 @@ def main(argv: list[str]) -> int:
         state = read_state(data_dir)
     except StackError as exc:
         print(f"stepmetrics env: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     sys.stdout.write(render_exports(state.exports()))
-    return 0
+    return EXIT_OK

@@ -6,16 +6,19 @@ import argparse
 import csv
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 import orjson
 
+from stepmetrics.cli.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from stepmetrics.store.client import MetricsClient
 from stepmetrics.store.errors import StoreError, StoreQueryError, StoreSettingsError
+from stepmetrics.store.paging import METRIC_COLUMNS
+from stepmetrics.store.settings import API_TOKEN, API_URL
 from stepmetrics.store.types import Metric
 from stepmetrics.store.wire import list_to_wire, to_wire
 
-COLUMNS = ("name", "value", "created_at", "execution_id", "deployment_name", "pipeline_name")
+COLUMNS: Final = METRIC_COLUMNS
 PREVIEW_VALUES = 5
 
 
@@ -23,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stepmetrics get",
         description="Print metrics (all, or those of one filter) from the reader API at "
-        "STEPMETRICS_API_URL with STEPMETRICS_API_TOKEN. Order: execution creation time, "
+        f"{API_URL.name} with {API_TOKEN.name}. Order: execution creation time, "
         "execution id, metric name.",
     )
     one = parser.add_mutually_exclusive_group()
@@ -51,13 +54,13 @@ def main(argv: list[str] | None = None) -> int:
             items = fetch(**filters)
     except (StoreSettingsError, StoreQueryError) as exc:  # bad usage, not an API failure
         print(f"stepmetrics get: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except StoreError as exc:
         print(f"stepmetrics get: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     write = {"table": write_table, "json": write_json, "csv": write_csv}[args.format]
     write(items, args.list, sys.stdout)
-    return 0
+    return EXIT_OK
 
 
 def write_json(items: Sequence[Metric], is_list: bool, out: TextIO) -> None:

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
+from stepmetrics.cli.exit_codes import EXIT_FAILED, EXIT_USAGE
 from stepmetrics.stack.errors import StackError, StackSettingsError
 from stepmetrics.stack.launcher import Launcher, Ports
 from stepmetrics.stack.settings import StackSettings
@@ -26,8 +27,6 @@ from stepmetrics.stack.state import StackState
 
 logger = logging.getLogger(__name__)
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 

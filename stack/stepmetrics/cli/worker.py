@@ -8,9 +8,10 @@ import gc
 import logging
 import sys
 
+from stepmetrics.cli.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from stepmetrics.processors.errors import ProcessorError
 from stepmetrics.processors.settings import ENV_VARS, ProcessorSettings
-from stepmetrics.processors.topics import ensure_topics
+from stepmetrics.processors.topics import create_worker_topics
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.parse_args(argv)
     try:
         settings = ProcessorSettings.from_env()
-        asyncio.run(ensure_topics(settings))
+        asyncio.run(create_worker_topics(settings))
     except ProcessorError as exc:
         print(f"stepmetrics worker: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     # Imported late: faust is heavy, and `--help` should not need it.
     import faust
 
@@ -47,9 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         worker.execute_from_commandline()
     except SystemExit as exc:
         if exc.code is None:
-            return 0
-        return exc.code if isinstance(exc.code, int) else 1  # a message means failure
-    return 0
+            return EXIT_OK
+        return exc.code if isinstance(exc.code, int) else EXIT_FAILED  # a message means failure
+    return EXIT_OK
 
 
 if __name__ == "__main__":

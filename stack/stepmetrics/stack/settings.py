@@ -4,41 +4,46 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, TypeVar
+from typing import Any, Final
 from urllib.parse import urlsplit
 
+from stepmetrics.processors.settings import DEADLETTER_SUFFIX, DEADLETTER_TOPIC, TOPIC_PARTITIONS
+from stepmetrics.producers.envvars import EnvVar, bad_value, read_env
+from stepmetrics.producers.settings import BOOTSTRAP, TOPIC
 from stepmetrics.stack.errors import StackSettingsError
+from stepmetrics.store.settings import API_TOKEN, REDIS_SCHEMES, REDIS_URL
 
-DEFAULT_TOPIC: Final = "stepmetrics.events"
-DEADLETTER_SUFFIX: Final = ".deadletter"
-DEFAULT_PARTITIONS: Final = 4
-DEFAULT_DATA_DIR: Final = ".stepmetrics"
-DEFAULT_STARTUP_TIMEOUT: Final = 60.0
-MAX_PARTITIONS: Final = 1000
-
+# The stack's own variables. The others belong to the component that reads
+# them too (SDK, worker, store); here they get the stack's defaults: no
+# Kafka or Redis means `up` starts its own, no token means it makes one.
+DATA_DIR: Final = EnvVar("STEPMETRICS_DATA_DIR", Path(".stepmetrics"), Path, "a directory")
+STARTUP_TIMEOUT: Final = EnvVar("STEPMETRICS_STARTUP_TIMEOUT", 60.0, float, "a number")
+# Read by stepmetrics.stack.services.broker_binary().
+BROKER_BIN: Final = EnvVar("STEPMETRICS_BROKER_BIN", None, Path, "a path")
+_EXTERNAL_KAFKA: Final[EnvVar[str | None]] = EnvVar(BOOTSTRAP.name, None, str, "host:port")
+_EXTERNAL_REDIS: Final[EnvVar[str | None]] = EnvVar(REDIS_URL.name, None, str, "a URL")
+# field -> variable; the token is read apart, unstripped.
+_ENV: Final[dict[str, EnvVar[Any]]] = {
+    "kafka_bootstrap": _EXTERNAL_KAFKA,
+    "redis_url": _EXTERNAL_REDIS,
+    "topic": TOPIC,
+    "deadletter_topic": DEADLETTER_TOPIC,
+    "topic_partitions": TOPIC_PARTITIONS,
+    "data_dir": DATA_DIR,
+    "startup_timeout": STARTUP_TIMEOUT,
+}
 ENV_VARS: Final[frozenset[str]] = frozenset(
-    {
-        "STEPMETRICS_KAFKA_BOOTSTRAP",
-        "STEPMETRICS_REDIS_URL",
-        "STEPMETRICS_TOPIC",
-        "STEPMETRICS_DEADLETTER_TOPIC",
-        "STEPMETRICS_TOPIC_PARTITIONS",
-        "STEPMETRICS_API_TOKEN",
-        "STEPMETRICS_DATA_DIR",
-        "STEPMETRICS_STARTUP_TIMEOUT",
-        # Read by stepmetrics.stack.services.broker_binary().
-        "STEPMETRICS_BROKER_BIN",
-    }
+    [*(var.name for var in _ENV.values()), API_TOKEN.name, BROKER_BIN.name]
 )
+DEFAULT_PARTITIONS: Final = TOPIC_PARTITIONS.default
+MAX_PARTITIONS: Final = 1000
 
 # Kafka's own rule for topic names.
 _TOPIC_RE: Final = re.compile(r"[A-Za-z0-9._-]{1,249}")
 _HOST_PORT_RE: Final = re.compile(r"[^\s,:/]+:\d{1,5}")
-_REDIS_SCHEMES: Final = ("redis", "rediss", "unix")
-_N = TypeVar("_N", int, float)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +64,12 @@ class StackSettings:
 
     kafka_bootstrap: str | None = None
     redis_url: str | None = None
-    topic: str = DEFAULT_TOPIC
-    deadletter_topic: str = ""
-    topic_partitions: int = DEFAULT_PARTITIONS
+    topic: str = TOPIC.default
+    deadletter_topic: str = DEADLETTER_TOPIC.default
+    topic_partitions: int = TOPIC_PARTITIONS.default
     api_token: str | None = field(default=None, repr=False)
-    data_dir: Path = Path(DEFAULT_DATA_DIR)
-    startup_timeout: float = DEFAULT_STARTUP_TIMEOUT
+    data_dir: Path = DATA_DIR.default
+    startup_timeout: float = STARTUP_TIMEOUT.default
 
     def __post_init__(self) -> None:
         if not self.deadletter_topic:
@@ -73,91 +78,41 @@ class StackSettings:
             _check_bootstrap(self.kafka_bootstrap)
         if self.redis_url is not None:
             _check_redis_url(self.redis_url)
-        for var, name in (
-            ("STEPMETRICS_TOPIC", self.topic),
-            ("STEPMETRICS_DEADLETTER_TOPIC", self.deadletter_topic),
-        ):
+        for var, name in ((TOPIC, self.topic), (DEADLETTER_TOPIC, self.deadletter_topic)):
             if not _TOPIC_RE.fullmatch(name):
-                raise StackSettingsError(
-                    f"{var}={name!r} is not allowed: a Kafka topic name has 1-249 "
-                    "characters from A-Z a-z 0-9 . _ -"
-                )
+                _fail(var.name, name, "a Kafka topic name: 1-249 characters from A-Z a-z 0-9 . _ -")
         if self.topic == self.deadletter_topic:
-            raise StackSettingsError(
-                f"STEPMETRICS_DEADLETTER_TOPIC={self.deadletter_topic!r} is not allowed: "
-                "it must differ from STEPMETRICS_TOPIC"
-            )
+            _fail(DEADLETTER_TOPIC.name, self.deadletter_topic, f"a topic other than {TOPIC.name}")
         if not 1 <= self.topic_partitions <= MAX_PARTITIONS:
-            raise StackSettingsError(
-                f"STEPMETRICS_TOPIC_PARTITIONS={self.topic_partitions!r} is not allowed: "
-                f"use an integer from 1 to {MAX_PARTITIONS}"
-            )
+            _fail(TOPIC_PARTITIONS.name, self.topic_partitions, f"an integer 1..{MAX_PARTITIONS}")
         token = self.api_token
         if token is not None and (not token or token != token.strip()):
             raise StackSettingsError(
-                "STEPMETRICS_API_TOKEN is empty or has surrounding whitespace: "
+                f"{API_TOKEN.name} is empty or has surrounding whitespace: "
                 "unset it to let `up` generate one"
             )
         if not self.startup_timeout > 0:
-            raise StackSettingsError(
-                f"STEPMETRICS_STARTUP_TIMEOUT={self.startup_timeout!r} is not allowed: "
-                "use a positive number of seconds"
-            )
+            _fail(STARTUP_TIMEOUT.name, self.startup_timeout, "a positive number of seconds")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> StackSettings:
-        """Build the settings from `STEPMETRICS_*` variables (empty means unset)."""
-
-        def get(name: str) -> str | None:
-            value = environ.get(name, "").strip()
-            return value or None
-
-        token = environ.get("STEPMETRICS_API_TOKEN")
-        return cls(
-            kafka_bootstrap=get("STEPMETRICS_KAFKA_BOOTSTRAP"),
-            redis_url=get("STEPMETRICS_REDIS_URL"),
-            topic=get("STEPMETRICS_TOPIC") or DEFAULT_TOPIC,
-            deadletter_topic=get("STEPMETRICS_DEADLETTER_TOPIC") or "",
-            topic_partitions=_number(
-                int,
-                "STEPMETRICS_TOPIC_PARTITIONS",
-                get("STEPMETRICS_TOPIC_PARTITIONS"),
-                DEFAULT_PARTITIONS,
-            ),
-            api_token=token if token else None,
-            data_dir=Path(get("STEPMETRICS_DATA_DIR") or DEFAULT_DATA_DIR),
-            startup_timeout=_number(
-                float,
-                "STEPMETRICS_STARTUP_TIMEOUT",
-                get("STEPMETRICS_STARTUP_TIMEOUT"),
-                DEFAULT_STARTUP_TIMEOUT,
-            ),
-        )
+        """Build the settings from `STEPMETRICS_*` variables (empty or blank means unset)."""
+        stripped = {var.name: environ.get(var.name, "").strip() for var in _ENV.values()}
+        token = environ.get(API_TOKEN.name) or None
+        return cls(api_token=token, **read_env(_ENV, stripped, StackSettingsError))
 
 
-def _number(kind: Callable[[str], _N], var: str, raw: str | None, default: _N) -> _N:
-    if raw is None:
-        return default
-    try:
-        return kind(raw)
-    except ValueError:
-        what = "an integer" if kind is int else "a number"
-        raise StackSettingsError(f"{var}={raw!r} is not allowed: it must be {what}") from None
+def _fail(name: str, value: object, allowed: str) -> None:
+    raise StackSettingsError(bad_value(name, value, allowed))
 
 
 def _check_bootstrap(value: str) -> None:
     servers = value.split(",")
     if not all(_HOST_PORT_RE.fullmatch(s.strip()) for s in servers):
-        raise StackSettingsError(
-            f"STEPMETRICS_KAFKA_BOOTSTRAP={value!r} is not allowed: use host:port, "
-            "comma separated for several brokers"
-        )
+        _fail(BOOTSTRAP.name, value, "host:port, comma separated for several brokers")
 
 
 def _check_redis_url(value: str) -> None:
     parts = urlsplit(value)
-    if parts.scheme not in _REDIS_SCHEMES or not (parts.hostname or parts.path):
-        raise StackSettingsError(
-            f"STEPMETRICS_REDIS_URL={value!r} is not allowed: use "
-            "redis://host:port/db, rediss://... or unix:///path"
-        )
+    if parts.scheme not in REDIS_SCHEMES or not (parts.hostname or parts.path):
+        _fail(REDIS_URL.name, value, "redis://host:port/db, rediss://... or unix:///path")

@@ -13,7 +13,9 @@ from typing import Final
 
 import orjson
 
+from stepmetrics.producers.settings import BOOTSTRAP, TOPIC
 from stepmetrics.stack.errors import StackError
+from stepmetrics.store.settings import API_TOKEN, API_URL
 
 STATE_FILE: Final = "stack.json"
 
@@ -44,13 +46,9 @@ class StackState:
 
     def exports(self) -> dict[str, str]:
         """The variables a step process needs to record into this stack."""
-        env = {
-            "STEPMETRICS_KAFKA_BOOTSTRAP": self.kafka,
-            "STEPMETRICS_TOPIC": self.topic,
-            "STEPMETRICS_API_TOKEN": self.token,
-        }
+        env = {BOOTSTRAP.name: self.kafka, TOPIC.name: self.topic, API_TOKEN.name: self.token}
         if self.api is not None:
-            env["STEPMETRICS_API_URL"] = self.api
+            env[API_URL.name] = self.api
         return env
 
 

@@ -20,6 +20,7 @@ import os
 import ssl
 from collections.abc import Mapping
 from types import TracebackType
+from typing import Any, Self
 
 import httpx
 
@@ -27,10 +28,8 @@ from stepmetrics.store.paging import (
     LIST_METRICS_PATH,
     METRICS_PATH,
     Paging,
-    check_response,
     headers,
     metric_query,
-    unavailable,
 )
 from stepmetrics.store.settings import ClientSettings
 from stepmetrics.store.types import Metric
@@ -43,7 +42,32 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-class MetricsClient:
+class _BaseClient:
+    """What both clients share: settings, connection options, one query's paging."""
+
+    def __init__(self, settings: ClientSettings) -> None:
+        self.settings = settings
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Self:
+        """A client for `STEPMETRICS_API_URL` with `STEPMETRICS_API_TOKEN`."""
+        return cls(ClientSettings.from_env(environ))
+
+    def _http_options(self) -> dict[str, Any]:
+        settings = self.settings
+        return {
+            "base_url": settings.api_url,
+            "headers": headers(settings),
+            "timeout": settings.timeout,
+            "verify": _ssl_context(),
+        }
+
+    def _paging(self, path: str, filters: tuple[str | None, ...]) -> Paging:
+        """Raises `ValueError` / `TypeError` before any request for bad filters."""
+        return Paging(self.settings.api_url, path, metric_query(*filters))
+
+
+class MetricsClient(_BaseClient):
     """Synchronous query client (httpx, one keep-alive connection pool).
 
     Args:
@@ -54,19 +78,8 @@ class MetricsClient:
     def __init__(
         self, settings: ClientSettings, *, transport: httpx.BaseTransport | None = None
     ) -> None:
-        self.settings = settings
-        self._http = httpx.Client(
-            base_url=settings.api_url,
-            headers=headers(settings),
-            timeout=settings.timeout,
-            transport=transport,
-            verify=_ssl_context(),
-        )
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> MetricsClient:
-        """A client for `STEPMETRICS_API_URL` with `STEPMETRICS_API_TOKEN`."""
-        return cls(ClientSettings.from_env(environ))
+        super().__init__(settings)
+        self._http = httpx.Client(transport=transport, **self._http_options())
 
     def get_metrics(
         self,
@@ -76,8 +89,8 @@ class MetricsClient:
         execution_id: str | None = None,
     ) -> list[Metric]:
         """Scalar metrics matching at most one filter (all pages)."""
-        query = metric_query(name, pipeline_name, deployment_name, execution_id)
-        return self._collect(METRICS_PATH, query)
+        filters = (name, pipeline_name, deployment_name, execution_id)
+        return self._collect(self._paging(METRICS_PATH, filters))
 
     def get_list_metrics(
         self,
@@ -88,17 +101,14 @@ class MetricsClient:
     ) -> list[Metric]:
         """List metrics (value: the list of numbers, in order) matching at most
         one filter (all pages)."""
-        query = metric_query(name, pipeline_name, deployment_name, execution_id)
-        return self._collect(LIST_METRICS_PATH, query)
+        filters = (name, pipeline_name, deployment_name, execution_id)
+        return self._collect(self._paging(LIST_METRICS_PATH, filters))
 
-    def _collect(self, path: str, query: dict[str, str]) -> list[Metric]:
-        paging = Paging(self.settings.api_url, path, query)
+    def _collect(self, paging: Paging) -> list[Metric]:
         while paging.more:
-            try:
-                response = self._http.get(path, params=paging.params())
-            except httpx.TransportError as exc:
-                raise unavailable(paging.url, exc) from exc
-            paging.accept(check_response(response, paging.url))
+            with paging.reaching():
+                response = self._http.get(paging.path, params=paging.params())
+            paging.take(response)
         return paging.items
 
     def close(self) -> None:
@@ -113,26 +123,15 @@ class MetricsClient:
         self.close()
 
 
-class AsyncMetricsClient:
+class AsyncMetricsClient(_BaseClient):
     """Asynchronous twin of `MetricsClient` (httpx.AsyncClient); same methods,
     awaited; close with `await client.aclose()` or `async with`."""
 
     def __init__(
         self, settings: ClientSettings, *, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
-        self.settings = settings
-        self._http = httpx.AsyncClient(
-            base_url=settings.api_url,
-            headers=headers(settings),
-            timeout=settings.timeout,
-            transport=transport,
-            verify=_ssl_context(),
-        )
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> AsyncMetricsClient:
-        """A client for `STEPMETRICS_API_URL` with `STEPMETRICS_API_TOKEN`."""
-        return cls(ClientSettings.from_env(environ))
+        super().__init__(settings)
+        self._http = httpx.AsyncClient(transport=transport, **self._http_options())
 
     async def get_metrics(
         self,
@@ -142,8 +141,8 @@ class AsyncMetricsClient:
         execution_id: str | None = None,
     ) -> list[Metric]:
         """Scalar metrics matching at most one filter (all pages)."""
-        query = metric_query(name, pipeline_name, deployment_name, execution_id)
-        return await self._collect(METRICS_PATH, query)
+        filters = (name, pipeline_name, deployment_name, execution_id)
+        return await self._collect(self._paging(METRICS_PATH, filters))
 
     async def get_list_metrics(
         self,
@@ -153,17 +152,14 @@ class AsyncMetricsClient:
         execution_id: str | None = None,
     ) -> list[Metric]:
         """List metrics matching at most one filter (all pages)."""
-        query = metric_query(name, pipeline_name, deployment_name, execution_id)
-        return await self._collect(LIST_METRICS_PATH, query)
+        filters = (name, pipeline_name, deployment_name, execution_id)
+        return await self._collect(self._paging(LIST_METRICS_PATH, filters))
 
-    async def _collect(self, path: str, query: dict[str, str]) -> list[Metric]:
-        paging = Paging(self.settings.api_url, path, query)
+    async def _collect(self, paging: Paging) -> list[Metric]:
         while paging.more:
-            try:
-                response = await self._http.get(path, params=paging.params())
-            except httpx.TransportError as exc:
-                raise unavailable(paging.url, exc) from exc
-            paging.accept(check_response(response, paging.url))
+            with paging.reaching():
+                response = await self._http.get(paging.path, params=paging.params())
+            paging.take(response)
         return paging.items
 
     async def aclose(self) -> None:

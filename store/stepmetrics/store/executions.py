@@ -6,7 +6,7 @@ import redis.asyncio as aioredis
 
 from stepmetrics.store.index import Position, newest_positions
 from stepmetrics.store.keys import RedisKeys
-from stepmetrics.store.pages import (
+from stepmetrics.store.page_reads import (
     META_FIELDS,
     metric,
     scalar_items,

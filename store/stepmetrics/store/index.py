@@ -23,6 +23,15 @@ FILTERS: Final = ("name", "pipeline_name", "deployment_name", "execution_id")
 BATCH: Final = 64
 
 
+def index_key(keys: RedisKeys, pipeline_name: str | None, deployment_name: str | None) -> str:
+    """The index of a deployment's executions, else a pipeline's, else of all."""
+    if deployment_name is not None:
+        return keys.deployment_index(deployment_name)
+    if pipeline_name is not None:
+        return keys.pipeline_index(pipeline_name)
+    return keys.executions
+
+
 async def execution_positions(
     redis: aioredis.Redis,
     keys: RedisKeys,
@@ -42,12 +51,9 @@ async def execution_positions(
         if start is None or position >= start:
             yield [position]
         return
-    if flt is None:
-        key = keys.executions
-    elif flt[0] == "pipeline_name":
-        key = keys.pipeline_index(flt[1])
-    elif flt[0] == "deployment_name":
-        key = keys.deployment_index(flt[1])
+    if flt is None or flt[0] in ("pipeline_name", "deployment_name"):
+        given = dict([flt]) if flt else {}
+        key = index_key(keys, given.get("pipeline_name"), given.get("deployment_name"))
     elif name_index is not None:
         key = name_index
     else:  # a caller bug: walking no index would silently find nothing
@@ -65,12 +71,7 @@ async def newest_positions(
 ) -> AsyncIterator[list[Position]]:
     """Executions newest first, strictly after the cursor; the caller checks
     the pipeline when both filters are given (the deployment index is used)."""
-    if deployment_name is not None:
-        key = keys.deployment_index(deployment_name)
-    elif pipeline_name is not None:
-        key = keys.pipeline_index(pipeline_name)
-    else:
-        key = keys.executions
+    key = index_key(keys, pipeline_name, deployment_name)
     start = cursor.position if cursor else None
     async for batch in walk(redis, key, start, inclusive=False, reverse=True):
         yield batch

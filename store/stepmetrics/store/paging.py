@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Final
 
 import httpx
 import orjson
 
+from stepmetrics.store.endpoints import LIST_METRICS_PAGE, METRICS_PAGE
+
+# Re-exported: the clients (and benchmarks) name the paths through this module.
+from stepmetrics.store.endpoints import LIST_METRICS_PATH as LIST_METRICS_PATH
+from stepmetrics.store.endpoints import METRICS_PATH as METRICS_PATH
 from stepmetrics.store.errors import ApiAuthError, ApiError, ApiUnavailableError, StoreQueryError
 from stepmetrics.store.settings import ClientSettings
 from stepmetrics.store.types import Metric
 from stepmetrics.store.wire import from_wire, list_from_wire
 
-METRICS_PATH: Final = "/api/v1/metrics"
-LIST_METRICS_PATH: Final = "/api/v1/list-metrics"
-PAGE_LIMITS: Final = {METRICS_PATH: 10_000, LIST_METRICS_PATH: 1000}
-METRIC_KEYS: Final = frozenset(
-    ("name", "value", "created_at", "execution_id", "deployment_name", "pipeline_name")
+# The client asks for the largest pages the API serves.
+PAGE_LIMITS: Final = {
+    METRICS_PATH: METRICS_PAGE.maximum,
+    LIST_METRICS_PATH: LIST_METRICS_PAGE.maximum,
+}
+# The keys of one metric, in the order the API writes them.
+METRIC_COLUMNS: Final = (
+    "name",
+    "value",
+    "created_at",
+    "execution_id",
+    "deployment_name",
+    "pipeline_name",
 )
+METRIC_KEYS: Final = frozenset(METRIC_COLUMNS)
 # A page without items but with a cursor is legal once in a while (a server
 # may cut a page short); this many in a row means it is stuck.
 MAX_EMPTY_PAGES: Final = 3
@@ -68,6 +84,18 @@ class Paging:
 
     def params(self) -> dict[str, str]:
         return self._query
+
+    @contextmanager
+    def reaching(self) -> Iterator[None]:
+        """Around the request: a transport failure becomes `ApiUnavailableError`."""
+        try:
+            yield
+        except httpx.TransportError as exc:
+            raise unavailable(self.url, exc) from exc
+
+    def take(self, response: httpx.Response) -> None:
+        """Take one answer: a page, or the typed error of a non-200."""
+        self.accept(check_response(response, self.url))
 
     def accept(self, body: bytes) -> None:
         """Take one page's JSON body; raise `ApiError` if it is malformed or stuck."""

@@ -1,7 +1,7 @@
 """`MetricsReader`: every read-only query of the reader API, over Redis.
 
 Queries follow the layout of `stepmetrics.store.keys` exactly; the ordering
-and pagination rules are documented in `stepmetrics.store.pages`.
+and pagination rules are documented in `stepmetrics.store.page_reads`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from stepmetrics.store import executions, pages
+from stepmetrics.store import executions, page_reads
+from stepmetrics.store.endpoints import MAX_PAGE_VALUES
 from stepmetrics.store.errors import StoreUnavailableError
 from stepmetrics.store.index import Filter
 from stepmetrics.store.keys import RedisKeys
@@ -67,19 +68,21 @@ class MetricsReader:
     ) -> tuple[list[Metric], Cursor | None]:
         """One page of scalar metrics matching `flt` (None: all) after `cursor`."""
         with _redis_errors():
-            return await pages.scalar_page(self._redis, self._keys, flt, limit, cursor)
+            return await page_reads.scalar_page(self._redis, self._keys, flt, limit, cursor)
 
     async def list_metrics(
         self,
         flt: Filter | None,
         limit: int,
         cursor: Cursor | None = None,
-        max_values: int = pages.MAX_PAGE_VALUES,
+        max_values: int = MAX_PAGE_VALUES,
     ) -> tuple[list[Metric], Cursor | None]:
         """One page of list metrics: at most `limit` lists and, unless a single
         list is larger, at most `max_values` values."""
         with _redis_errors():
-            return await pages.list_page(self._redis, self._keys, flt, limit, cursor, max_values)
+            return await page_reads.list_page(
+                self._redis, self._keys, flt, limit, cursor, max_values
+            )
 
     async def executions(
         self,

@@ -28,11 +28,14 @@ import orjson
 
 from stepmetrics.store.errors import StoreQueryError
 
+# The one spelling of non-finite numbers in the reader API's JSON (the event
+# contract spells them alike: stepmetrics.producers.events, checked by a test).
 NON_FINITE_WIRE: Final[dict[str, float]] = {
     "NaN": math.nan,
     "Infinity": math.inf,
     "-Infinity": -math.inf,
 }
+_NAN, _INF, _NEG_INF = NON_FINITE_WIRE
 MAX_CURSOR_LENGTH: Final = 2048
 
 
@@ -76,8 +79,8 @@ def to_wire(value: float) -> float | str:
     if value - value == 0.0:  # false only for NaN and the infinities
         return value
     if value != value:
-        return "NaN"
-    return "Infinity" if value > 0 else "-Infinity"
+        return _NAN
+    return _INF if value > 0 else _NEG_INF
 
 
 def list_to_wire(values: list[float]) -> list[Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -22,19 +21,13 @@ from stepmetrics.store.api.responses import EXCEPTION_HANDLERS
 from stepmetrics.store.api.routes import api_routes
 from stepmetrics.store.reader import MetricsReader
 from stepmetrics.store.settings import ApiSettings
+from stepmetrics.store.version import package_version
 
 logger = logging.getLogger(__name__)
 
 # Fail fast when Redis is away, rather than hanging a request.
 REDIS_CONNECT_TIMEOUT = 2.0
 REDIS_SOCKET_TIMEOUT = 10.0
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("stepmetrics")
-    except importlib.metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 def create_app(settings: ApiSettings, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
@@ -49,7 +42,7 @@ def create_app(settings: ApiSettings, extra_routes: Sequence[BaseRoute] = ()) ->
     and held in `app.state.reader`; `app.state.settings` holds `settings`;
     `app.state.responses` is the `ResponseCache` of execution-scoped answers.
     """
-    openapi = orjson.dumps(openapi_document(_version()))
+    openapi = orjson.dumps(openapi_document(package_version()))
 
     async def openapi_json(request: Request) -> Response:
         return Response(openapi, media_type="application/json")

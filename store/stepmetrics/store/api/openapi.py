@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from stepmetrics.store import endpoints
+from stepmetrics.store.endpoints import PageLimit
+from stepmetrics.store.wire import NON_FINITE_WIRE
+
 _TIME: Final = {
     "type": "string",
     "format": "date-time",
     "description": "ISO 8601 UTC with microseconds and a Z suffix",
     "example": "2026-11-26T19:56:09.123456Z",
 }
-_NUMBER: Final = {
-    "oneOf": [{"type": "number"}, {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}]
-}
+_NUMBER: Final = {"oneOf": [{"type": "number"}, {"type": "string", "enum": list(NON_FINITE_WIRE)}]}
+_NON_FINITE: Final = ", ".join(f'"{name}"' for name in NON_FINITE_WIRE)
 _NAME: Final = {"type": ["string", "null"]}
 _ERROR: Final = {"$ref": "#/components/schemas/Error"}
 _ORDER: Final = (
@@ -31,12 +34,12 @@ def _param(name: str, description: str, schema: dict[str, Any] | None = None) ->
     }
 
 
-def _paging(default: int, maximum: int) -> list[dict[str, Any]]:
+def _paging(page: PageLimit) -> list[dict[str, Any]]:
     return [
         _param(
             "limit",
             "page size",
-            {"type": "integer", "minimum": 1, "maximum": maximum, "default": default},
+            {"type": "integer", "minimum": 1, "maximum": page.maximum, "default": page.default},
         ),
         _param("cursor", "the next_cursor of the previous page"),
     ]
@@ -158,44 +161,44 @@ def _paths() -> dict[str, Any]:
     return {
         "/healthz": _get("Liveness (no token needed)", plain, secure=False),
         "/readyz": _get("Readiness: 200 when Redis answers, else 503", plain, secure=False),
-        "/api/v1/metrics": _get(
+        endpoints.METRICS_PATH: _get(
             "Scalar metrics; at most one filter. " + _ORDER,
             _ok("MetricPage"),
-            [*_filters(), *_paging(1000, 10_000)],
+            [*_filters(), *_paging(endpoints.METRICS_PAGE)],
         ),
-        "/api/v1/list-metrics": _get(
+        endpoints.LIST_METRICS_PATH: _get(
             "List metrics (values in record order); at most one filter. "
             + _ORDER
-            + " A page holds at most about 1,000,000 values.",
+            + f" A page holds at most about {endpoints.MAX_PAGE_VALUES:,} values.",
             _ok("ListMetricPage"),
-            [*_filters(), *_paging(100, 1000)],
+            [*_filters(), *_paging(endpoints.LIST_METRICS_PAGE)],
         ),
-        "/api/v1/executions": _get(
+        endpoints.EXECUTIONS_PATH: _get(
             "Executions, newest first; both filters must match when both are given.",
             _ok("ExecutionPage"),
             [
                 _param("pipeline_name", "pipeline name"),
                 _param("deployment_name", "deployment name"),
-                *_paging(100, 1000),
+                *_paging(endpoints.EXECUTIONS_PAGE),
             ],
         ),
-        "/api/v1/executions/{execution_id}": _get(
+        endpoints.EXECUTION_PATH: _get(
             "One execution: summary, scalar metrics and list outlines. Poll `updated_at` to "
             "follow a running execution.",
             {**_ok("ExecutionDetail"), **not_found},
             execution,
         ),
-        "/api/v1/executions/{execution_id}/list-metrics/{name}": _get(
+        endpoints.EXECUTION_LIST_METRIC_PATH: _get(
             "One list metric of one execution, with its values.",
             {**_ok("ListMetric"), **not_found},
             [*execution, _path_param("name")],
         ),
-        "/api/v1/executions/{execution_id}/metrics.csv": _get(
+        endpoints.EXECUTION_CSV_PATH: _get(
             "CSV export: kind,name,index,value,created_at (scalars, then list values by index).",
             {"200": {"description": "CSV", "content": {"text/csv": {}}}, **not_found},
             execution,
         ),
-        "/api/v1/stats": _get("Worker counters", _ok("Stats")),
+        endpoints.STATS_PATH: _get("Worker counters", _ok("Stats")),
     }
 
 
@@ -207,7 +210,7 @@ def openapi_document(version: str) -> dict[str, Any]:
             "title": "stepmetrics reader API",
             "version": version,
             "description": "Read-only access to the metrics of ML pipeline step executions. "
-            'Non-finite numbers are the strings "NaN", "Infinity", "-Infinity".',
+            f"Non-finite numbers are the strings {_NON_FINITE}.",
         },
         "paths": _paths(),
         "components": {

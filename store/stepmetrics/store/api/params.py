@@ -8,6 +8,7 @@ from typing import Final
 
 from starlette.datastructures import QueryParams
 
+from stepmetrics.store.endpoints import PageLimit
 from stepmetrics.store.errors import StoreQueryError
 from stepmetrics.store.index import FILTERS, Filter
 from stepmetrics.store.wire import Cursor
@@ -45,10 +46,11 @@ def metric_filter(params: dict[str, str]) -> Filter | None:
     return (given[0], params[given[0]]) if given else None
 
 
-def limit(params: dict[str, str], default: int, maximum: int) -> int:
+def limit(params: dict[str, str], page: PageLimit) -> int:
     raw = params.get("limit")
     if raw is None:
-        return default
+        return page.default
+    maximum = page.maximum
     try:
         value = int(raw)
     except ValueError:

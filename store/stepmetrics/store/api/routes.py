@@ -9,26 +9,35 @@ import csv
 import io
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import Any, Final, cast
+from typing import Any, Final, TypeAlias, cast
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from stepmetrics.store import endpoints
 from stepmetrics.store.api import params
 from stepmetrics.store.api.cache import ResponseCache
 from stepmetrics.store.api.responses import JSONResponse, error
+from stepmetrics.store.endpoints import (
+    EXECUTIONS_PAGE,
+    LIST_METRICS_PAGE,
+    METRICS_PAGE,
+    PageLimit,
+    route_template,
+)
 from stepmetrics.store.index import FILTERS, Filter
 from stepmetrics.store.reader import MetricsReader
 from stepmetrics.store.types import ExecutionDetail, Metric
-from stepmetrics.store.wire import list_to_wire, to_wire
+from stepmetrics.store.wire import Cursor, list_to_wire, to_wire
 
-METRICS_LIMIT: Final = (1000, 10_000)  # (default, maximum) per page
-LISTS_LIMIT: Final = (100, 1000)
-EXECUTIONS_LIMIT: Final = (100, 1000)
 _METRIC_PARAMS: Final = frozenset({*FILTERS, *params.PAGING})
 _EXECUTION_PARAMS: Final = frozenset({"pipeline_name", "deployment_name", *params.PAGING})
 _UNSAFE_FILENAME: Final = re.compile(r"[^A-Za-z0-9._-]+")
+# MetricsReader.scalar_metrics / list_metrics: (filter, limit, cursor) -> page
+_ReadPage: TypeAlias = Callable[
+    [Filter | None, int, Cursor | None], Awaitable[tuple[list[Metric], Cursor | None]]
+]
 
 
 def _reader(request: Request) -> MetricsReader:
@@ -62,28 +71,25 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    query = params.checked(request.query_params, _METRIC_PARAMS)
-    flt = params.metric_filter(query)
-    limit, cursor = params.limit(query, *METRICS_LIMIT), params.cursor(query)
-
-    async def render() -> Response:
-        items, next_cursor = await _reader(request).scalar_metrics(flt, limit, cursor)
-        return JSONResponse(
-            {"items": wire_scalars(items), "next_cursor": next_cursor and next_cursor.encode()}
-        )
-
-    return await _maybe_cached(request, flt, render)
+    return await _metric_page(request, METRICS_PAGE, _reader(request).scalar_metrics, wire_scalars)
 
 
 async def list_metrics(request: Request) -> Response:
+    return await _metric_page(request, LIST_METRICS_PAGE, _reader(request).list_metrics, wire_lists)
+
+
+async def _metric_page(
+    request: Request, page: PageLimit, read: _ReadPage, to_json: Callable[[list[Metric]], Any]
+) -> Response:
+    """One page of scalar or list metrics: the shared handler of both routes."""
     query = params.checked(request.query_params, _METRIC_PARAMS)
     flt = params.metric_filter(query)
-    limit, cursor = params.limit(query, *LISTS_LIMIT), params.cursor(query)
+    limit, cursor = params.limit(query, page), params.cursor(query)
 
     async def render() -> Response:
-        items, next_cursor = await _reader(request).list_metrics(flt, limit, cursor)
+        items, next_cursor = await read(flt, limit, cursor)
         return JSONResponse(
-            {"items": wire_lists(items), "next_cursor": next_cursor and next_cursor.encode()}
+            {"items": to_json(items), "next_cursor": next_cursor and next_cursor.encode()}
         )
 
     return await _maybe_cached(request, flt, render)
@@ -121,7 +127,7 @@ async def executions(request: Request) -> Response:
     items, next_cursor = await _reader(request).executions(
         query.get("pipeline_name"),
         query.get("deployment_name"),
-        params.limit(query, *EXECUTIONS_LIMIT),
+        params.limit(query, EXECUTIONS_PAGE),
         params.cursor(query),
     )
     return JSONResponse({"items": items, "next_cursor": next_cursor and next_cursor.encode()})
@@ -181,7 +187,9 @@ async def _csv_chunks(reader: MetricsReader, detail: ExecutionDetail) -> AsyncIt
     flt: Filter = ("execution_id", detail["execution_id"])
     cursor = None
     while True:
-        lists, cursor = await reader.list_metrics(flt, limit=1000, cursor=cursor)
+        lists, cursor = await reader.list_metrics(
+            flt, limit=LIST_METRICS_PAGE.maximum, cursor=cursor
+        )
         for item in lists:
             name, created = item["name"], item["created_at"]
             values = cast(list[float], item["value"])
@@ -206,16 +214,13 @@ def api_routes() -> list[BaseRoute]:
     return [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Route("/api/v1/metrics", metrics),
-        Route("/api/v1/list-metrics", list_metrics),
-        Route("/api/v1/executions", executions),
+        Route(endpoints.METRICS_PATH, metrics),
+        Route(endpoints.LIST_METRICS_PATH, list_metrics),
+        Route(endpoints.EXECUTIONS_PATH, executions),
         # Execution ids and metric names may hold "/" (sent as %2F, decoded
         # before routing): most specific routes first.
-        Route(
-            "/api/v1/executions/{execution_id:path}/list-metrics/{name:path}",
-            execution_list_metric,
-        ),
-        Route("/api/v1/executions/{execution_id:path}/metrics.csv", execution_csv),
-        Route("/api/v1/executions/{execution_id:path}", execution),
-        Route("/api/v1/stats", stats),
+        Route(route_template(endpoints.EXECUTION_LIST_METRIC_PATH), execution_list_metric),
+        Route(route_template(endpoints.EXECUTION_CSV_PATH), execution_csv),
+        Route(route_template(endpoints.EXECUTION_PATH), execution),
+        Route(endpoints.STATS_PATH, stats),
     ]

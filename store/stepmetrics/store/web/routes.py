@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from stepmetrics.store.endpoints import EXECUTION_CSV_PATH, execution_path
 from stepmetrics.store.errors import StoreSettingsError
 from stepmetrics.store.web.render import SECURITY_HEADERS, page
 from stepmetrics.store.web.session import Session, safe_next
@@ -89,7 +90,7 @@ class _Views:
             "execution.html",
             script="execution.js",
             execution_id=execution_id,
-            csv_href=f"/api/v1/executions/{quote(execution_id, safe='')}/metrics.csv",
+            csv_href=execution_path(execution_id, EXECUTION_CSV_PATH),
             py_id=repr(execution_id),
             sh_id=shlex.quote(execution_id),
         )

@@ -1,4 +1,4 @@
-"""Pages of scalar and list metrics, read from the Redis layout of `keys.py`.
+"""The paged Redis reads: pages of scalar and list metrics from the layout of `keys.py`.
 
 Order (deterministic, the basis of cursor pagination): the execution's index
 score (its `created_us`: oldest execution first), then execution id, then
@@ -19,14 +19,12 @@ from typing import Final, TypeAlias
 
 import redis.asyncio as aioredis
 
+from stepmetrics.store.endpoints import MAX_PAGE_VALUES
 from stepmetrics.store.index import Filter, Position, execution_positions
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.types import Metric
 from stepmetrics.store.wire import Cursor, iso_us, iso_us_many
 
-# A page of list metrics holds at most this many values in total (but always at
-# least one list), so one response stays a few MB of JSON.
-MAX_PAGE_VALUES: Final = 1_000_000
 META_FIELDS: Final = ("pipeline_name", "deployment_name")
 _BIG_ENDIAN: Final = sys.byteorder == "big"
 
@@ -170,6 +168,8 @@ async def list_page(
     flt: Filter | None,
     limit: int,
     cursor: Cursor | None,
+    # At most this many values in total (but always at least one list), so
+    # one response stays a few MB of JSON.
     max_values: int = MAX_PAGE_VALUES,
 ) -> Page:
     """Up to `limit` list metrics (about `max_values` values at most) after `cursor`."""

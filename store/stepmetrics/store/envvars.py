@@ -1,0 +1,47 @@
+"""Environment variables as a table: name, default and parser, and one error wording.
+
+Each settings class lists its variables as `EnvVar` rows and reads them all
+with `read_env`; every bad value, unparsable or out of range, is worded by
+`bad_value`. Empty means unset. This is the store's copy of
+`stepmetrics.producers.envvars` (the store and the SDK may not import each
+other); a unit test keeps the two alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class EnvVar(Generic[_T]):
+    """One variable: its name, its default, how its text parses, and what it allows."""
+
+    name: str
+    default: _T
+    parse: Callable[[str], _T]
+    allowed: str
+
+
+def bad_value(name: str, value: object, allowed: str) -> str:
+    """The one wording of a bad setting: `NAME='value' is not allowed: <allowed>`."""
+    return f"{name}={value!r} is not allowed: {allowed}"
+
+
+def read_env(
+    table: Mapping[str, EnvVar[Any]], environ: Mapping[str, str], error: type[Exception]
+) -> dict[str, Any]:
+    """Parse every set variable of `table` (field -> variable); unset or empty ones are left out."""
+    values: dict[str, Any] = {}
+    for field, var in table.items():
+        raw = environ.get(var.name, "")
+        if raw == "":
+            continue
+        try:
+            values[field] = var.parse(raw)
+        except ValueError as exc:
+            raise error(bad_value(var.name, raw, var.allowed)) from exc
+    return values
