@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from stepmetrics.envvars import EnvVar, bad_value, read_env
 from stepmetrics.processors.errors import ProcessorSettingsError
-from stepmetrics.producers.envvars import EnvVar, bad_value, read_env
 from stepmetrics.producers.settings import BOOTSTRAP, TOPIC
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.settings import REDIS_PREFIX, REDIS_URL

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from stepmetrics.envvars import EnvVar, bad_value, read_env
 from stepmetrics.producers.context import ENV_VARS as STEP_ENV_VARS
-from stepmetrics.producers.envvars import EnvVar, bad_value, read_env
 from stepmetrics.producers.errors import SettingsError
 from stepmetrics.producers.events import MAX_ENVELOPE_BYTES
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from stepmetrics.envvars import EnvVar, bad_value, read_env
 from stepmetrics.processors.settings import DEADLETTER_SUFFIX, DEADLETTER_TOPIC, TOPIC_PARTITIONS
-from stepmetrics.producers.envvars import EnvVar, bad_value, read_env
 from stepmetrics.producers.settings import BOOTSTRAP, TOPIC
 from stepmetrics.stack.errors import StackSettingsError
 from stepmetrics.store.settings import API_TOKEN, REDIS_SCHEMES, REDIS_URL

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from stepmetrics.store.envvars import EnvVar, bad_value, read_env
+from stepmetrics.envvars import EnvVar, bad_value, read_env
 from stepmetrics.store.errors import StoreSettingsError
 from stepmetrics.store.keys import DEFAULT_PREFIX, RedisKeys
 

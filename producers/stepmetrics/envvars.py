@@ -2,9 +2,12 @@
 
 Each settings class lists its variables as `EnvVar` rows and reads them all
 with `read_env`; every bad value, unparsable or out of range, is worded by
-`bad_value`. Empty means unset. The worker and the stack use this module;
-`stepmetrics.store.envvars` is the store's copy of these few lines (the store
-and the SDK may not import each other), and a unit test keeps the two alike.
+`bad_value`. Empty means unset.
+
+The one settings convention of every component (SDK, store, worker, stack):
+a shared kernel below all of them that imports nothing of stepmetrics (the
+import-linter layers in pyproject.toml enforce it), so the store and the SDK,
+which may not import each other, still share one definition.
 """
 
 from __future__ import annotations
