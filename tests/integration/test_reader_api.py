@@ -13,29 +13,15 @@ import redis.asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from stepmetrics.stack.services import ManagedProcess
 from stepmetrics.store.api import create_app, session_cookie_value
 from stepmetrics.store.client import AsyncMetricsClient
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.settings import ApiSettings, ClientSettings, StoreSettings
-from tests.support.api import api_client, running_api
+from tests.support.api import API_TOKEN as TOKEN
 from tests.support.seed import seed_execution
 
-TOKEN = "test-token-0123456789"  # noqa: S105 (a test token)
 T0 = 1_764_000_000_000_000  # 2025-11-24T16:00:00Z in µs
 LOGX = [math.log(i) for i in range(1, 50)]
-
-
-@pytest.fixture
-async def app(redis_server: ManagedProcess, redis_keys: RedisKeys) -> AsyncIterator[Starlette]:
-    async with running_api(redis_server.address, redis_keys.prefix, TOKEN) as application:
-        yield application
-
-
-@pytest.fixture
-async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(app, TOKEN) as c:
-        yield c
 
 
 @pytest.fixture

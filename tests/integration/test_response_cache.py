@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import orjson
-import pytest
 import redis.asyncio as aioredis
 from starlette.applications import Starlette
 
 from stepmetrics.processors.writes.writer import MetricsWriter
 from stepmetrics.producers.events import Envelope, WireEvent
-from stepmetrics.stack.services import ManagedProcess
 from stepmetrics.store.api.cache import ResponseCache
 from stepmetrics.store.keys import RedisKeys
-from tests.support.api import api_client, running_api
 
-TOKEN = "cache-test-token-0123456789"  # noqa: S105 (a test token)
 T = 1_764_150_000_000_000
 SCALARS = "/api/v1/metrics?execution_id=e1"
 LISTS = "/api/v1/list-metrics?execution_id=e1"
@@ -26,18 +20,6 @@ DETAIL = "/api/v1/executions/e1"
 
 def env(seq: int, events: list[WireEvent], eid: str = "e1") -> Envelope:
     return Envelope("p1", seq, eid, "train", None, events)
-
-
-@pytest.fixture
-async def app(redis_server: ManagedProcess, redis_keys: RedisKeys) -> AsyncIterator[Starlette]:
-    async with running_api(redis_server.address, redis_keys.prefix, TOKEN) as application:
-        yield application
-
-
-@pytest.fixture
-async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(app, TOKEN) as c:
-        yield c
 
 
 async def _get(http: httpx.AsyncClient, path: str) -> bytes:

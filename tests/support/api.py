@@ -14,6 +14,7 @@ from stepmetrics.store.api import create_app
 from stepmetrics.store.settings import ApiSettings, StoreSettings
 
 BASE_URL: Final = "http://api"
+API_TOKEN: Final = "test-token-0123456789"  # noqa: S105 (the in-process API's token)
 
 
 @contextlib.asynccontextmanager

@@ -23,7 +23,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Final
 
-from stepmetrics.producers.buffer import Buffer
+from stepmetrics.producers.buffer import Buffer, BufferStats
 from stepmetrics.producers.context import StepContext
 from stepmetrics.producers.errors import StepMetricsWarning
 from stepmetrics.producers.events import KIND_LIST, KIND_SCALAR, MAX_LIST_VALUES
@@ -40,27 +40,12 @@ _default_lock = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
-class ProducerStats:
-    """What this process's recorder did, in metric values (see `Buffer`).
+class ProducerStats(BufferStats):
+    """What this process's recorder did, in metric values: the buffer's
+    counters (see `BufferStats`) plus `over_limit`, values not sent because
+    their list already held 50,000 values."""
 
-    Attributes:
-        recorded: accepted for delivery.
-        delivered: acknowledged by the broker.
-        dropped: refused because the buffer stayed full.
-        failed: accepted, then given up after a non-retriable broker error.
-        over_limit: not sent because their list already held 50,000 values.
-    """
-
-    recorded: int
-    delivered: int
-    dropped: int
-    failed: int
     over_limit: int
-
-    @property
-    def pending(self) -> int:
-        """Accepted values neither delivered nor given up yet."""
-        return self.recorded - self.delivered - self.failed
 
 
 class Recorder:
