@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import resource
@@ -72,17 +73,7 @@ class Measurement:
         return self.value >= self.target if self.higher_is_better else self.value <= self.target
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "family": self.family,
-            "name": self.name,
-            "value": self.value,
-            "unit": self.unit,
-            "target": self.target,
-            "higher_is_better": self.higher_is_better,
-            "met": self.met,
-            "samples": self.samples,
-            "note": self.note,
-        }
+        return {**dataclasses.asdict(self), "met": self.met}
 
 
 def measure(

@@ -23,10 +23,12 @@ from typing import Final
 from aiokafka.admin import AIOKafkaAdminClient
 
 from stepmetrics.processors.topics import create_missing
+from stepmetrics.producers.settings import BOOTSTRAP, TOPIC
 from stepmetrics.stack.launcher import Launcher, Ports
 from stepmetrics.stack.services import ManagedProcess, free_port
 from stepmetrics.stack.settings import DEFAULT_PARTITIONS, StackSettings
 from stepmetrics.stack.state import StackState
+from stepmetrics.store.settings import API_TOKEN, API_URL
 
 START_TIMEOUT: Final = 90.0
 
@@ -51,10 +53,10 @@ class BenchStack:
     def step_env(self) -> dict[str, str]:
         """The environment a step (or a query client) needs to reach this stack."""
         return {
-            "STEPMETRICS_KAFKA_BOOTSTRAP": self.bootstrap,
-            "STEPMETRICS_TOPIC": self.topic,
-            "STEPMETRICS_API_URL": self.api_url,
-            "STEPMETRICS_API_TOKEN": self.token,
+            BOOTSTRAP.name: self.bootstrap,
+            TOPIC.name: self.topic,
+            API_URL.name: self.api_url,
+            API_TOKEN.name: self.token,
         }
 
 
