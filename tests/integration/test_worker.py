@@ -14,6 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from stepmetrics.processors.deadletter import TRUNCATED_HEADER, LetterRecord
 from stepmetrics.producers.events import encode_envelope
 from stepmetrics.stack.services import ManagedProcess, start_redis
 from stepmetrics.store.keys import RedisKeys
@@ -248,13 +249,19 @@ async def test_poison_messages_are_dead_lettered_while_good_ones_flow(
         )
         value, reason = sources.pop(source)
         if value is not None and len(value) > 900_000:  # only the head is kept
-            assert headers["stepmetrics-original-size"] == str(len(value)).encode()
-            value = value[:900_000]
+            assert headers[TRUNCATED_HEADER] == f"key=6,value={len(value)},headers=0".encode()
+            assert len(letter.value) > 950_000
+            value = value[: len(letter.value)]
         assert letter.value == value
+        assert _record(letter).size <= 960_000
         assert letter.key == b"exec-a"
         assert reason in headers["stepmetrics-reason"].decode()
     assert sources == {}
     assert "dead-lettered" in worker.log()
+
+
+def _record(letter: Any) -> LetterRecord:
+    return LetterRecord(letter.key, letter.value, list(letter.headers))
 
 
 async def _consume_all(bootstrap: str, topic: str, expected: int) -> list[Any]:
