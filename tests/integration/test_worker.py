@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import orjson
-import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -19,11 +17,12 @@ from stepmetrics.producers.events import encode_envelope
 from stepmetrics.stack.services import ManagedProcess, start_redis
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.stats import read_stats
+from tests.integration.conftest import Spawn
 from tests.support.metrics_state import actual_state, expected_state, snapshot
 from tests.support.worker import (
     REPO,
     T,
-    WorkerProcess,
+    consume_all,
     make_envelopes,
     produce,
     wait_for,
@@ -31,30 +30,6 @@ from tests.support.worker import (
 )
 
 EXECUTIONS = ["exec-a", "exec-b", "exec-c"]
-Spawn = Callable[[dict[str, str], str], WorkerProcess]
-
-
-@pytest.fixture
-async def spawn(tmp_path: Path) -> AsyncIterator[Spawn]:
-    """Make worker processes (logs in tmp_path); kill leftovers at teardown."""
-    started: list[WorkerProcess] = []
-
-    def make(env: dict[str, str], name: str) -> WorkerProcess:
-        worker = WorkerProcess(env, tmp_path / f"{name}.log")
-        started.append(worker)
-        return worker
-
-    yield make
-    for worker in started:
-        await worker.ensure_dead()
-
-
-@pytest.fixture
-def env(
-    broker: ManagedProcess, redis_server: ManagedProcess, redis_keys: RedisKeys, topic: str
-) -> dict[str, str]:
-    """A worker's environment: the test's topic and key prefix, the topic as its group."""
-    return worker_env(broker.address, topic, redis_server.address, redis_keys.prefix, topic)
 
 
 async def test_kill_9_restart_then_full_replay_leave_exactly_the_expected_state(
@@ -239,7 +214,7 @@ async def test_poison_messages_are_dead_lettered_while_good_ones_flow(
     stats = await read_stats(redis_client, redis_keys)
     assert (stats["envelopes_applied"], stats["dead_lettered"]) == (len(good), len(poison))
     assert await actual_state(redis_client, redis_keys, EXECUTIONS) == expected_state(good)
-    letters = await _consume_all(broker.address, f"{topic}.deadletter", len(poison))
+    letters = await consume_all(broker.address, f"{topic}.deadletter", len(poison))
     for letter in letters:
         headers = dict(letter.headers)
         assert headers["stepmetrics-source-topic"] == topic.encode()
@@ -262,23 +237,6 @@ async def test_poison_messages_are_dead_lettered_while_good_ones_flow(
 
 def _record(letter: Any) -> LetterRecord:
     return LetterRecord(letter.key, letter.value, list(letter.headers))
-
-
-async def _consume_all(bootstrap: str, topic: str, expected: int) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
-    )
-    await consumer.start()
-    records: list[Any] = []
-    try:
-        async with asyncio.timeout(30):
-            while len(records) < expected:
-                batch = await consumer.getmany(timeout_ms=500)
-                records += [r for part in batch.values() for r in part]
-        assert not (await consumer.getmany(timeout_ms=300))  # nothing more
-    finally:
-        await consumer.stop()
-    return records
 
 
 async def test_redis_restart_mid_stream_loses_nothing(

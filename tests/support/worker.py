@@ -10,8 +10,9 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from stepmetrics.processors.ready import WORKER_READY
 from stepmetrics.producers.events import Envelope, WireEvent, encode_envelope
@@ -136,3 +137,21 @@ async def wait_for(
             return
         await asyncio.sleep(interval)
     raise AssertionError(f"timed out after {within}s waiting for {what}")
+
+
+async def consume_all(bootstrap: str, topic: str, expected: int) -> list[Any]:
+    """Every record of `topic` from the start: `expected` of them, and no more."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        async with asyncio.timeout(30):
+            while len(records) < expected:
+                batch = await consumer.getmany(timeout_ms=500)
+                records += [r for part in batch.values() for r in part]
+        assert not (await consumer.getmany(timeout_ms=300))  # nothing more
+    finally:
+        await consumer.stop()
+    return records
