@@ -6,22 +6,28 @@ import os
 
 import orjson
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaProducer
 
 from stepmetrics.processors.deadletter import TRUNCATED_HEADER, LetterRecord
-from stepmetrics.producers.events import MAX_LIST_VALUES, Envelope, encode_envelope
+from stepmetrics.producers.events import MAX_LIST_VALUES, Envelope
 from stepmetrics.stack.services import ManagedProcess
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.stats import read_stats
 from tests.integration.conftest import Spawn
 from tests.support.metrics_state import actual_state, expected_state
-from tests.support.worker import T, consume_all, make_envelopes, wait_for
+from tests.support.worker import (
+    Hostile,
+    T,
+    consume_all,
+    letter_source,
+    make_envelopes,
+    produce_interleaved,
+    wait_for,
+)
 
 # Ids and names made of the characters the key layout must keep apart.
 EXECUTIONS = ["exec}1", "exec:1", "exec%7D1", "exec%3A1", "exec{1", "exec-ok"]
 _HEAD = b'{"v":1,"pid":"bad","seq":0,"eid":"exec-ok","pipe":"p","dep":null,"ev":'
 _GOOD = {"v": 1, "pid": "bad", "seq": 0, "eid": "exec-ok", "pipe": "pipe", "dep": None}
-Hostile = tuple[bytes | None, bytes | None, str]  # key, value, reason fragment
 
 
 def _hostile() -> list[Hostile]:
@@ -79,7 +85,7 @@ async def test_no_hostile_message_stops_the_worker_or_costs_a_good_one(
     worker = spawn(env, "worker")
     await worker.start()
     good, hostile = _good(), _hostile()
-    sources = await _produce_interleaved(broker.address, topic, good, hostile)
+    sources = await produce_interleaved(broker.address, topic, good, hostile)
     distinct = len({e.identity for e in good})
 
     async def done(applied: int) -> bool:
@@ -90,11 +96,7 @@ async def test_no_hostile_message_stops_the_worker_or_costs_a_good_one(
     letters = await consume_all(broker.address, f"{topic}.deadletter", len(hostile))
     for letter in letters:
         headers = dict(letter.headers)
-        source = (
-            int(headers["stepmetrics-source-partition"]),
-            int(headers["stepmetrics-source-offset"]),
-        )
-        key, value, reason = sources.pop(source)
+        key, value, reason = sources.pop(letter_source(letter))
         assert reason in headers["stepmetrics-reason"].decode(), headers["stepmetrics-reason"]
         assert LetterRecord(letter.key, letter.value, list(letter.headers)).size <= 960_000
         if TRUNCATED_HEADER in headers:  # only the huge one is cut, and it says so
@@ -107,7 +109,7 @@ async def test_no_hostile_message_stops_the_worker_or_costs_a_good_one(
 
     # The worker goes on applying after the battery.
     after = make_envelopes("p3", EXECUTIONS, count=20, events_per=5, seed=12)
-    await _produce_interleaved(broker.address, topic, after, [])
+    await produce_interleaved(broker.address, topic, after, [])
     await wait_for(lambda: done(distinct + len(after)), 60, "envelopes after the battery")
     assert await worker.stop() == 0
     stats = await read_stats(redis_client, redis_keys)
@@ -118,24 +120,3 @@ async def test_no_hostile_message_stops_the_worker_or_costs_a_good_one(
     state = await actual_state(redis_client, redis_keys, executions)
     assert state == expected_state([*good, *after])
     assert state["exec}1"].scalars["}:%{"] == "3.0"
-
-
-async def _produce_interleaved(
-    bootstrap: str, topic: str, good: list[Envelope], hostile: list[Hostile]
-) -> dict[tuple[int, int], Hostile]:
-    """Send good envelopes with a hostile message after every third; say where each went."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=4_000_000)
-    await producer.start()
-    sources: dict[tuple[int, int], Hostile] = {}
-    pending = list(hostile)
-    try:
-        for i, envelope in enumerate(good):
-            await producer.send_and_wait(topic, encode_envelope(envelope), key=envelope.key)
-            if i % 3 == 1 and pending:
-                key, value, reason = pending.pop(0)
-                meta = await producer.send_and_wait(topic, value, key=key)
-                sources[(meta.partition, meta.offset)] = (key, value, reason)
-    finally:
-        await producer.stop()
-    assert not pending
-    return sources

@@ -10,10 +10,9 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from stepmetrics.processors.deadletter import TRUNCATED_HEADER, LetterRecord
-from stepmetrics.producers.events import encode_envelope
 from stepmetrics.stack.services import ManagedProcess, start_redis
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.stats import read_stats
@@ -21,10 +20,13 @@ from tests.integration.conftest import Spawn
 from tests.support.metrics_state import actual_state, expected_state, snapshot
 from tests.support.worker import (
     REPO,
+    Hostile,
     T,
     consume_all,
+    letter_source,
     make_envelopes,
     produce,
+    produce_interleaved,
     wait_for,
     worker_env,
 )
@@ -184,18 +186,8 @@ async def test_poison_messages_are_dead_lettered_while_good_ones_flow(
     good = make_envelopes("p1", EXECUTIONS, count=40, events_per=10)
     poison = _poison()
     await redis_client.set(redis_keys.scalar_values("exec-broken"), b"not a hash")
-    producer = AIOKafkaProducer(bootstrap_servers=broker.address, max_request_size=4_000_000)
-    await producer.start()
-    sources: dict[tuple[int, int], tuple[bytes | None, str]] = {}
-    try:
-        for i, envelope in enumerate(good):
-            await producer.send_and_wait(topic, encode_envelope(envelope), key=envelope.key)
-            if i % 6 == 3 and len(sources) < len(poison):
-                value, reason = poison[len(sources)]
-                meta = await producer.send_and_wait(topic, value, key=b"exec-a")
-                sources[(meta.partition, meta.offset)] = (value, reason)
-    finally:
-        await producer.stop()
+    hostile: list[Hostile] = [(b"exec-a", value, reason) for value, reason in poison]
+    sources = await produce_interleaved(broker.address, topic, good, hostile, every=6)
     assert len(sources) == len(poison)
 
     async def done() -> bool:
@@ -218,11 +210,7 @@ async def test_poison_messages_are_dead_lettered_while_good_ones_flow(
     for letter in letters:
         headers = dict(letter.headers)
         assert headers["stepmetrics-source-topic"] == topic.encode()
-        source = (
-            int(headers["stepmetrics-source-partition"]),
-            int(headers["stepmetrics-source-offset"]),
-        )
-        value, reason = sources.pop(source)
+        _, value, reason = sources.pop(letter_source(letter))
         if value is not None and len(value) > 900_000:  # only the head is kept
             assert headers[TRUNCATED_HEADER] == f"key=6,value={len(value)},headers=0".encode()
             assert len(letter.value) > 950_000
