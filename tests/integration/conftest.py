@@ -1,9 +1,11 @@
 """Fixtures of the integration tests: the reader API in this process over the
-test's redis-server and key prefix (tests.support.api), with a client to it."""
+test's redis-server and key prefix (tests.support.api) with a client to it,
+and worker processes on the test's topic and prefix (tests.support.worker)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,6 +14,9 @@ from starlette.applications import Starlette
 from stepmetrics.stack.services import ManagedProcess
 from stepmetrics.store.keys import RedisKeys
 from tests.support.api import API_TOKEN, api_client, running_api
+from tests.support.worker import WorkerProcess, worker_env
+
+Spawn = Callable[[dict[str, str], str], WorkerProcess]
 
 
 @pytest.fixture
@@ -26,3 +31,26 @@ async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client to `app` that sends the token."""
     async with api_client(app, API_TOKEN) as c:
         yield c
+
+
+@pytest.fixture
+async def spawn(tmp_path: Path) -> AsyncIterator[Spawn]:
+    """Make worker processes (logs in tmp_path); kill leftovers at teardown."""
+    started: list[WorkerProcess] = []
+
+    def make(env: dict[str, str], name: str) -> WorkerProcess:
+        worker = WorkerProcess(env, tmp_path / f"{name}.log")
+        started.append(worker)
+        return worker
+
+    yield make
+    for worker in started:
+        await worker.ensure_dead()
+
+
+@pytest.fixture
+def env(
+    broker: ManagedProcess, redis_server: ManagedProcess, redis_keys: RedisKeys, topic: str
+) -> dict[str, str]:
+    """A worker's environment: the test's topic and key prefix, the topic as its group."""
+    return worker_env(broker.address, topic, redis_server.address, redis_keys.prefix, topic)

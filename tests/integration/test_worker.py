@@ -5,55 +5,33 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import orjson
-import pytest
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from stepmetrics.producers.events import encode_envelope
+from stepmetrics.processors.deadletter import TRUNCATED_HEADER, LetterRecord
 from stepmetrics.stack.services import ManagedProcess, start_redis
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.stats import read_stats
+from tests.integration.conftest import Spawn
 from tests.support.metrics_state import actual_state, expected_state, snapshot
 from tests.support.worker import (
     REPO,
+    Hostile,
     T,
-    WorkerProcess,
+    consume_all,
+    letter_source,
     make_envelopes,
     produce,
+    produce_interleaved,
     wait_for,
     worker_env,
 )
 
 EXECUTIONS = ["exec-a", "exec-b", "exec-c"]
-Spawn = Callable[[dict[str, str], str], WorkerProcess]
-
-
-@pytest.fixture
-async def spawn(tmp_path: Path) -> AsyncIterator[Spawn]:
-    """Make worker processes (logs in tmp_path); kill leftovers at teardown."""
-    started: list[WorkerProcess] = []
-
-    def make(env: dict[str, str], name: str) -> WorkerProcess:
-        worker = WorkerProcess(env, tmp_path / f"{name}.log")
-        started.append(worker)
-        return worker
-
-    yield make
-    for worker in started:
-        await worker.ensure_dead()
-
-
-@pytest.fixture
-def env(
-    broker: ManagedProcess, redis_server: ManagedProcess, redis_keys: RedisKeys, topic: str
-) -> dict[str, str]:
-    """A worker's environment: the test's topic and key prefix, the topic as its group."""
-    return worker_env(broker.address, topic, redis_server.address, redis_keys.prefix, topic)
 
 
 async def test_kill_9_restart_then_full_replay_leave_exactly_the_expected_state(
@@ -208,18 +186,8 @@ async def test_poison_messages_are_dead_lettered_while_good_ones_flow(
     good = make_envelopes("p1", EXECUTIONS, count=40, events_per=10)
     poison = _poison()
     await redis_client.set(redis_keys.scalar_values("exec-broken"), b"not a hash")
-    producer = AIOKafkaProducer(bootstrap_servers=broker.address, max_request_size=4_000_000)
-    await producer.start()
-    sources: dict[tuple[int, int], tuple[bytes | None, str]] = {}
-    try:
-        for i, envelope in enumerate(good):
-            await producer.send_and_wait(topic, encode_envelope(envelope), key=envelope.key)
-            if i % 6 == 3 and len(sources) < len(poison):
-                value, reason = poison[len(sources)]
-                meta = await producer.send_and_wait(topic, value, key=b"exec-a")
-                sources[(meta.partition, meta.offset)] = (value, reason)
-    finally:
-        await producer.stop()
+    hostile: list[Hostile] = [(b"exec-a", value, reason) for value, reason in poison]
+    sources = await produce_interleaved(broker.address, topic, good, hostile, every=6)
     assert len(sources) == len(poison)
 
     async def done() -> bool:
@@ -238,40 +206,25 @@ async def test_poison_messages_are_dead_lettered_while_good_ones_flow(
     stats = await read_stats(redis_client, redis_keys)
     assert (stats["envelopes_applied"], stats["dead_lettered"]) == (len(good), len(poison))
     assert await actual_state(redis_client, redis_keys, EXECUTIONS) == expected_state(good)
-    letters = await _consume_all(broker.address, f"{topic}.deadletter", len(poison))
+    letters = await consume_all(broker.address, f"{topic}.deadletter", len(poison))
     for letter in letters:
         headers = dict(letter.headers)
         assert headers["stepmetrics-source-topic"] == topic.encode()
-        source = (
-            int(headers["stepmetrics-source-partition"]),
-            int(headers["stepmetrics-source-offset"]),
-        )
-        value, reason = sources.pop(source)
+        _, value, reason = sources.pop(letter_source(letter))
         if value is not None and len(value) > 900_000:  # only the head is kept
-            assert headers["stepmetrics-original-size"] == str(len(value)).encode()
-            value = value[:900_000]
+            assert headers[TRUNCATED_HEADER] == f"key=6,value={len(value)},headers=0".encode()
+            assert len(letter.value) > 950_000
+            value = value[: len(letter.value)]
         assert letter.value == value
+        assert _record(letter).size <= 960_000
         assert letter.key == b"exec-a"
         assert reason in headers["stepmetrics-reason"].decode()
     assert sources == {}
     assert "dead-lettered" in worker.log()
 
 
-async def _consume_all(bootstrap: str, topic: str, expected: int) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
-    )
-    await consumer.start()
-    records: list[Any] = []
-    try:
-        async with asyncio.timeout(30):
-            while len(records) < expected:
-                batch = await consumer.getmany(timeout_ms=500)
-                records += [r for part in batch.values() for r in part]
-        assert not (await consumer.getmany(timeout_ms=300))  # nothing more
-    finally:
-        await consumer.stop()
-    return records
+def _record(letter: Any) -> LetterRecord:
+    return LetterRecord(letter.key, letter.value, list(letter.headers))
 
 
 async def test_redis_restart_mid_stream_loses_nothing(

@@ -10,8 +10,9 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from stepmetrics.processors.ready import WORKER_READY
 from stepmetrics.producers.events import Envelope, WireEvent, encode_envelope
@@ -19,6 +20,7 @@ from stepmetrics.producers.events import Envelope, WireEvent, encode_envelope
 T = 1_764_150_000_000_000
 REPO = Path(__file__).resolve().parents[2]
 READY = WORKER_READY.encode()
+Hostile = tuple[bytes | None, bytes | None, str]  # key, value, reason fragment
 
 
 def worker_env(
@@ -136,3 +138,51 @@ async def wait_for(
             return
         await asyncio.sleep(interval)
     raise AssertionError(f"timed out after {within}s waiting for {what}")
+
+
+async def consume_all(bootstrap: str, topic: str, expected: int) -> list[Any]:
+    """Every record of `topic` from the start: `expected` of them, and no more."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        async with asyncio.timeout(30):
+            while len(records) < expected:
+                batch = await consumer.getmany(timeout_ms=500)
+                records += [r for part in batch.values() for r in part]
+        assert not (await consumer.getmany(timeout_ms=300))  # nothing more
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def produce_interleaved(
+    bootstrap: str, topic: str, good: list[Envelope], hostile: list[Hostile], every: int = 3
+) -> dict[tuple[int, int], Hostile]:
+    """Send good envelopes, a hostile message after every `every`-th; say where each went."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=4_000_000)
+    await producer.start()
+    sources: dict[tuple[int, int], Hostile] = {}
+    pending = list(hostile)
+    try:
+        for i, envelope in enumerate(good):
+            await producer.send_and_wait(topic, encode_envelope(envelope), key=envelope.key)
+            if i % every == every // 2 and pending:
+                key, value, reason = pending.pop(0)
+                meta = await producer.send_and_wait(topic, value, key=key)
+                sources[(meta.partition, meta.offset)] = (key, value, reason)
+    finally:
+        await producer.stop()
+    assert not pending
+    return sources
+
+
+def letter_source(letter: Any) -> tuple[int, int]:
+    """(partition, offset) of the message a dead letter comes from."""
+    headers = dict(letter.headers)
+    return (
+        int(headers["stepmetrics-source-partition"]),
+        int(headers["stepmetrics-source-offset"]),
+    )

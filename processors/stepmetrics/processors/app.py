@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from typing import Any
 
 import faust
@@ -26,6 +27,7 @@ from stepmetrics.processors.ready import WORKER_READY
 from stepmetrics.processors.settings import ProcessorSettings
 from stepmetrics.processors.transport import SCHEME, WorkerApp
 from stepmetrics.processors.writes.writer import MetricsWriter
+from stepmetrics.store.stats import add_to_counter
 
 logger = logging.getLogger(__name__)
 
@@ -33,17 +35,16 @@ logger = logging.getLogger(__name__)
 class FaustDeadLetterSink:
     """Produces dead letters with the app's producer and waits for the ack."""
 
-    def __init__(self, topic: Any) -> None:
+    def __init__(self, topic: Any, max_bytes: int) -> None:
         self._topic = topic
+        self._max_bytes = max_bytes
 
     async def send(self, letter: DeadLetter) -> None:
+        record = letter.fit(self._max_bytes)
         # force=True: inside an agent Faust would otherwise attach the message
         # to the current event and only send it when that event is acked.
         pending = await self._topic.send(
-            key=letter.message.key,
-            value=letter.value,
-            headers=letter.headers(),
-            force=True,
+            key=record.key, value=record.value, headers=record.headers, force=True
         )
         await pending
 
@@ -63,10 +64,12 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         broker_heartbeat_interval=settings.heartbeat_interval,
         broker_commit_interval=settings.commit_interval,
         producer_acks=-1,
-        # Envelopes are up to ~1 MB: fetch several per partition per round trip.
-        consumer_max_fetch_size=8 * 1024 * 1024,
+        consumer_max_fetch_size=settings.max_partition_fetch_bytes,
+        # Dead letters are its only records, each within the budget by construction.
+        producer_max_request_size=max(settings.deadletter_max_bytes, 1_000_000),
     )
     app.stepmetrics_fetch_max_wait = settings.fetch_max_wait
+    app.stepmetrics_fetch_max_bytes = settings.fetch_max_bytes
     source = app.topic(settings.topic, value_serializer="raw", key_serializer="raw")
     dead = app.topic(settings.deadletter_topic, value_serializer="raw", key_serializer="raw")
     client = aioredis.Redis.from_url(
@@ -75,7 +78,9 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         socket_connect_timeout=settings.redis_timeout,
     )
     writer = MetricsWriter(client, settings.keys)
-    handler = BatchHandler(writer, FaustDeadLetterSink(dead), settings.max_backoff)
+    sink = FaustDeadLetterSink(dead, settings.deadletter_max_bytes)
+    count = partial(add_to_counter, client, settings.keys)
+    handler = BatchHandler(writer, sink, settings.max_backoff, count)
     ready = {"printed": False}
 
     @app.agent(source)

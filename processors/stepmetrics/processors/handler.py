@@ -4,6 +4,12 @@
 applied to Redis or acknowledged by the dead-letter topic, so its caller may
 then commit the batch's offsets. It never raises for a bad message or an
 unavailable Redis: it retries with backoff until it succeeds or is cancelled.
+
+What no retry can fix is not retried: a message that cannot be decoded (any
+exception), an envelope Redis refuses or that breaks the writer (dead-lettered
+with the reason), and a dead letter the broker refuses for good (too large,
+invalid or forbidden topic: counted in `dead_letters_failed`, logged, and
+skipped, so that one message cannot wedge the worker).
 """
 
 from __future__ import annotations
@@ -12,21 +18,28 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 
+from redis.exceptions import RedisError
+
 from stepmetrics.processors.deadletter import DeadLetter, DeadLetterSink, RawMessage
-from stepmetrics.processors.errors import WriteRejectedError
+from stepmetrics.processors.errors import ProcessorError, WriteRejectedError
 from stepmetrics.processors.ratelimit import RateLimiter
 from stepmetrics.processors.writes.writer import MetricsWriter
+from stepmetrics.producers.delivery import is_fatal
 from stepmetrics.producers.errors import EnvelopeError
 from stepmetrics.producers.events import Envelope, decode_envelope
-from stepmetrics.store.stats import DEAD_LETTERED, ApplyCounts
+from stepmetrics.producers.excerpt import excerpt
+from stepmetrics.store.stats import DEAD_LETTERED, DEAD_LETTERS_FAILED, ApplyCounts
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 _FIRST_BACKOFF = 0.05
 # A batch is split into Redis round trips of at most this many message bytes.
 MAX_ROUND_TRIP_BYTES = 8 * 1024 * 1024
+# How far down an error's causes to look for the aiokafka error that made it.
+_CAUSE_DEPTH = 5
 
 
 @dataclass(slots=True)
@@ -37,6 +50,7 @@ class WorkerCounters:
     applied: ApplyCounts = field(default_factory=ApplyCounts)
     dead_lettered: int = 0
     retries: int = 0
+    dead_letters_failed: int = 0
     positions: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -46,6 +60,7 @@ class WorkerCounters:
             **self.applied.by_counter(),
             DEAD_LETTERED: self.dead_lettered,
             "retries": self.retries,
+            DEAD_LETTERS_FAILED: self.dead_letters_failed,
         }
         return " ".join(f"{name}={count}" for name, count in counts.items())
 
@@ -57,13 +72,22 @@ class BatchHandler:
         writer: the Redis write model.
         sink: where undecodable or rejected messages go.
         max_backoff: longest wait (seconds) between retries.
+        count: adds to a `P:stats` counter (name, amount).
     """
 
-    def __init__(self, writer: MetricsWriter, sink: DeadLetterSink, max_backoff: float) -> None:
+    def __init__(
+        self,
+        writer: MetricsWriter,
+        sink: DeadLetterSink,
+        max_backoff: float,
+        count: Callable[[str, int], Awaitable[None]],
+    ) -> None:
         self._writer = writer
         self._sink = sink
         self._max_backoff = max_backoff
+        self._count = count
         self._dead_log = RateLimiter(interval=5.0)
+        self._failed_log = RateLimiter(interval=5.0)
         self._retry_log = RateLimiter(interval=5.0)
         self.counters = WorkerCounters()
 
@@ -79,16 +103,17 @@ class BatchHandler:
         good: list[tuple[RawMessage, Envelope]] = []
         letters: list[DeadLetter] = []
         for message in messages:
-            try:
-                good.append((message, decode_envelope(message.value or b"")))
-            except EnvelopeError as exc:
-                letters.append(DeadLetter(message, f"invalid envelope: {exc}"))
+            decoded = _decode(message)
+            if isinstance(decoded, DeadLetter):
+                letters.append(decoded)
+            else:
+                good.append((message, decoded))
         await self._dead_letter(letters)
         envelopes = [envelope for _, envelope in good]
         try:
-            result = await self._retry(lambda: self._writer.apply(envelopes))
-        except WriteRejectedError as exc:
-            logger.warning("batch rejected by Redis (%s); applying envelopes one by one", exc)
+            result = await self._retry(lambda: self._writer.apply(envelopes), _rejected)
+        except Exception as exc:  # noqa: BLE001 - only rejections escape _retry
+            logger.warning("batch rejected (%s); applying envelopes one by one", excerpt(exc))
             result = await self._apply_one_by_one(good)
         self.counters.applied += result
 
@@ -96,9 +121,13 @@ class BatchHandler:
         total = ApplyCounts()
         for message, envelope in good:
             try:
-                result = await self._retry(lambda e=envelope: self._writer.apply([e]))  # type: ignore[misc]
+                result = await self._retry(partial(self._writer.apply, [envelope]), _rejected)
             except WriteRejectedError as exc:
                 await self._dead_letter([DeadLetter(message, f"rejected by Redis: {exc}")])
+                continue
+            except Exception as exc:  # noqa: BLE001 - only rejections escape _retry
+                reason = f"cannot be applied: {type(exc).__name__}: {excerpt(str(exc))}"
+                await self._dead_letter([DeadLetter(message, reason)])
                 continue
             total += result
         return total
@@ -106,33 +135,65 @@ class BatchHandler:
     async def _dead_letter(self, letters: list[DeadLetter]) -> None:
         if not letters:
             return
+        sent = failed = 0
         for letter in letters:
-            await self._retry(lambda ltr=letter: self._sink.send(ltr))  # type: ignore[misc]
-            self.counters.dead_lettered += 1
-            allowed, suppressed = self._dead_log.allow()
-            if allowed:
-                source = letter.message
-                logger.warning(
-                    "dead-lettered %s[%s]@%s: %s (%s more since the last such line)",
-                    source.topic,
-                    source.partition,
-                    source.offset,
-                    letter.reason,
-                    suppressed,
-                )
+            try:
+                await self._retry(partial(self._sink.send, letter), _undeliverable)
+            except Exception as exc:  # noqa: BLE001 - only undeliverable letters escape _retry
+                failed += 1
+                self._log_failed(letter, exc)
+                continue
+            sent += 1
+            self._log_dead(letter)
         # Counted once the letters are durable on the topic (a crash before
         # the offsets are committed re-sends them, and counts them again).
-        await self._retry(lambda: self._writer.count_dead_lettered(len(letters)))
+        if sent:
+            self.counters.dead_lettered += sent
+            await self._retry(lambda: self._writer.count_dead_lettered(sent), _rejected)
+        if failed:
+            self.counters.dead_letters_failed += failed
+            await self._retry(lambda: self._count(DEAD_LETTERS_FAILED, failed), _rejected)
 
-    async def _retry(self, attempt: Callable[[], Awaitable[_T]]) -> _T:
-        """Run `attempt` until it succeeds; only WriteRejectedError and cancellation escape."""
+    def _log_dead(self, letter: DeadLetter) -> None:
+        allowed, suppressed = self._dead_log.allow()
+        if allowed:
+            source = letter.message
+            logger.warning(
+                "dead-lettered %s[%s]@%s: %s (%s more since the last such line)",
+                source.topic,
+                source.partition,
+                source.offset,
+                letter.reason,
+                suppressed,
+            )
+
+    def _log_failed(self, letter: DeadLetter, exc: BaseException) -> None:
+        allowed, suppressed = self._failed_log.allow()
+        if allowed:
+            source = letter.message
+            logger.error(
+                "LOST %s[%s]@%s: its dead letter (%s) was refused for good: %s; skipped "
+                "(%s more since the last such line; counted in %s)",
+                source.topic,
+                source.partition,
+                source.offset,
+                letter.reason,
+                excerpt(str(exc)),
+                suppressed,
+                DEAD_LETTERS_FAILED,
+            )
+
+    async def _retry(
+        self, attempt: Callable[[], Awaitable[_T]], gives_up: Callable[[BaseException], bool]
+    ) -> _T:
+        """Run `attempt` until it succeeds; only what `gives_up` accepts (or a cancel) escapes."""
         delay = _FIRST_BACKOFF
         while True:
             try:
                 return await attempt()
-            except WriteRejectedError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - never lose a batch: retry until it works
+            except Exception as exc:  # never lose a batch: retry until it works
+                if gives_up(exc):
+                    raise
                 self.counters.retries += 1
                 allowed, suppressed = self._retry_log.allow()
                 if allowed:
@@ -144,6 +205,40 @@ class BatchHandler:
                     )
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._max_backoff)
+
+
+def _decode(message: RawMessage) -> Envelope | DeadLetter:
+    """The envelope, or the dead letter saying why there is none: never raises."""
+    try:
+        return decode_envelope(message.value or b"")
+    except EnvelopeError as exc:
+        return DeadLetter(message, f"invalid envelope: {exc}")
+    except Exception as exc:  # noqa: BLE001 - a decoder bug must not stop the worker
+        return DeadLetter(
+            message, f"undecodable envelope: {type(exc).__name__}: {excerpt(str(exc))}"
+        )
+
+
+def _rejected(exc: BaseException) -> bool:
+    """Whether a write error is for good: Redis refused it, or the input broke the writer.
+
+    Transient: the processor's retriable errors and connection-level ones.
+    """
+    if isinstance(exc, ProcessorError):
+        return not exc.retriable
+    return not isinstance(exc, OSError | RedisError)
+
+
+def _undeliverable(exc: BaseException) -> bool:
+    """Whether producing a dead letter failed for good (faust wraps aiokafka's errors)."""
+    seen: BaseException | None = exc
+    for _ in range(_CAUSE_DEPTH):
+        if seen is None:
+            return False
+        if is_fatal(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _chunks(messages: Sequence[RawMessage]) -> list[Sequence[RawMessage]]:

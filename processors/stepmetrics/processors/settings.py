@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from stepmetrics.envvars import EnvVar, bad_value, read_env
+from stepmetrics.processors.deadletter import MIN_DEAD_LETTER_BYTES
 from stepmetrics.processors.errors import ProcessorSettingsError
 from stepmetrics.producers.settings import BOOTSTRAP, TOPIC
 from stepmetrics.store.keys import RedisKeys
@@ -52,6 +53,15 @@ _ENV: Final[dict[str, EnvVar[Any]]] = {
     # How long a fetch may wait for data. Kafka answers as soon as data
     # arrives; Tansu waits the whole time, so this bounds the latency there.
     "fetch_max_wait": _seconds("STEPMETRICS_KAFKA_FETCH_MAX_WAIT", 0.1),
+    # Bytes one fetch may bring per partition and in all (the broker still
+    # returns a first record batch larger than either, up to its own limit).
+    "max_partition_fetch_bytes": EnvVar(
+        "STEPMETRICS_KAFKA_MAX_PARTITION_FETCH_BYTES", 4 * 1024 * 1024, int, _INTEGER
+    ),
+    "fetch_max_bytes": EnvVar("STEPMETRICS_KAFKA_FETCH_MAX_BYTES", 16 * 1024 * 1024, int, _INTEGER),
+    # A dead letter's record (key, value, headers, framing) in bytes, at most:
+    # under Kafka's 1 MiB default with room; a maximal envelope fits whole.
+    "deadletter_max_bytes": EnvVar("STEPMETRICS_DEADLETTER_MAX_BYTES", 960_000, int, _INTEGER),
     "commit_interval": _seconds("STEPMETRICS_WORKER_COMMIT_INTERVAL", 1.0),
     "stats_interval": _seconds("STEPMETRICS_WORKER_STATS_INTERVAL", 10.0),
     "max_backoff": _seconds("STEPMETRICS_WORKER_MAX_BACKOFF", 5.0),
@@ -61,6 +71,13 @@ _ENV: Final[dict[str, EnvVar[Any]]] = {
     ),
 }
 ENV_VARS: Final[frozenset[str]] = frozenset(v.name for v in _ENV.values())
+_MINIMUMS: Final = {
+    "topic_partitions": 1,
+    "batch_size": 1,
+    "max_partition_fetch_bytes": 1,
+    "fetch_max_bytes": 1,
+    "deadletter_max_bytes": MIN_DEAD_LETTER_BYTES,
+}
 _FLOATS: Final = tuple(name for name, var in _ENV.items() if var.parse is float)
 
 
@@ -85,6 +102,9 @@ class ProcessorSettings:
     session_timeout: float = _ENV["session_timeout"].default
     heartbeat_interval: float = _ENV["heartbeat_interval"].default
     fetch_max_wait: float = _ENV["fetch_max_wait"].default
+    max_partition_fetch_bytes: int = _ENV["max_partition_fetch_bytes"].default
+    fetch_max_bytes: int = _ENV["fetch_max_bytes"].default
+    deadletter_max_bytes: int = _ENV["deadletter_max_bytes"].default
     commit_interval: float = _ENV["commit_interval"].default
     stats_interval: float = _ENV["stats_interval"].default
     max_backoff: float = _ENV["max_backoff"].default
@@ -102,9 +122,7 @@ class ProcessorSettings:
                 _fail(name, getattr(self, name), "a non-empty string")
         if self.deadletter_topic == self.topic:
             _fail("deadletter_topic", self.deadletter_topic, "a topic other than the source")
-        for name in ("topic_partitions", "batch_size"):
-            if getattr(self, name) < 1:
-                _fail(name, getattr(self, name), "an integer >= 1")
+        self._check_minimums()
         for name in _FLOATS:
             if not getattr(self, name) > 0:
                 _fail(name, getattr(self, name), "a number > 0")
@@ -116,6 +134,11 @@ class ProcessorSettings:
             RedisKeys(self.redis_prefix)
         except ValueError as exc:
             _fail("redis_prefix", self.redis_prefix, str(exc), exc)
+
+    def _check_minimums(self) -> None:
+        for name, least in _MINIMUMS.items():
+            if getattr(self, name) < least:
+                _fail(name, getattr(self, name), f"an integer >= {least}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ProcessorSettings:

@@ -1,11 +1,14 @@
-"""A faust transport (aiokafka) whose consumer fetch wait is configurable.
+"""A faust transport (aiokafka) whose consumer fetch wait and size are configurable.
 
 faust's aiokafka driver builds its consumer with a fixed
 `fetch_max_wait_ms=1500`. Apache Kafka answers a fetch as soon as data
 arrives, so the wait costs nothing there; the local/test broker (Tansu) holds
 every fetch for the whole wait, which made record-to-queryable latency
 ~0.4 s median and ~0.75 s worst case. This transport is faust's own, with only
-that number taken from `ProcessorSettings.fetch_max_wait`.
+that number taken from `ProcessorSettings.fetch_max_wait`. faust also leaves
+aiokafka's `fetch_max_bytes` at its default (50 MiB); it comes from
+`ProcessorSettings.fetch_max_bytes` here (the per-partition bound is faust's
+own `consumer_max_fetch_size` setting, which the app sets).
 
 Registered for the broker URL scheme `stepmetrics://` through the
 `faust.transports` entry point (pyproject.toml), faust's plugin mechanism.
@@ -22,9 +25,10 @@ SCHEME = "stepmetrics"
 
 
 class WorkerApp(faust.App):
-    """The worker's faust app: carries the fetch wait `_ConsumerThread` applies."""
+    """The worker's faust app: carries the fetch settings `_ConsumerThread` applies."""
 
     stepmetrics_fetch_max_wait: float = 1.5  # faust's own value until set
+    stepmetrics_fetch_max_bytes: int = 52_428_800  # aiokafka's own value until set
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -32,8 +36,9 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer = super()._create_worker_consumer(transport)
         # aiokafka reads this when the consumer starts (its Fetcher is built
         # in start()), and faust starts it only after this method returns.
-        wait = cast(WorkerApp, self.app).stepmetrics_fetch_max_wait
-        consumer._fetch_max_wait_ms = int(wait * 1000)
+        app = cast(WorkerApp, self.app)
+        consumer._fetch_max_wait_ms = int(app.stepmetrics_fetch_max_wait * 1000)
+        consumer._fetch_max_bytes = app.stepmetrics_fetch_max_bytes
         return consumer
 
 

@@ -6,7 +6,8 @@ Redis Cluster slot than the executions). They are exact unless that addition
 fails after the batch was written (logged); replaying an envelope adds to
 `duplicates_skipped` and nothing else. `dead_lettered` is counted by the worker
 (a crash between producing the dead letter and committing can count a message
-twice); `lag` and `lag_updated_us` are overwritten periodically by the worker.
+twice), and so is `dead_letters_failed`; `lag` and `lag_updated_us` are
+overwritten periodically by the worker.
 
 `ApplyCounts` is the one definition of the counters the apply script counts:
 their names (`APPLY_COUNTERS`, the `P:stats` fields), their order (the
@@ -49,8 +50,11 @@ APPLY_COUNTERS: Final = tuple(f.name for f in fields(ApplyCounts))
 DEAD_LETTERED: Final = "dead_lettered"
 LAG: Final = "lag"
 LAG_UPDATED_US: Final = "lag_updated_us"
+# Messages whose dead letter the broker refused for good (too large, topic
+# invalid or not authorized): counted and logged, then skipped.
+DEAD_LETTERS_FAILED: Final = "dead_letters_failed"
 
-COUNTERS: Final = (*APPLY_COUNTERS, DEAD_LETTERED, LAG, LAG_UPDATED_US)
+COUNTERS: Final = (*APPLY_COUNTERS, DEAD_LETTERED, LAG, LAG_UPDATED_US, DEAD_LETTERS_FAILED)
 
 
 async def read_stats(client: aioredis.Redis, keys: RedisKeys) -> dict[str, int]:
@@ -61,3 +65,10 @@ async def read_stats(client: aioredis.Redis, keys: RedisKeys) -> dict[str, int]:
         name = field.decode() if isinstance(field, bytes) else str(field)
         stats[name] = int(value)
     return stats
+
+
+async def add_to_counter(
+    client: aioredis.Redis, keys: RedisKeys, counter: str, amount: int
+) -> None:
+    """Add `amount` to one `P:stats` counter (one of `COUNTERS`)."""
+    await client.hincrby(keys.stats, counter, amount)

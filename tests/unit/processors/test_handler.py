@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
-from stepmetrics.processors.deadletter import RawMessage
-from stepmetrics.processors.handler import MAX_ROUND_TRIP_BYTES, WorkerCounters, _chunks
-from stepmetrics.store.stats import ApplyCounts
+from collections.abc import Sequence
+from typing import cast
+
+import pytest
+from aiokafka.errors import (
+    KafkaTimeoutError,
+    MessageSizeTooLargeError,
+    TopicAuthorizationFailedError,
+)
+from faust.exceptions import ProducerSendError
+
+from stepmetrics.processors import handler as handler_module
+from stepmetrics.processors.deadletter import DeadLetter, RawMessage
+from stepmetrics.processors.handler import (
+    MAX_ROUND_TRIP_BYTES,
+    BatchHandler,
+    WorkerCounters,
+    _chunks,
+)
+from stepmetrics.processors.writes.writer import MetricsWriter
+from stepmetrics.producers.events import Envelope, decode_envelope, encode_envelope
+from stepmetrics.store.stats import DEAD_LETTERS_FAILED, ApplyCounts
 
 
 def test_batches_split_into_round_trips_by_size() -> None:
@@ -17,10 +36,115 @@ def test_batches_split_into_round_trips_by_size() -> None:
 
 
 def test_the_log_line_names_every_counter_once() -> None:
-    counters = WorkerCounters(messages=7, dead_lettered=2, retries=1)
+    counters = WorkerCounters(messages=7, dead_lettered=2, retries=1, dead_letters_failed=3)
     counters.applied += ApplyCounts(3, 1, 9, 4, 0)
     counters.applied += ApplyCounts(envelopes_applied=1)
     assert counters.summary() == (
         "messages=7 envelopes_applied=4 duplicates_skipped=1 events_applied=9 "
-        "list_values_appended=4 values_dropped_by_cap=0 dead_lettered=2 retries=1"
+        "list_values_appended=4 values_dropped_by_cap=0 dead_lettered=2 retries=1 "
+        "dead_letters_failed=3"
     )
+
+
+class FakeWriter:
+    """Applies envelopes by counting them; `poison` execution ids break it."""
+
+    def __init__(self, poison: str = "") -> None:
+        self.applied: list[Envelope] = []
+        self.dead_lettered = 0
+        self.poison = poison
+
+    async def apply(self, envelopes: Sequence[Envelope]) -> ApplyCounts:
+        if any(e.execution_id == self.poison for e in envelopes):
+            raise OverflowError("int too large to convert")  # a bug an input triggers
+        self.applied += envelopes
+        return ApplyCounts(envelopes_applied=len(envelopes))
+
+    async def count_dead_lettered(self, messages: int) -> None:
+        self.dead_lettered += messages
+
+
+class FakeSink:
+    """Keeps letters; raises the queued errors first, one per send."""
+
+    def __init__(self, *errors: BaseException) -> None:
+        self.letters: list[DeadLetter] = []
+        self.errors = list(errors)
+
+    async def send(self, letter: DeadLetter) -> None:
+        if self.errors:
+            raise self.errors.pop(0)
+        self.letters.append(letter)
+
+
+def _handler(writer: FakeWriter, sink: FakeSink, counted: dict[str, int]) -> BatchHandler:
+    async def count(name: str, amount: int) -> None:
+        counted[name] = counted.get(name, 0) + amount
+
+    return BatchHandler(cast(MetricsWriter, writer), sink, 0.01, count)
+
+
+def _messages(*execution_ids: str) -> list[RawMessage]:
+    envelopes = [Envelope("p", i, eid, "pipe", None, [("s", "a", 1, 1.0)]) for i, eid in
+                 enumerate(execution_ids)]  # fmt: skip
+    return [RawMessage("t", 0, i, e.key, encode_envelope(e)) for i, e in enumerate(envelopes)]
+
+
+async def test_any_decoder_exception_dead_letters_the_message_and_the_batch_flows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = decode_envelope
+
+    def decode(data: bytes) -> Envelope:
+        if b"exec-deep" in data:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(data)
+
+    monkeypatch.setattr(handler_module, "decode_envelope", decode)  # the guard under test
+    writer, sink = FakeWriter(), FakeSink()
+    await _handler(writer, sink, {}).handle(_messages("exec-a", "exec-deep", "exec-b"))
+    assert [e.execution_id for e in writer.applied] == ["exec-a", "exec-b"]
+    [letter] = sink.letters
+    assert letter.message.offset == 1
+    assert letter.reason.startswith("undecodable envelope: RecursionError: ")
+
+
+async def test_an_envelope_that_breaks_the_writer_is_dead_lettered_not_retried() -> None:
+    writer, sink = FakeWriter(poison="exec-x"), FakeSink()
+    handler = _handler(writer, sink, {})
+    await handler.handle(_messages("exec-a", "exec-x", "exec-b"))
+    assert [e.execution_id for e in writer.applied] == ["exec-a", "exec-b"]
+    assert [ltr.reason for ltr in sink.letters] == [
+        "cannot be applied: OverflowError: 'int too large to convert'"
+    ]
+    assert (handler.counters.retries, writer.dead_lettered) == (0, 1)
+
+
+@pytest.mark.parametrize(
+    "error", [MessageSizeTooLargeError("too large"), TopicAuthorizationFailedError()]
+)
+async def test_a_dead_letter_refused_for_good_is_counted_and_skipped(error: Exception) -> None:
+    writer, counted = FakeWriter(), dict[str, int]()
+    sink = FakeSink(_wrapped(error))  # faust wraps aiokafka's error
+    handler = _handler(writer, sink, counted)
+    await handler.handle([RawMessage("t", 0, 0, b"k", b"junk")])
+    assert sink.letters == []
+    assert counted == {DEAD_LETTERS_FAILED: 1}
+    assert (handler.counters.dead_letters_failed, handler.counters.retries) == (1, 0)
+    assert writer.dead_lettered == 0
+
+
+async def test_a_transient_dead_letter_failure_is_retried() -> None:
+    writer, counted = FakeWriter(), dict[str, int]()
+    sink = FakeSink(_wrapped(KafkaTimeoutError()), KafkaTimeoutError())
+    handler = _handler(writer, sink, counted)
+    await handler.handle([RawMessage("t", 0, 0, b"k", b"junk")])
+    assert len(sink.letters) == 1
+    assert (handler.counters.retries, writer.dead_lettered, counted) == (2, 1, {})
+
+
+def _wrapped(error: Exception) -> Exception:
+    try:
+        raise ProducerSendError(f"Error while sending: {error!r}") from error
+    except ProducerSendError as exc:
+        return exc

@@ -29,12 +29,17 @@ def test_from_env_reads_every_variable_it_declares() -> None:
         "STEPMETRICS_KAFKA_SESSION_TIMEOUT": "4",
         "STEPMETRICS_KAFKA_HEARTBEAT_INTERVAL": "1",
         "STEPMETRICS_WORKER_LOG_LEVEL": "DEBUG",
+        "STEPMETRICS_KAFKA_MAX_PARTITION_FETCH_BYTES": "2048",
+        "STEPMETRICS_KAFKA_FETCH_MAX_BYTES": "8192",
+        "STEPMETRICS_DEADLETTER_MAX_BYTES": "5000",
     }
     settings = ProcessorSettings.from_env(env)
     assert set(env) <= ENV_VARS
     assert (settings.topic, settings.deadletter_topic) == ("t", "t.deadletter")
     assert (settings.topic_partitions, settings.batch_size, settings.batch_within) == (8, 7, 0.5)
     assert (settings.session_timeout, settings.log_level, settings.group_id) == (4.0, "debug", "g")
+    assert (settings.max_partition_fetch_bytes, settings.fetch_max_bytes) == (2048, 8192)
+    assert settings.deadletter_max_bytes == 5000
     assert all(name.startswith("STEPMETRICS_") for name in ENV_VARS)
 
 
@@ -48,6 +53,9 @@ def test_from_env_reads_every_variable_it_declares() -> None:
         ("STEPMETRICS_WORKER_LOG_LEVEL", "loud"),
         ("STEPMETRICS_DEADLETTER_TOPIC", "stepmetrics.events"),
         ("STEPMETRICS_REDIS_PREFIX", "a{b}"),
+        ("STEPMETRICS_DEADLETTER_MAX_BYTES", "4095"),
+        ("STEPMETRICS_KAFKA_FETCH_MAX_BYTES", "0"),
+        ("STEPMETRICS_KAFKA_MAX_PARTITION_FETCH_BYTES", "-5"),
     ],
 )
 def test_bad_values_name_the_variable_and_the_value(variable: str, value: str) -> None:
