@@ -74,7 +74,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         socket_timeout=settings.redis_timeout,
         socket_connect_timeout=settings.redis_timeout,
     )
-    writer = MetricsWriter(client, settings.keys)
+    writer = MetricsWriter(client, settings.keys, max_producers=settings.max_producers)
     handler = BatchHandler(writer, FaustDeadLetterSink(dead), settings.max_backoff)
     ready = {"printed": False}
 

@@ -17,7 +17,7 @@ from typing import TypeVar
 from stepmetrics.processors.deadletter import DeadLetter, DeadLetterSink, RawMessage
 from stepmetrics.processors.errors import WriteRejectedError
 from stepmetrics.processors.ratelimit import RateLimiter
-from stepmetrics.processors.writes.writer import MetricsWriter
+from stepmetrics.processors.writes.writer import ApplyOutcome, MetricsWriter
 from stepmetrics.producers.errors import EnvelopeError
 from stepmetrics.producers.events import Envelope, decode_envelope
 from stepmetrics.store.stats import DEAD_LETTERED, ApplyCounts
@@ -86,22 +86,37 @@ class BatchHandler:
         await self._dead_letter(letters)
         envelopes = [envelope for _, envelope in good]
         try:
-            result = await self._retry(lambda: self._writer.apply(envelopes))
+            outcome = await self._retry(lambda: self._writer.apply_envelopes(envelopes))
         except WriteRejectedError as exc:
             logger.warning("batch rejected by Redis (%s); applying envelopes one by one", exc)
-            result = await self._apply_one_by_one(good)
-        self.counters.applied += result
+            outcome = await self._apply_one_by_one(good)
+        await self._dead_letter_refused(good, outcome)
+        self.counters.applied += outcome.counts
 
-    async def _apply_one_by_one(self, good: list[tuple[RawMessage, Envelope]]) -> ApplyCounts:
-        total = ApplyCounts()
+    async def _apply_one_by_one(self, good: list[tuple[RawMessage, Envelope]]) -> ApplyOutcome:
+        total, rejected = ApplyCounts(), {}
         for message, envelope in good:
             try:
-                result = await self._retry(lambda e=envelope: self._writer.apply([e]))  # type: ignore[misc]
+                outcome = await self._retry(lambda e=envelope: self._writer.apply_envelopes([e]))  # type: ignore[misc]
             except WriteRejectedError as exc:
                 await self._dead_letter([DeadLetter(message, f"rejected by Redis: {exc}")])
                 continue
-            total += result
-        return total
+            total += outcome.counts
+            rejected.update(outcome.rejected)
+        return ApplyOutcome(total, rejected)
+
+    async def _dead_letter_refused(
+        self, good: list[tuple[RawMessage, Envelope]], outcome: ApplyOutcome
+    ) -> None:
+        """Dead-letter the envelopes the apply script refused (a bound bit)."""
+        if outcome.rejected:
+            await self._dead_letter(
+                [
+                    DeadLetter(message, f"refused: {outcome.rejected[envelope.identity]}")
+                    for message, envelope in good
+                    if envelope.identity in outcome.rejected
+                ]
+            )
 
     async def _dead_letter(self, letters: list[DeadLetter]) -> None:
         if not letters:

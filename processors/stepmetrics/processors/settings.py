@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from stepmetrics.envvars import EnvVar, bad_value, read_env
 from stepmetrics.processors.errors import ProcessorSettingsError
+from stepmetrics.processors.writes.reduce import DEFAULT_MAX_PRODUCERS
 from stepmetrics.producers.settings import BOOTSTRAP, TOPIC
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.settings import REDIS_PREFIX, REDIS_URL
@@ -46,6 +47,9 @@ _ENV: Final[dict[str, EnvVar[Any]]] = {
     "redis_timeout": _seconds("STEPMETRICS_REDIS_TIMEOUT", 10.0),
     "group_id": EnvVar("STEPMETRICS_WORKER_GROUP", "stepmetrics-worker", str.strip, "a name"),
     "batch_size": EnvVar("STEPMETRICS_WORKER_BATCH_SIZE", 200, int, _INTEGER),
+    "max_producers": EnvVar(
+        "STEPMETRICS_WORKER_MAX_PRODUCERS", DEFAULT_MAX_PRODUCERS, int, _INTEGER
+    ),
     "batch_within": _seconds("STEPMETRICS_WORKER_BATCH_WITHIN", 0.05),
     "session_timeout": _seconds("STEPMETRICS_KAFKA_SESSION_TIMEOUT", 10.0),
     "heartbeat_interval": _seconds("STEPMETRICS_KAFKA_HEARTBEAT_INTERVAL", 1.0),
@@ -81,6 +85,7 @@ class ProcessorSettings:
     redis_timeout: float = _ENV["redis_timeout"].default
     group_id: str = _ENV["group_id"].default
     batch_size: int = _ENV["batch_size"].default
+    max_producers: int = _ENV["max_producers"].default
     batch_within: float = _ENV["batch_within"].default
     session_timeout: float = _ENV["session_timeout"].default
     heartbeat_interval: float = _ENV["heartbeat_interval"].default
@@ -102,7 +107,7 @@ class ProcessorSettings:
                 _fail(name, getattr(self, name), "a non-empty string")
         if self.deadletter_topic == self.topic:
             _fail("deadletter_topic", self.deadletter_topic, "a topic other than the source")
-        for name in ("topic_partitions", "batch_size"):
+        for name in ("topic_partitions", "batch_size", "max_producers"):
             if getattr(self, name) < 1:
                 _fail(name, getattr(self, name), "an integer >= 1")
         for name in _FLOATS:

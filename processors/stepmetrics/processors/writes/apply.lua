@@ -9,7 +9,8 @@ are built by stepmetrics.processors.writes.reduce.
 KEYS: the `local <name>_key = KEYS[i]` lines below, in the order of
       stepmetrics.processors.writes.scripts.ApplyKeys (a unit test checks it),
       then KEYS[FIXED_KEYS + slot] = the packed values of list slot `slot`.
-ARGV: pipeline deployment('' = none) cap n_envelopes n_list_names <list names by slot>
+ARGV: pipeline deployment('' = none) cap n_envelopes n_list_names max_producers
+          <list names by slot>
       then per envelope: identity n_events min_ts max_ts n_scalars n_lists
           n_scalars x (name ts_us seq idx value)
           n_lists   x (list_slot first_ts_us packed_float64)
@@ -21,6 +22,7 @@ REPLY (parsed by stepmetrics.processors.writes.scripts.ApplyReply):
       5 list_names (all stored ones when lowered, else empty)
       6 pipeline_name (stored, when lowered, else '')
       7 deployment_name (stored, when lowered, else '')
+      8 rejected (identity, reason, identity, reason, ...: envelopes refused)
 
 Lua numbers are doubles: timestamps (~1.8e15 µs) and sequences stay exact, but
 `tostring` would print them as `1.8e+15`, so everything written back is the
@@ -32,15 +34,18 @@ local scalar_values_key = KEYS[2]
 local scalar_orders_key = KEYS[3]
 local list_created_key = KEYS[4]
 local list_dropped_key = KEYS[5]
-local applied_key = KEYS[6]
-local FIXED_KEYS = 6
-local KEY_TYPES = {'hash', 'hash', 'hash', 'hash', 'hash', 'set'}  -- list values: 'string'
+local seq_key = KEYS[6]
+-- applied: the old dedup set (identities), migrated into seq on first touch
+local applied_key = KEYS[7]
+local FIXED_KEYS = 7
+local KEY_TYPES = {'hash', 'hash', 'hash', 'hash', 'hash', 'hash', 'set'}  -- list values: 'string'
 
 local pipeline_name, deployment_name = ARGV[1], ARGV[2]
 local cap = tonumber(ARGV[3])
 local n_envelopes = tonumber(ARGV[4])
 local n_lists = tonumber(ARGV[5])
-local FIXED_ARGS = 5
+local max_producers = tonumber(ARGV[6])
+local FIXED_ARGS = 6
 
 -- Scripts are not rolled back on error: refuse before the first write if a
 -- key has a foreign type, so a failed call leaves nothing (not even `applied`).
@@ -109,23 +114,148 @@ local function read_lists(batch, pos, n)
   return pos
 end
 
+-- Exactly-once state, O(producers) per execution: `seq_key` maps each
+-- producer id to "hw holes": hw = its highest applied seq, holes = a 32-bit
+-- mask whose bit i is set while seq hw-1-i has NOT been applied yet. A seq
+-- below hw - WINDOW counts as applied (a duplicate). A producer seen for the
+-- first time has applied nothing here, so every seq of the window below its
+-- first one is a hole (a retry that arrives after a later envelope still
+-- applies). The SDK never has envelopes of one execution more than WINDOW
+-- seqs apart in flight, so a retry never falls below the window.
+local WINDOW = 32
+local MAX_SEQ_DIGITS = 15  -- exact in a Lua double
+
+-- A mask with the lowest n bits set (n clipped to 0..WINDOW).
+local function low_bits(n)
+  if n <= 0 then return 0 end
+  if n >= WINDOW then return bit.bnot(0) end
+  return bit.tobit(bit.lshift(1, n) - 1)
+end
+
+local function load_producer(dedup, pid)
+  local st = dedup.state[pid]
+  if st ~= nil then return st end
+  local raw = redis.call('HGET', seq_key, pid)
+  if raw then
+    local hw_s, mask = string.match(raw, '^(%d+) (%-?%d+)$')
+    st = {hw = tonumber(hw_s), hw_s = hw_s, mask = tonumber(mask)}
+    dedup.state[pid] = st
+  end
+  return st
+end
+
+-- Mark seq s (a new producer's when st is nil) applied; returns the state.
+local function advance(st, s, s_s)
+  if st == nil then
+    return {hw = s, hw_s = s_s, mask = low_bits(s)}
+  end
+  local d = s - st.hw
+  local shifted = 0
+  if d < WINDOW then shifted = bit.lshift(st.mask, d) end
+  st.mask = bit.bor(shifted, low_bits(d - 1))
+  st.hw, st.hw_s = s, s_s
+  return st
+end
+
+-- 'new' (and recorded), 'duplicate', or the reason the envelope is refused.
+local function admit(dedup, identity)
+  local pid, s_s = string.match(identity, '^(.*):(%d+)$')
+  if pid == nil or #s_s > MAX_SEQ_DIGITS then
+    return 'seq of ' .. string.sub(identity, -40) .. ' is above 10^15 - 1, the largest allowed'
+  end
+  local s, st = tonumber(s_s), load_producer(dedup, pid)
+  if st == nil then
+    if dedup.n_producers >= max_producers then
+      return 'the execution already has ' .. dedup.n_producers ..
+             ' producers, the most allowed (STEPMETRICS_WORKER_MAX_PRODUCERS)'
+    end
+    dedup.n_producers = dedup.n_producers + 1
+  elseif s <= st.hw then
+    local i = st.hw - s - 1
+    if i < 0 or i >= WINDOW or bit.band(st.mask, bit.lshift(1, i)) == 0 then
+      return 'duplicate'
+    end
+    st.mask = bit.band(st.mask, bit.bnot(bit.lshift(1, i)))
+    dedup.changed[pid] = true
+    return 'new'
+  end
+  dedup.state[pid] = advance(st, s, s_s)
+  dedup.changed[pid] = true
+  return 'new'
+end
+
+-- The identities of the old `applied` set (before the seq hash) become
+-- seq state once, the first time the execution is touched again; then the
+-- set is deleted. One O(set size) pass per execution.
+local function migrate_legacy(dedup)
+  local old = redis.call('SMEMBERS', applied_key)
+  if #old == 0 then return end
+  local seqs = {}
+  for _, identity in ipairs(old) do
+    local pid, s_s = string.match(identity, '^(.*):(%d+)$')
+    if pid and #s_s <= MAX_SEQ_DIGITS then
+      seqs[#seqs + 1] = {tonumber(s_s), s_s, pid}
+    end
+  end
+  table.sort(seqs, function(a, b) return a[1] < b[1] end)
+  for _, e in ipairs(seqs) do
+    local st = load_producer(dedup, e[3])
+    if st == nil or e[1] > st.hw then
+      dedup.state[e[3]] = advance(st, e[1], e[2])
+    elseif st.hw - e[1] - 1 < WINDOW then
+      st.mask = bit.band(st.mask, bit.bnot(bit.lshift(1, st.hw - e[1] - 1)))
+    end
+    dedup.changed[e[3]] = true
+  end
+  redis.call('DEL', applied_key)
+end
+
+local function open_dedup()
+  local dedup = {state = {}, changed = {}, n_producers = 0}
+  migrate_legacy(dedup)
+  dedup.n_producers = redis.call('HLEN', seq_key)
+  for pid in pairs(dedup.changed) do
+    if redis.call('HEXISTS', seq_key, pid) == 0 then dedup.n_producers = dedup.n_producers + 1 end
+  end
+  return dedup
+end
+
+local function save_dedup(dedup)
+  local fields = {}
+  for pid in pairs(dedup.changed) do
+    local st = dedup.state[pid]
+    fields[#fields + 1] = pid
+    fields[#fields + 1] = st.hw_s .. ' ' .. string.format('%d', st.mask)
+  end
+  if #fields > 0 then hset_pairs(seq_key, fields) end
+end
+
 -- Mark each envelope applied; read what the new ones carry, skip the others.
-local function read_envelopes(counts)
+local function read_envelopes(counts, rejected)
   local batch = {best = {}, best_names = {}, pending = {}}
+  local dedup = open_dedup()
   local pos = FIXED_ARGS + n_lists + 1
   for _ = 1, n_envelopes do
     local identity, n_ev = ARGV[pos], tonumber(ARGV[pos + 1])
     local ns, nl = tonumber(ARGV[pos + 4]), tonumber(ARGV[pos + 5])
-    if redis.call('SADD', applied_key, identity) == 1 then
+    local verdict = admit(dedup, identity)
+    if verdict == 'new' then
       counts.envelopes_applied = counts.envelopes_applied + 1
       counts.events_applied = counts.events_applied + n_ev
       widen(batch, ARGV[pos + 2], ARGV[pos + 3])
       pos = read_lists(batch, read_scalars(batch, pos + 6, ns), nl)
     else
-      counts.duplicates_skipped = counts.duplicates_skipped + 1
+      if verdict == 'duplicate' then
+        counts.duplicates_skipped = counts.duplicates_skipped + 1
+      else
+        counts.envelopes_rejected = counts.envelopes_rejected + 1
+        rejected[#rejected + 1] = identity
+        rejected[#rejected + 1] = verdict
+      end
       pos = pos + 6 + 5 * ns + 3 * nl
     end
   end
+  save_dedup(dedup)
   return batch
 end
 
@@ -217,7 +347,7 @@ end
 
 -- See REPLY above. When a late event lowered created_us, every index entry of
 -- the execution needs the new score, not only those of this batch's names.
-local function reply(counts, lowered)
+local function reply(counts, lowered, rejected)
   local scalar_names, list_names, names = {}, {}, {'', ''}
   if lowered then
     scalar_names = redis.call('HKEYS', scalar_values_key)
@@ -225,13 +355,14 @@ local function reply(counts, lowered)
     names = redis.call('HMGET', meta_key, 'pipeline_name', 'deployment_name')
   end
   return {
-    {counts.envelopes_applied, counts.duplicates_skipped, counts.events_applied, counts.list_values_appended, counts.values_dropped_by_cap},
+    {counts.envelopes_applied, counts.duplicates_skipped, counts.events_applied, counts.list_values_appended, counts.values_dropped_by_cap, counts.envelopes_rejected},
     redis.call('HGET', meta_key, 'created_us') or '',
     lowered and 1 or 0,
     scalar_names,
     list_names,
     names[1] or '',
     names[2] or '',
+    rejected,
   }
 end
 
@@ -239,8 +370,9 @@ local function main()
   local refused = type_error()
   if refused then return redis.error_reply(refused) end
   local counts = {envelopes_applied = 0, duplicates_skipped = 0, events_applied = 0,
-                  list_values_appended = 0, values_dropped_by_cap = 0}
-  local batch = read_envelopes(counts)
+                  list_values_appended = 0, values_dropped_by_cap = 0, envelopes_rejected = 0}
+  local rejected = {}
+  local batch = read_envelopes(counts, rejected)
   local lowered = false
   if counts.envelopes_applied > 0 then
     write_scalars(batch)
@@ -250,7 +382,7 @@ local function main()
     end
     lowered = write_meta(batch, counts.envelopes_applied)
   end
-  return reply(counts, lowered)
+  return reply(counts, lowered, rejected)
 end
 
 return main()

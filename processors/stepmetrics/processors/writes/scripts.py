@@ -35,6 +35,8 @@ class ApplyKeys(NamedTuple):
     scalar_orders: str
     list_created: str
     list_dropped: str
+    seq: str
+    # the set of applied identities of old versions, migrated into `seq`
     applied: str
 
     @classmethod
@@ -46,6 +48,7 @@ class ApplyKeys(NamedTuple):
             scalar_orders=keys.scalar_orders(execution_id),
             list_created=keys.list_created(execution_id),
             list_dropped=keys.list_dropped(execution_id),
+            seq=keys.seq(execution_id),
             applied=keys.applied(execution_id),
         )
 
@@ -61,11 +64,13 @@ class ApplyReply(NamedTuple):
     list_names: tuple[str, ...]
     pipeline_name: str
     deployment_name: str
+    # identity -> why the script refused that envelope (nothing of it applied)
+    rejected: dict[str, str]
 
     @classmethod
     def parse(cls, raw: Sequence[Any]) -> ApplyReply:
         """Parse the script's raw (bytes) reply."""
-        counts, created, lowered, scalar_names, list_names, pipeline, deployment = raw
+        counts, created, lowered, scalar_names, list_names, pipeline, deployment, rejected = raw
         return cls(
             counts=ApplyCounts(*(int(count) for count in counts)),
             created_us=int(created) if created else None,
@@ -74,6 +79,9 @@ class ApplyReply(NamedTuple):
             list_names=tuple(_text(name) for name in list_names),
             pipeline_name=_text(pipeline),
             deployment_name=_text(deployment),
+            rejected={
+                _text(rejected[i]): _text(rejected[i + 1]) for i in range(0, len(rejected), 2)
+            },
         )
 
 
