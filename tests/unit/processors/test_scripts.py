@@ -9,6 +9,7 @@ from redis import exceptions as redis_errors
 from stepmetrics.processors.errors import RedisUnavailableError, WriteRejectedError
 from stepmetrics.processors.writes.scripts import APPLY_LUA, ApplyKeys, ApplyReply
 from stepmetrics.processors.writes.writer import _wrap
+from stepmetrics.producers.events import SEQ_WINDOW
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.stats import APPLY_COUNTERS, ApplyCounts
 
@@ -57,3 +58,9 @@ def test_redis_errors_map_to_retriable_or_rejected() -> None:
     rejected = _wrap(redis_errors.ResponseError("WRONGTYPE oops"))
     assert isinstance(rejected, WriteRejectedError)
     assert not rejected.retriable
+
+
+def test_the_lua_window_is_the_sdk_window() -> None:
+    # The SDK keeps unsettled envelopes within SEQ_WINDOW; the script's hole
+    # mask must cover at least that far below the high-water mark.
+    assert f"\nlocal WINDOW = {SEQ_WINDOW}\n" in APPLY_LUA

@@ -1,13 +1,13 @@
 """The write model: apply envelopes to Redis with exactly-once effect.
 
 `MetricsWriter.apply` sends a whole batch in one pipeline: one call of the
-apply script per execution (atomic, one hash tag each, deduplicated by a
-per-producer seq high-water mark and window, see docs/worker.md) followed by the index writes. redis-py checks `SCRIPT EXISTS` before
-the pipeline (and loads the script if Redis lost it); if Redis loses it between
-that check and the pipeline, the batch fails as retriable and the retry reloads
-it. Index writes are `ZADD ... LT`: they add new members and only ever lower a
-score, so replays change nothing and the final score is the execution's
-`created_us`.
+apply script per execution (atomic, one hash tag each, deduplicated per
+producer by a seq high-water mark and window, see docs/worker.md) followed by
+the index writes. redis-py checks `SCRIPT EXISTS` before the pipeline (and
+loads the script if Redis lost it); if Redis loses it between that check and
+the pipeline, the batch fails as retriable and the retry reloads it. Index
+writes are `ZADD ... LT`: they add new members and only ever lower a score, so
+replays change nothing and the final score is the execution's `created_us`.
 
 The counters in `P:stats` live in another cluster slot than any execution, so
 the scripts only return what they counted and a second, small pipeline adds it.
