@@ -94,7 +94,7 @@ class BatchHandler:
         self.counters.applied += outcome.counts
 
     async def _apply_one_by_one(self, good: list[tuple[RawMessage, Envelope]]) -> ApplyOutcome:
-        total, rejected = ApplyCounts(), {}
+        total, rejected = ApplyCounts(), dict[tuple[str, str], str]()
         for message, envelope in good:
             try:
                 outcome = await self._retry(lambda e=envelope: self._writer.apply_envelopes([e]))  # type: ignore[misc]
@@ -109,14 +109,13 @@ class BatchHandler:
         self, good: list[tuple[RawMessage, Envelope]], outcome: ApplyOutcome
     ) -> None:
         """Dead-letter the envelopes the apply script refused (a bound bit)."""
-        if outcome.rejected:
-            await self._dead_letter(
-                [
-                    DeadLetter(message, f"refused: {outcome.rejected[envelope.identity]}")
-                    for message, envelope in good
-                    if envelope.identity in outcome.rejected
-                ]
-            )
+        refused = outcome.rejected
+        letters = []
+        for message, envelope in good:
+            reason = refused.get((envelope.execution_id, envelope.identity))
+            if reason is not None:
+                letters.append(DeadLetter(message, f"refused: {reason}"))
+        await self._dead_letter(letters)
 
     async def _dead_letter(self, letters: list[DeadLetter]) -> None:
         if not letters:

@@ -50,12 +50,12 @@ class ApplyOutcome:
 
     Attributes:
         counts: what was applied, skipped and refused.
-        rejected: identity -> reason, for each envelope the script refused (for
-            good: the caller dead-letters it).
+        rejected: (execution id, identity) -> reason, for each envelope the
+            script refused (for good: the caller dead-letters it).
     """
 
     counts: ApplyCounts
-    rejected: dict[str, str] = field(default_factory=dict)
+    rejected: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 class MetricsWriter:
@@ -110,7 +110,12 @@ class MetricsWriter:
         await self._fix_scores(plans, scores, replies)
         result = _total(replies)
         await self._count(result)
-        return ApplyOutcome(result, {k: v for r in replies for k, v in r.rejected.items()})
+        rejected = {
+            (plan.execution_id, identity): reason
+            for plan, reply in zip(plans, replies, strict=True)
+            for identity, reason in reply.rejected.items()
+        }
+        return ApplyOutcome(result, rejected)
 
     async def count_dead_lettered(self, messages: int) -> None:
         """Add `messages` sent to the dead-letter topic to the `dead_lettered` counter."""
