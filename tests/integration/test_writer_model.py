@@ -82,7 +82,7 @@ def batches(envelopes: list[Envelope], cuts: list[int]) -> list[list[Envelope]]:
 
 def expected_counts(envelopes: list[Envelope]) -> tuple[int, int, int]:
     """(applied, duplicates, events applied) of delivering `envelopes` in order."""
-    distinct = {e.identity: e for e in envelopes}
+    distinct = {(e.execution_id, e.identity): e for e in envelopes}
     n_events = sum(len(e.events) for e in distinct.values())
     return len(distinct), len(envelopes) - len(distinct), n_events
 

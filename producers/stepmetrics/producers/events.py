@@ -2,9 +2,9 @@
 
 One message is a versioned *envelope* carrying a batch of metric events of ONE
 execution; its Kafka key is the execution id, so an execution stays ordered in
-one partition. `(producer_id, seq)` identifies an envelope globally (seq
-increases per producer AND execution), which lets the processor apply each
-envelope exactly once. See docs/events.md.
+one partition. `(execution_id, producer_id, seq)` identifies an envelope
+globally (seq increases per producer AND execution), which lets the processor
+apply each envelope exactly once. See docs/events.md.
 
 Events travel as compact JSON arrays, in the exact form the SDK buffers them:
 
@@ -80,7 +80,8 @@ class Envelope:
 
     @property
     def identity(self) -> str:
-        """Globally unique id of this envelope: `producer_id:seq`."""
+        """Id of this envelope within its execution: `producer_id:seq` (seq
+        counts per execution, so only with the execution id is it global)."""
         return f"{self.producer_id}:{self.seq}"
 
     @property

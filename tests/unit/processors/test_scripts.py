@@ -64,3 +64,4 @@ def test_the_lua_window_is_the_sdk_window() -> None:
     # The SDK keeps unsettled envelopes within SEQ_WINDOW; the script's hole
     # mask must cover at least that far below the high-water mark.
     assert f"\nlocal WINDOW = {SEQ_WINDOW}\n" in APPLY_LUA
+    assert "\n--#include" not in APPLY_LUA  # dedup.lua is in, at its place

@@ -1,11 +1,11 @@
 """The apply script (`apply.lua`): its source, its KEYS and its reply.
 
-The Lua lives in `apply.lua` beside this module and is registered with
-redis-py (`Redis.register_script`), whose script object sends `EVALSHA` and
-loads the script when Redis lacks it (after `SCRIPT FLUSH` or a restart;
-inside a pipeline, `Pipeline.execute` checks `SCRIPT EXISTS` first). The
-argument layout is documented in the Lua file; `ApplyKeys` and `ApplyReply`
-are the Python side of its KEYS and its reply.
+The Lua lives in `apply.lua` (and `dedup.lua`, included in it) beside this
+module and is registered with redis-py (`Redis.register_script`), whose script
+object sends `EVALSHA` and loads the script when Redis lacks it (after `SCRIPT
+FLUSH` or a restart; inside a pipeline, `Pipeline.execute` checks `SCRIPT
+EXISTS` first). The argument layout is documented in the Lua file; `ApplyKeys`
+and `ApplyReply` are the Python side of its KEYS and its reply.
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ from redis.commands.core import AsyncScript
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.stats import ApplyCounts
 
-APPLY_LUA: Final = (
-    resources.files("stepmetrics.processors.writes")
-    .joinpath("apply.lua")
-    .read_text(encoding="utf-8")
-)
+
+def _lua(name: str) -> str:
+    return resources.files("stepmetrics.processors.writes").joinpath(name).read_text("utf-8")
+
+
+# One script: apply.lua with the dedup functions (dedup.lua) at its include line.
+APPLY_LUA: Final = _lua("apply.lua").replace("--#include dedup.lua\n", _lua("dedup.lua"), 1)
 
 
 class ApplyKeys(NamedTuple):
