@@ -6,8 +6,8 @@ max_producers, hset_pairs).
 ]]
 
 -- Exactly-once state, O(producers) per execution: `seq_key` maps each
--- producer id to "hw holes": hw = its highest applied seq, holes = a 32-bit
--- mask whose bit i is set while seq hw-1-i has NOT been applied yet. A seq
+-- producer id to "hw mask": hw = its highest applied seq in E, mask = 32 bits,
+-- bit i set while seq hw-1-i has NOT been applied yet (a hole). A seq
 -- below hw - WINDOW counts as applied (a duplicate). A producer seen for the
 -- first time has applied nothing here, so every seq of the window below its
 -- first one is a hole (a retry that arrives after a later envelope still
