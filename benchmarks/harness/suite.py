@@ -11,7 +11,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from benchmarks.families import e2e, growth, mlflow_peer, queries, raw_pipeline, sdk_emission
+from benchmarks.families import (
+    dedup_state,
+    e2e,
+    growth,
+    mlflow_peer,
+    queries,
+    raw_pipeline,
+    sdk_emission,
+)
 from benchmarks.harness.report import ratios
 from benchmarks.harness.runner import Measurement, Scale, measure, peak_rss_mib
 from tests.support.services import BenchStack, running_stack
@@ -26,6 +34,7 @@ STACK_FAMILIES: Final[dict[str, StackBenchmark]] = {
     "queries": queries.run,
     "raw": raw_pipeline.run,
     "growth": growth.run,
+    "dedup": dedup_state.run,
 }
 FAMILIES: Final = ("mlflow", *STACK_FAMILIES)
 

@@ -54,6 +54,8 @@ def _hostile() -> list[Hostile]:
         (b"exec-ok", b"", "zero-length"),
         (b"exec-ok", None, "zero-length"),
         (b"exec-ok", b"null", "got NoneType"),
+        # Decodes, but its seq is past what the apply script can compare exactly.
+        (b"exec-ok", orjson.dumps({**_GOOD, "seq": 2**63 - 1, "ev": scalar}), "refused: "),
     ]
 
 
@@ -63,8 +65,8 @@ def _good() -> list[Envelope]:
     envelopes += [
         # A huge count: more list values than the cap keeps.
         Envelope("p2", 0, "exec-ok", "pipe", None, [("l", "big", T, [0.5] * 60_000)]),
-        # The largest numbers the contract allows.
-        Envelope("p2", 2**63 - 1, "exec-max", "pipe", None, [("s", "m", 2**63 - 1, 1e308)]),
+        # The largest numbers the contract and the dedup window allow.
+        Envelope("p2", 10**15 - 1, "exec-max", "pipe", None, [("s", "m", 2**63 - 1, 1e308)]),
         # A duplicate identity (a replay with other content): skipped whole.
         Envelope("p1", 3, EXECUTIONS[3], "pipe", "dep", [("s", "m0", T, 42.0)]),
         # A metric name made of key-layout characters.
@@ -86,7 +88,7 @@ async def test_no_hostile_message_stops_the_worker_or_costs_a_good_one(
     await worker.start()
     good, hostile = _good(), _hostile()
     sources = await produce_interleaved(broker.address, topic, good, hostile)
-    distinct = len({e.identity for e in good})
+    distinct = len({(e.execution_id, e.identity) for e in good})
 
     async def done(applied: int) -> bool:
         stats = await read_stats(redis_client, redis_keys)

@@ -32,11 +32,11 @@ def expected_state(envelopes: list[Envelope]) -> dict[str, ExecutionState]:
     """Apply each distinct envelope once, in the given (delivery) order."""
     state: dict[str, ExecutionState] = {}
     orders: dict[tuple[str, str], tuple[int, int, int]] = {}
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for env in envelopes:
-        if env.identity in seen:
+        if (env.execution_id, env.identity) in seen:  # seq counts per execution
             continue
-        seen.add(env.identity)
+        seen.add((env.execution_id, env.identity))
         ex = state.setdefault(env.execution_id, ExecutionState())
         for idx, event in enumerate(env.events):
             _apply_event(ex, orders, env, idx, event)

@@ -67,10 +67,11 @@ def read_envelopes_sync(
 
 
 def unique(envelopes: list[Envelope]) -> list[Envelope]:
-    """One envelope per identity, in (producer, seq) order; duplicates must be equal."""
-    seen: dict[str, Envelope] = {}
+    """One envelope per (execution, identity), in (producer, seq) order;
+    duplicates must be equal (seq counts per execution)."""
+    seen: dict[tuple[str, str], Envelope] = {}
     for env in envelopes:
-        first = seen.setdefault(env.identity, env)
+        first = seen.setdefault((env.execution_id, env.identity), env)
         assert _same(first, env), f"two different envelopes share identity {env.identity}"
     return sorted(seen.values(), key=lambda e: (e.producer_id, e.seq))
 

@@ -77,7 +77,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         socket_timeout=settings.redis_timeout,
         socket_connect_timeout=settings.redis_timeout,
     )
-    writer = MetricsWriter(client, settings.keys)
+    writer = MetricsWriter(client, settings.keys, max_producers=settings.max_producers)
     sink = FaustDeadLetterSink(dead, settings.deadletter_max_bytes)
     count = partial(add_to_counter, client, settings.keys)
     handler = BatchHandler(writer, sink, settings.max_backoff, count)

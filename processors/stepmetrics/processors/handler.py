@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 from stepmetrics.processors.deadletter import DeadLetter, DeadLetterSink, RawMessage
 from stepmetrics.processors.errors import ProcessorError, WriteRejectedError
 from stepmetrics.processors.ratelimit import RateLimiter
-from stepmetrics.processors.writes.writer import MetricsWriter
+from stepmetrics.processors.writes.writer import ApplyOutcome, MetricsWriter
 from stepmetrics.producers.delivery import is_fatal
 from stepmetrics.producers.errors import EnvelopeError
 from stepmetrics.producers.events import Envelope, decode_envelope
@@ -111,17 +111,20 @@ class BatchHandler:
         await self._dead_letter(letters)
         envelopes = [envelope for _, envelope in good]
         try:
-            result = await self._retry(lambda: self._writer.apply(envelopes), _rejected)
+            outcome = await self._retry(lambda: self._writer.apply_envelopes(envelopes), _rejected)
         except Exception as exc:  # noqa: BLE001 - only rejections escape _retry
             logger.warning("batch rejected (%s); applying envelopes one by one", excerpt(exc))
-            result = await self._apply_one_by_one(good)
-        self.counters.applied += result
+            outcome = await self._apply_one_by_one(good)
+        await self._dead_letter_refused(good, outcome)
+        self.counters.applied += outcome.counts
 
-    async def _apply_one_by_one(self, good: list[tuple[RawMessage, Envelope]]) -> ApplyCounts:
-        total = ApplyCounts()
+    async def _apply_one_by_one(self, good: list[tuple[RawMessage, Envelope]]) -> ApplyOutcome:
+        total, rejected = ApplyCounts(), dict[tuple[str, str], str]()
         for message, envelope in good:
             try:
-                result = await self._retry(partial(self._writer.apply, [envelope]), _rejected)
+                outcome = await self._retry(
+                    partial(self._writer.apply_envelopes, [envelope]), _rejected
+                )
             except WriteRejectedError as exc:
                 await self._dead_letter([DeadLetter(message, f"rejected by Redis: {exc}")])
                 continue
@@ -129,8 +132,21 @@ class BatchHandler:
                 reason = f"cannot be applied: {type(exc).__name__}: {excerpt(str(exc))}"
                 await self._dead_letter([DeadLetter(message, reason)])
                 continue
-            total += result
-        return total
+            total += outcome.counts
+            rejected.update(outcome.rejected)
+        return ApplyOutcome(total, rejected)
+
+    async def _dead_letter_refused(
+        self, good: list[tuple[RawMessage, Envelope]], outcome: ApplyOutcome
+    ) -> None:
+        """Dead-letter the envelopes the apply script refused (a bound bit)."""
+        refused = outcome.rejected
+        letters = []
+        for message, envelope in good:
+            reason = refused.get((envelope.execution_id, envelope.identity))
+            if reason is not None:
+                letters.append(DeadLetter(message, f"refused: {reason}"))
+        await self._dead_letter(letters)
 
     async def _dead_letter(self, letters: list[DeadLetter]) -> None:
         if not letters:

@@ -12,6 +12,7 @@ from typing import Any, Final
 from stepmetrics.envvars import EnvVar, bad_value, read_env
 from stepmetrics.processors.deadletter import MIN_DEAD_LETTER_BYTES
 from stepmetrics.processors.errors import ProcessorSettingsError
+from stepmetrics.processors.writes.reduce import DEFAULT_MAX_PRODUCERS
 from stepmetrics.producers.settings import BOOTSTRAP, TOPIC
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.settings import REDIS_PREFIX, REDIS_URL
@@ -47,6 +48,9 @@ _ENV: Final[dict[str, EnvVar[Any]]] = {
     "redis_timeout": _seconds("STEPMETRICS_REDIS_TIMEOUT", 10.0),
     "group_id": EnvVar("STEPMETRICS_WORKER_GROUP", "stepmetrics-worker", str.strip, "a name"),
     "batch_size": EnvVar("STEPMETRICS_WORKER_BATCH_SIZE", 200, int, _INTEGER),
+    "max_producers": EnvVar(
+        "STEPMETRICS_WORKER_MAX_PRODUCERS", DEFAULT_MAX_PRODUCERS, int, _INTEGER
+    ),
     "batch_within": _seconds("STEPMETRICS_WORKER_BATCH_WITHIN", 0.05),
     "session_timeout": _seconds("STEPMETRICS_KAFKA_SESSION_TIMEOUT", 10.0),
     "heartbeat_interval": _seconds("STEPMETRICS_KAFKA_HEARTBEAT_INTERVAL", 1.0),
@@ -77,6 +81,7 @@ _MINIMUMS: Final = {
     "max_partition_fetch_bytes": 1,
     "fetch_max_bytes": 1,
     "deadletter_max_bytes": MIN_DEAD_LETTER_BYTES,
+    "max_producers": 1,
 }
 _FLOATS: Final = tuple(name for name, var in _ENV.items() if var.parse is float)
 
@@ -98,6 +103,7 @@ class ProcessorSettings:
     redis_timeout: float = _ENV["redis_timeout"].default
     group_id: str = _ENV["group_id"].default
     batch_size: int = _ENV["batch_size"].default
+    max_producers: int = _ENV["max_producers"].default
     batch_within: float = _ENV["batch_within"].default
     session_timeout: float = _ENV["session_timeout"].default
     heartbeat_interval: float = _ENV["heartbeat_interval"].default

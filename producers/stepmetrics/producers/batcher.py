@@ -7,7 +7,16 @@ per-event Python work: a group is encoded as a whole (orjson, in C) and only
 re-cut when it is too large, into parts sized from the measured overshoot. A
 list too large for one message (a full 50,000-value list is about 1 MB of
 JSON) is cut into chunks that travel in consecutive envelopes, each chunk an
-event with the list's name and record time. An event that cannot be encoded
+event with the list's name and record time.
+
+Each execution has its own `seq`, strictly increasing (by one per envelope
+but after an eviction), so
+the processor's exactly-once state is a high-water mark and a small window per
+(execution, producer). The counters are an LRU of `max_executions`; a counter
+made again after eviction starts at the number of envelopes this producer has
+built so far, which no seq of that execution has reached (a counter that
+starts at that total and grows by one per envelope of its execution never
+overtakes the total). An event that cannot be encoded
 at all (validation makes this a bug, not an input) fails alone: the batcher
 bisects its group down to it and counts its values in `failed_values`.
 """
@@ -16,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -31,27 +41,55 @@ log = logging.getLogger(__name__)
 
 # Re-cut parts aim below the limit, as events differ in size.
 _FILL: Final = 0.85
+# Executions whose seq counter is kept (LRU); see the module docstring.
+MAX_SEQ_COUNTERS: Final = 100_000
 
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One encoded envelope, kept as bytes so a retry re-sends it unchanged."""
+    """One encoded envelope, kept as bytes so a retry re-sends it unchanged.
 
-    seq: int
+    `number` orders all envelopes of the producer (the outbox's order); `seq`
+    is the envelope's seq, which orders only those of its execution.
+    """
+
+    number: int
     key: bytes
     data: bytes
     values: int
+    seq: int
 
 
 class Batcher:
-    """Turns drained events into `Outgoing` envelopes with increasing `seq`."""
+    """Turns drained events into `Outgoing` envelopes, seq increasing per execution."""
 
-    def __init__(self, producer_id: str, max_bytes: int, max_events: int) -> None:
+    def __init__(
+        self,
+        producer_id: str,
+        max_bytes: int,
+        max_events: int,
+        max_executions: int = MAX_SEQ_COUNTERS,
+    ) -> None:
         self.producer_id = producer_id
         self.max_bytes = max_bytes
         self.max_events = max_events
-        self.next_seq = 0
+        self.built = 0  # envelopes built so far, all executions
         self.failed_values = 0  # values of events that could not be encoded, ever
+        self._next_seqs: OrderedDict[str, int] = OrderedDict()  # execution id -> next seq
+        self._max_executions = max_executions
+
+    def next_seq(self, execution_id: str) -> int:
+        """The seq the next envelope of `execution_id` gets."""
+        return self._next_seqs.get(execution_id, self.built)
+
+    def _take_seq(self, execution_id: str) -> int:
+        seq = self.next_seq(execution_id)
+        self._next_seqs[execution_id] = seq + 1
+        self._next_seqs.move_to_end(execution_id)
+        if len(self._next_seqs) > self._max_executions:
+            self._next_seqs.popitem(last=False)
+        self.built += 1
+        return seq
 
     def build(self, ctxs: Sequence[StepContext], events: Sequence[WireEvent]) -> list[Outgoing]:
         """Group `events` (of the parallel `ctxs`) per execution and encode them."""
@@ -64,7 +102,7 @@ class Batcher:
     def _fit(self, ctx: StepContext, events: list[WireEvent], out: list[Outgoing]) -> None:
         envelope = Envelope(
             self.producer_id,
-            self.next_seq,
+            self.next_seq(ctx.execution_id),
             ctx.execution_id,
             ctx.pipeline_name,
             ctx.deployment_name,
@@ -76,8 +114,8 @@ class Batcher:
             self._unencodable(ctx, events, exc, out)
             return
         if len(data) <= self.max_bytes:
-            out.append(Outgoing(self.next_seq, envelope.key, data, _count(events)))
-            self.next_seq += 1
+            number, seq = self.built, self._take_seq(ctx.execution_id)
+            out.append(Outgoing(number, envelope.key, data, _count(events), seq))
             return
         parts = math.ceil(len(data) / (self.max_bytes * _FILL))
         if len(events) > 1:

@@ -34,7 +34,7 @@ class Receipt:
     """The outcome of one `send`, in envelopes and metric values.
 
     Attributes:
-        settled: seqs of the envelopes acknowledged or given up.
+        settled: numbers (`Outgoing.number`) of the envelopes acknowledged or given up.
         delivered: metric values acknowledged by the broker.
         failed: metric values given up after a fatal error.
     """
@@ -72,11 +72,11 @@ def settle(envelopes: Sequence[Outgoing], results: Sequence[object]) -> Receipt:
     delivered = failed = 0
     for out, result in zip(envelopes, results, strict=True):
         if not isinstance(result, BaseException):
-            settled.add(out.seq)
+            settled.add(out.number)
             delivered += out.values
         elif is_fatal(result):
             log.error("stepmetrics: %d metric values lost: %r", out.values, result)
-            settled.add(out.seq)
+            settled.add(out.number)
             failed += out.values
         else:
             log.warning("stepmetrics: delivery failed (%r); will retry", result)

@@ -2,8 +2,9 @@
 
 One message is a versioned *envelope* carrying a batch of metric events of ONE
 execution; its Kafka key is the execution id, so an execution stays ordered in
-one partition. `(producer_id, seq)` identifies an envelope globally, which lets
-the processor apply each envelope exactly once. See docs/events.md.
+one partition. `(execution_id, producer_id, seq)` identifies an envelope
+globally (seq increases per producer AND execution), which lets the processor
+apply each envelope exactly once. See docs/events.md.
 
 Events travel as compact JSON arrays, in the exact form the SDK buffers them:
 
@@ -31,6 +32,9 @@ KIND_SCALAR: Final = "s"
 KIND_LIST: Final = "l"
 MAX_NAME_LENGTH: Final = 256
 MAX_LIST_VALUES: Final = 50_000
+# The processor applies a seq of an execution up to this far below the highest
+# one applied (a late retry); the SDK keeps its unsettled envelopes within it.
+SEQ_WINDOW: Final = 32
 # Kafka's default max.message.bytes is 1 MiB; stay under it with headroom.
 MAX_ENVELOPE_BYTES: Final = 900_000
 
@@ -76,7 +80,8 @@ class Envelope:
 
     @property
     def identity(self) -> str:
-        """Globally unique id of this envelope: `producer_id:seq`."""
+        """Id of this envelope within its execution: `producer_id:seq` (seq
+        counts per execution, so only with the execution id is it global)."""
         return f"{self.producer_id}:{self.seq}"
 
     @property

@@ -4,9 +4,14 @@ Envelopes stay here, oldest first, from the moment they are built until the
 broker acknowledges them or they are given up, so a retry re-sends the SAME
 bytes (same `producer_id:seq`) and the processor recognizes the duplicate.
 
+The processor remembers which seqs of an execution it applied only within
+`SEQ_WINDOW` below the highest one, so `sendable` never lets an envelope out
+while one of the same execution at least `SEQ_WINDOW` seqs older is unsettled:
+a retry then always lands inside the window.
+
 A flush is a watermark: when it is armed (right after the sender drained the
 buffer, so everything recorded before the flush is in the outbox) it takes the
-next sequence number, and it completes once no envelope below that number is
+next envelope number, and it completes once no envelope below that number is
 left. Envelopes added after it do not hold it up.
 
 Only the sender's loop thread touches an `Outbox`; a `FlushRequest` is how a
@@ -20,6 +25,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 
 from stepmetrics.producers.batcher import Outgoing
+from stepmetrics.producers.events import SEQ_WINDOW
 
 # How often a waiting flush checks that the sender thread is still alive.
 _POLL_S = 0.2
@@ -45,11 +51,11 @@ class FlushRequest:
 
 
 class Outbox:
-    """Unsettled envelopes in increasing `seq`, and the flush watermarks over them."""
+    """Unsettled envelopes in increasing `number`, and the flush watermarks over them."""
 
     def __init__(self) -> None:
         self._envelopes: list[Outgoing] = []
-        self._next_seq = 0  # one past the newest envelope ever added
+        self._next_number = 0  # one past the newest envelope ever added
         self._unarmed: list[FlushRequest] = []
         self._armed: list[FlushRequest] = []
 
@@ -61,14 +67,25 @@ class Outbox:
         return iter(self._envelopes)
 
     def add(self, envelopes: Iterable[Outgoing]) -> None:
-        """Append newly built envelopes; their `seq` must keep increasing."""
+        """Append newly built envelopes; their `number` must keep increasing."""
         self._envelopes.extend(envelopes)
         if self._envelopes:
-            self._next_seq = max(self._next_seq, self._envelopes[-1].seq + 1)
+            self._next_number = max(self._next_number, self._envelopes[-1].number + 1)
 
-    def settle(self, seqs: Collection[int]) -> None:
+    def sendable(self) -> list[Outgoing]:
+        """The unsettled envelopes, oldest first, but none `SEQ_WINDOW` seqs past
+        the oldest unsettled one of its execution (those wait for a later round)."""
+        oldest: dict[bytes, int] = {}
+        out = []
+        for envelope in self._envelopes:
+            first = oldest.setdefault(envelope.key, envelope.seq)
+            if envelope.seq - first < SEQ_WINDOW:
+                out.append(envelope)
+        return out
+
+    def settle(self, numbers: Collection[int]) -> None:
         """Remove the envelopes acknowledged or given up; the others stay as they are."""
-        self._envelopes = [out for out in self._envelopes if out.seq not in seqs]
+        self._envelopes = [out for out in self._envelopes if out.number not in numbers]
 
     def give_up(self) -> int:
         """Drop every unsettled envelope; returns the metric values they held."""
@@ -83,13 +100,13 @@ class Outbox:
     def arm_flushes(self) -> None:
         """Set the watermark of the flushes registered so far to what was added so far."""
         for request in self._unarmed:
-            request.target = self._next_seq
+            request.target = self._next_number
         self._armed.extend(self._unarmed)
         self._unarmed.clear()
 
     def complete_flushes(self) -> None:
         """Complete (successfully) the armed flushes no unsettled envelope holds up."""
-        low = self._envelopes[0].seq if self._envelopes else self._next_seq
+        low = self._envelopes[0].number if self._envelopes else self._next_number
         for request in [r for r in self._armed if r.target <= low]:
             request.ok = True
             request.done.set()

@@ -1,7 +1,7 @@
 """The background sender: rounds of drain, coalesce, deliver, in a loop thread.
 
 It works in rounds: drain the buffer, coalesce into envelopes (`Batcher`),
-send every envelope not yet acknowledged (`Outbox`, oldest first) through
+send the envelopes not yet acknowledged (`Outbox.sendable`, oldest first) through
 `Delivery`, wait for the acks. An envelope that failed stays in the outbox as
 the SAME bytes (same `producer_id:seq`), so a re-send is a duplicate the
 processor recognizes. Retriable failures are retried with exponential backoff
@@ -117,9 +117,11 @@ class Sender:
                 await self._wait_for_work()
                 if self._closing:
                     break
-                await self._round()
-                if self._outbox:
+                retry = await self._round()
+                if retry:
                     await self._backoff()
+                elif self._outbox:  # held back by the seq window: send them now
+                    self._wake()
         finally:
             await self._delivery.stop()
 
@@ -147,7 +149,8 @@ class Sender:
             await self._delivery.stop()  # the next round connects afresh
         self._data.set()  # retry even if nothing new was recorded
 
-    async def _round(self) -> None:
+    async def _round(self) -> bool:
+        """One round; True when an envelope sent was not settled (retry later)."""
         ctxs, events = self._buffer.drain()
         if events:
             failed_before = self._batcher.failed_values
@@ -156,11 +159,15 @@ class Sender:
                 self._buffer.release(failed=unencodable)
         # Everything recorded before a pending flush() is in the outbox now.
         self._outbox.arm_flushes()
+        retry = False
         if self._outbox:
-            receipt = await self._delivery.send(list(self._outbox))
+            sending = self._outbox.sendable()
+            receipt = await self._delivery.send(sending)
+            retry = len(receipt.settled) < len(sending)
             if receipt.settled:
                 self._outbox.settle(receipt.settled)
                 self._buffer.release(receipt.delivered, receipt.failed)
-        if not self._outbox:
+        if not retry:
             self._failed_rounds = 0
         self._outbox.complete_flushes()
+        return retry

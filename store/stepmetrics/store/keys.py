@@ -13,7 +13,13 @@ one Lua script can update them atomically:
     P:{E}:lc            HASH   list name -> ts_us of the list's first value (its created_at)
     P:{E}:ld            HASH   list name -> number of values dropped by the 50,000 cap
     P:{E}:l:<name>      STRING list values, packed little-endian float64
-    P:{E}:applied       SET    identities ("producer_id:seq") of applied envelopes
+    P:{E}:seq           HASH   producer id -> "hw mask": the highest applied seq of
+                               that producer in E, and a 32-bit mask whose bit i is
+                               set while seq hw-1-i is not applied yet (the
+                               exactly-once state: O(producers), see docs/worker.md)
+    P:{E}:applied       SET    written by versions before the seq hash: identities
+                               ("producer_id:seq") of applied envelopes; folded into
+                               P:{E}:seq and deleted when E is next written
 
 Global indexes (sorted sets scored by the execution's created_us; written with
 ZADD LT, which adds new members and only ever lowers a score, so replays change
@@ -90,6 +96,9 @@ class RedisKeys:
 
     def list_values(self, execution_id: str, name: str) -> str:
         return self._execution(execution_id, f"l:{name}")
+
+    def seq(self, execution_id: str) -> str:
+        return self._execution(execution_id, "seq")
 
     def applied(self, execution_id: str) -> str:
         return self._execution(execution_id, "applied")

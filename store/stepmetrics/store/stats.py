@@ -37,6 +37,9 @@ class ApplyCounts:
     events_applied: int = 0
     list_values_appended: int = 0
     values_dropped_by_cap: int = 0
+    # refused by a bound (too many producers in the execution, seq too large);
+    # the worker dead-letters them
+    envelopes_rejected: int = 0
 
     def __add__(self, other: ApplyCounts) -> ApplyCounts:
         return ApplyCounts(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))

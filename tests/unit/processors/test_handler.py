@@ -21,7 +21,7 @@ from stepmetrics.processors.handler import (
     WorkerCounters,
     _chunks,
 )
-from stepmetrics.processors.writes.writer import MetricsWriter
+from stepmetrics.processors.writes.writer import ApplyOutcome, MetricsWriter
 from stepmetrics.producers.events import Envelope, decode_envelope, encode_envelope
 from stepmetrics.store.stats import DEAD_LETTERS_FAILED, ApplyCounts
 
@@ -41,8 +41,8 @@ def test_the_log_line_names_every_counter_once() -> None:
     counters.applied += ApplyCounts(envelopes_applied=1)
     assert counters.summary() == (
         "messages=7 envelopes_applied=4 duplicates_skipped=1 events_applied=9 "
-        "list_values_appended=4 values_dropped_by_cap=0 dead_lettered=2 retries=1 "
-        "dead_letters_failed=3"
+        "list_values_appended=4 values_dropped_by_cap=0 envelopes_rejected=0 "
+        "dead_lettered=2 retries=1 dead_letters_failed=3"
     )
 
 
@@ -54,11 +54,11 @@ class FakeWriter:
         self.dead_lettered = 0
         self.poison = poison
 
-    async def apply(self, envelopes: Sequence[Envelope]) -> ApplyCounts:
+    async def apply_envelopes(self, envelopes: Sequence[Envelope]) -> ApplyOutcome:
         if any(e.execution_id == self.poison for e in envelopes):
             raise OverflowError("int too large to convert")  # a bug an input triggers
         self.applied += envelopes
-        return ApplyCounts(envelopes_applied=len(envelopes))
+        return ApplyOutcome(ApplyCounts(envelopes_applied=len(envelopes)), {})
 
     async def count_dead_lettered(self, messages: int) -> None:
         self.dead_lettered += messages

@@ -66,11 +66,12 @@ def test_plan_lays_out_keys_and_arguments_for_the_script() -> None:
         keys.scalar_orders("e1"),
         keys.list_created("e1"),
         keys.list_dropped("e1"),
+        keys.seq("e1"),
         keys.applied("e1"),
         keys.list_values("e1", "curve"),
     ]
     assert plan.args == [
-        "pipe", "", 50_000, 2, 1, "curve",
+        "pipe", "", 50_000, 2, 1, 1_000, "curve",
         "p:7", 2, T + 1, T + 3, 1, 1, "acc", T + 3, 7, 0, "0.25", 1, T + 1, pack_values([1.0]),
         "p:8", 2, T + 2, T + 9, 1, 1, "acc", T + 2, 8, 1, "nan", 1, T + 9, pack_values([2.0]),
     ]  # fmt: skip

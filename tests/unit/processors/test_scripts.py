@@ -9,6 +9,7 @@ from redis import exceptions as redis_errors
 from stepmetrics.processors.errors import RedisUnavailableError, WriteRejectedError
 from stepmetrics.processors.writes.scripts import APPLY_LUA, ApplyKeys, ApplyReply
 from stepmetrics.processors.writes.writer import _wrap
+from stepmetrics.producers.events import SEQ_WINDOW
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.stats import APPLY_COUNTERS, ApplyCounts
 
@@ -41,11 +42,11 @@ def test_the_documented_reply_is_apply_reply() -> None:
 
 
 def test_a_reply_parses_into_named_fields() -> None:
-    raw = [[1, 2, 3, 4, 5], b"17", 1, [b"acc"], [b"curve"], b"train", b""]
+    raw = [[1, 2, 3, 4, 5, 6], b"17", 1, [b"acc"], [b"curve"], b"train", b"", [b"p:1", b"why"]]
     assert ApplyReply.parse(raw) == ApplyReply(
-        ApplyCounts(1, 2, 3, 4, 5), 17, True, ("acc",), ("curve",), "train", ""
+        ApplyCounts(1, 2, 3, 4, 5, 6), 17, True, ("acc",), ("curve",), "train", "", {"p:1": "why"}
     )
-    assert ApplyReply.parse([[0] * 5, b"", 0, [], [], b"", b""]).created_us is None
+    assert ApplyReply.parse([[0] * 6, b"", 0, [], [], b"", b"", []]).created_us is None
 
 
 def test_redis_errors_map_to_retriable_or_rejected() -> None:
@@ -57,3 +58,10 @@ def test_redis_errors_map_to_retriable_or_rejected() -> None:
     rejected = _wrap(redis_errors.ResponseError("WRONGTYPE oops"))
     assert isinstance(rejected, WriteRejectedError)
     assert not rejected.retriable
+
+
+def test_the_lua_window_is_the_sdk_window() -> None:
+    # The SDK keeps unsettled envelopes within SEQ_WINDOW; the script's hole
+    # mask must cover at least that far below the high-water mark.
+    assert f"\nlocal WINDOW = {SEQ_WINDOW}\n" in APPLY_LUA
+    assert "\n--#include" not in APPLY_LUA  # dedup.lua is in, at its place

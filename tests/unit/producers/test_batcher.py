@@ -55,7 +55,24 @@ def test_batcher_groups_per_execution_and_keeps_order() -> None:
     assert first.events[2] == ("l", "c", 4, [3.0])
     second = decode_envelope(out[1].data)
     assert (second.deployment_name, second.events) == ("dep", [("l", "b", 2, [1.0, 2.0])])
-    assert build(batcher, [(CTX, "s", "a", 5, 2.0)])[0].seq == 2
+    # exec-1 has its own seq: 1 after its 0, although two envelopes were built
+    later = build(batcher, [(CTX, "s", "a", 5, 2.0)])[0]
+    assert (later.number, later.seq) == (2, 1)
+
+
+def test_seq_increases_per_execution_and_restarts_above_after_eviction() -> None:
+    batcher = Batcher("p" * 32, MAX_ENVELOPE_BYTES, 1, max_executions=2)
+    a, b, c = (StepContext(eid, "pipe", None) for eid in ("a", "b", "c"))
+
+    def seqs(ctx: StepContext, n: int) -> list[int]:
+        return [o.seq for o in build(batcher, [(ctx, "s", "x", i, 1.0) for i in range(n)])]
+
+    assert seqs(a, 3) == [0, 1, 2]
+    assert seqs(b, 2) == [3, 4]  # a new counter starts at the envelopes built so far
+    assert seqs(a, 1) == [3]
+    assert seqs(c, 1) == [6]  # evicts b, the least recently used
+    assert seqs(b, 1) == [7]  # made again: above 3 and 4, the seqs b used before
+    assert [o.number for o in build(batcher, [(a, "s", "x", 0, 1.0)])] == [8]
 
 
 def test_batcher_respects_event_limit() -> None:

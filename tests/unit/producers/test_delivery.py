@@ -24,7 +24,7 @@ def test_retriable_errors_are_not_fatal() -> None:
 
 
 def test_acknowledged_and_fatal_envelopes_settle_retriable_ones_stay() -> None:
-    envelopes = [Outgoing(seq, b"k", b"d", values) for seq, values in [(0, 2), (1, 3), (2, 5)]]
+    envelopes = [Outgoing(n, b"k", b"d", values, n) for n, values in [(0, 2), (1, 3), (2, 5)]]
     receipt = settle(envelopes, [object(), _CustomTooLarge(), KafkaTimeoutError()])
     assert receipt.settled == {0, 1}
     assert receipt.delivered == 2

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from stepmetrics.producers.batcher import Outgoing
+from stepmetrics.producers.events import SEQ_WINDOW
 from stepmetrics.producers.outbox import FlushRequest, Outbox
 
 
 def envelope(seq: int, values: int = 1) -> Outgoing:
-    return Outgoing(seq, b"exec-1", f"envelope-{seq}".encode(), values)
+    return Outgoing(seq, b"exec-1", f"envelope-{seq}".encode(), values, seq)
 
 
 def filled(*seqs: int) -> tuple[Outbox, list[Outgoing]]:
@@ -58,7 +59,7 @@ def test_a_flush_waits_for_what_was_added_before_it_not_after() -> None:
     outbox.complete_flushes()
     assert request.done.is_set()
     assert request.ok
-    assert [out.seq for out in outbox] == [2]
+    assert [out.number for out in outbox] == [2]
 
 
 def test_a_later_flush_waits_for_the_envelopes_added_before_it() -> None:
@@ -120,3 +121,15 @@ def test_waiting_for_a_flush() -> None:
     pending = FlushRequest()
     assert not pending.wait(0.0, lambda: True)  # timed out
     assert not pending.wait(None, lambda: False)  # the sender thread is gone
+
+
+def test_no_envelope_leaves_a_window_past_the_oldest_unsettled_of_its_execution() -> None:
+    outbox = Outbox()
+    e1 = [Outgoing(n, b"e1", b"d", 1, 10 + n) for n in range(SEQ_WINDOW + 2)]
+    e2 = [Outgoing(len(e1), b"e2", b"d", 1, 500)]
+    outbox.add([*e1, *e2])
+    assert outbox.sendable() == [*e1[:SEQ_WINDOW], *e2]
+    outbox.settle({1})  # the oldest (seq 10) stays unsettled: the window stays
+    assert outbox.sendable() == [e1[0], *e1[2:SEQ_WINDOW], *e2]
+    outbox.settle({0})
+    assert outbox.sendable() == [*e1[2:], *e2]

@@ -26,6 +26,7 @@ def execution_keys(execution_id: str, list_name: str) -> dict[str, str]:
         "so": KEYS.scalar_orders(execution_id),
         "lc": KEYS.list_created(execution_id),
         "ld": KEYS.list_dropped(execution_id),
+        "seq": KEYS.seq(execution_id),
         "applied": KEYS.applied(execution_id),
         f"l:{list_name}": KEYS.list_values(execution_id, list_name),
     }

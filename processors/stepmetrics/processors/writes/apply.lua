@@ -4,12 +4,15 @@ Apply one execution's envelopes atomically; a replayed envelope changes nothing.
 One call touches only the keys of ONE execution (one hash tag, so one Redis
 Cluster slot); it returns what it counted and the writer adds that to the
 global `P:stats`. Called by stepmetrics.processors.writes.writer; the arguments
-are built by stepmetrics.processors.writes.reduce.
+are built by stepmetrics.processors.writes.reduce. The exactly-once state
+(which envelopes are new) is in dedup.lua, put at its `--#include` line by
+stepmetrics.processors.writes.scripts.
 
 KEYS: the `local <name>_key = KEYS[i]` lines below, in the order of
       stepmetrics.processors.writes.scripts.ApplyKeys (a unit test checks it),
       then KEYS[FIXED_KEYS + slot] = the packed values of list slot `slot`.
-ARGV: pipeline deployment('' = none) cap n_envelopes n_list_names <list names by slot>
+ARGV: pipeline deployment('' = none) cap n_envelopes n_list_names max_producers
+          <list names by slot>
       then per envelope: identity n_events min_ts max_ts n_scalars n_lists
           n_scalars x (name ts_us seq idx value)
           n_lists   x (list_slot first_ts_us packed_float64)
@@ -21,6 +24,7 @@ REPLY (parsed by stepmetrics.processors.writes.scripts.ApplyReply):
       5 list_names (all stored ones when lowered, else empty)
       6 pipeline_name (stored, when lowered, else '')
       7 deployment_name (stored, when lowered, else '')
+      8 rejected (identity, reason, identity, reason, ...: envelopes refused)
 
 Lua numbers are doubles: timestamps (~1.8e15 µs) and sequences stay exact, but
 `tostring` would print them as `1.8e+15`, so everything written back is the
@@ -32,15 +36,18 @@ local scalar_values_key = KEYS[2]
 local scalar_orders_key = KEYS[3]
 local list_created_key = KEYS[4]
 local list_dropped_key = KEYS[5]
-local applied_key = KEYS[6]
-local FIXED_KEYS = 6
-local KEY_TYPES = {'hash', 'hash', 'hash', 'hash', 'hash', 'set'}  -- list values: 'string'
+local seq_key = KEYS[6]
+-- applied: the old dedup set (identities), migrated into seq on first touch
+local applied_key = KEYS[7]
+local FIXED_KEYS = 7
+local KEY_TYPES = {'hash', 'hash', 'hash', 'hash', 'hash', 'hash', 'set'}  -- list values: 'string'
 
 local pipeline_name, deployment_name = ARGV[1], ARGV[2]
 local cap = tonumber(ARGV[3])
 local n_envelopes = tonumber(ARGV[4])
 local n_lists = tonumber(ARGV[5])
-local FIXED_ARGS = 5
+local max_producers = tonumber(ARGV[6])
+local FIXED_ARGS = 6
 
 -- Scripts are not rolled back on error: refuse before the first write if a
 -- key has a foreign type, so a failed call leaves nothing (not even `applied`).
@@ -109,23 +116,35 @@ local function read_lists(batch, pos, n)
   return pos
 end
 
+-- admit(), open_dedup(), save_dedup():
+--#include dedup.lua
+
 -- Mark each envelope applied; read what the new ones carry, skip the others.
-local function read_envelopes(counts)
+local function read_envelopes(counts, rejected)
   local batch = {best = {}, best_names = {}, pending = {}}
+  local dedup = open_dedup()
   local pos = FIXED_ARGS + n_lists + 1
   for _ = 1, n_envelopes do
     local identity, n_ev = ARGV[pos], tonumber(ARGV[pos + 1])
     local ns, nl = tonumber(ARGV[pos + 4]), tonumber(ARGV[pos + 5])
-    if redis.call('SADD', applied_key, identity) == 1 then
+    local verdict = admit(dedup, identity)
+    if verdict == 'new' then
       counts.envelopes_applied = counts.envelopes_applied + 1
       counts.events_applied = counts.events_applied + n_ev
       widen(batch, ARGV[pos + 2], ARGV[pos + 3])
       pos = read_lists(batch, read_scalars(batch, pos + 6, ns), nl)
     else
-      counts.duplicates_skipped = counts.duplicates_skipped + 1
+      if verdict == 'duplicate' then
+        counts.duplicates_skipped = counts.duplicates_skipped + 1
+      else
+        counts.envelopes_rejected = counts.envelopes_rejected + 1
+        rejected[#rejected + 1] = identity
+        rejected[#rejected + 1] = verdict
+      end
       pos = pos + 6 + 5 * ns + 3 * nl
     end
   end
+  save_dedup(dedup)
   return batch
 end
 
@@ -217,7 +236,7 @@ end
 
 -- See REPLY above. When a late event lowered created_us, every index entry of
 -- the execution needs the new score, not only those of this batch's names.
-local function reply(counts, lowered)
+local function reply(counts, lowered, rejected)
   local scalar_names, list_names, names = {}, {}, {'', ''}
   if lowered then
     scalar_names = redis.call('HKEYS', scalar_values_key)
@@ -225,13 +244,14 @@ local function reply(counts, lowered)
     names = redis.call('HMGET', meta_key, 'pipeline_name', 'deployment_name')
   end
   return {
-    {counts.envelopes_applied, counts.duplicates_skipped, counts.events_applied, counts.list_values_appended, counts.values_dropped_by_cap},
+    {counts.envelopes_applied, counts.duplicates_skipped, counts.events_applied, counts.list_values_appended, counts.values_dropped_by_cap, counts.envelopes_rejected},
     redis.call('HGET', meta_key, 'created_us') or '',
     lowered and 1 or 0,
     scalar_names,
     list_names,
     names[1] or '',
     names[2] or '',
+    rejected,
   }
 end
 
@@ -239,8 +259,9 @@ local function main()
   local refused = type_error()
   if refused then return redis.error_reply(refused) end
   local counts = {envelopes_applied = 0, duplicates_skipped = 0, events_applied = 0,
-                  list_values_appended = 0, values_dropped_by_cap = 0}
-  local batch = read_envelopes(counts)
+                  list_values_appended = 0, values_dropped_by_cap = 0, envelopes_rejected = 0}
+  local rejected = {}
+  local batch = read_envelopes(counts, rejected)
   local lowered = false
   if counts.envelopes_applied > 0 then
     write_scalars(batch)
@@ -250,7 +271,7 @@ local function main()
     end
     lowered = write_meta(batch, counts.envelopes_applied)
   end
-  return reply(counts, lowered)
+  return reply(counts, lowered, rejected)
 end
 
 return main()

@@ -4,7 +4,7 @@ Pure Python, no Redis: the writer sends what `plan_batch` builds. A training
 loop records the same scalar thousands of times, so each envelope is reduced
 to its last value per scalar name and its concatenated values per list name
 before anything travels to Redis. Which envelopes are new is only known inside
-the script (the `applied` set), so the reduction stops at envelope boundaries
+the script (the per-producer seq state), so the reduction stops at envelope boundaries
 and the script merges the envelopes it applies.
 
 The script call's KEYS and ARGV layout is documented in `apply.lua`; its fixed
@@ -23,6 +23,9 @@ from stepmetrics.producers.events import KIND_SCALAR, Envelope
 from stepmetrics.store.keys import RedisKeys
 
 ScriptArg = str | bytes | int
+
+# Producers whose envelopes one execution accepts (each costs one dedup field).
+DEFAULT_MAX_PRODUCERS = 1_000
 
 
 @dataclass(slots=True)
@@ -106,7 +109,11 @@ def group_by_execution(envelopes: Iterable[Envelope]) -> dict[str, list[Envelope
 
 
 def plan_execution(
-    keys: RedisKeys, execution_id: str, envelopes: Sequence[Envelope], cap: int
+    keys: RedisKeys,
+    execution_id: str,
+    envelopes: Sequence[Envelope],
+    cap: int,
+    max_producers: int = DEFAULT_MAX_PRODUCERS,
 ) -> ExecutionPlan:
     """Build the script call for the envelopes of one execution (in order)."""
     reductions = [reduce_envelope(envelope) for envelope in envelopes]
@@ -132,7 +139,7 @@ def plan_execution(
     # One execution has one pipeline/deployment; the first envelope's win.
     first = envelopes[0]
     plan.args = [first.pipeline_name, first.deployment_name or "", cap, len(reductions)]
-    plan.args += [len(list_slots), *list_slots]
+    plan.args += [len(list_slots), max_producers, *list_slots]
     for reduction in reductions:
         _append_reduction(plan, reduction, list_slots)
     return plan
@@ -152,9 +159,14 @@ def _append_reduction(
         args += [list_slots[name], first_ts, pack_values(values)]
 
 
-def plan_batch(keys: RedisKeys, envelopes: Iterable[Envelope], cap: int) -> list[ExecutionPlan]:
+def plan_batch(
+    keys: RedisKeys,
+    envelopes: Iterable[Envelope],
+    cap: int,
+    max_producers: int = DEFAULT_MAX_PRODUCERS,
+) -> list[ExecutionPlan]:
     """One plan per execution present in `envelopes`."""
     return [
-        plan_execution(keys, execution_id, group, cap)
+        plan_execution(keys, execution_id, group, cap, max_producers)
         for execution_id, group in group_by_execution(envelopes).items()
     ]

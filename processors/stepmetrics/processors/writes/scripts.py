@@ -1,11 +1,11 @@
 """The apply script (`apply.lua`): its source, its KEYS and its reply.
 
-The Lua lives in `apply.lua` beside this module and is registered with
-redis-py (`Redis.register_script`), whose script object sends `EVALSHA` and
-loads the script when Redis lacks it (after `SCRIPT FLUSH` or a restart;
-inside a pipeline, `Pipeline.execute` checks `SCRIPT EXISTS` first). The
-argument layout is documented in the Lua file; `ApplyKeys` and `ApplyReply`
-are the Python side of its KEYS and its reply.
+The Lua lives in `apply.lua` (and `dedup.lua`, included in it) beside this
+module and is registered with redis-py (`Redis.register_script`), whose script
+object sends `EVALSHA` and loads the script when Redis lacks it (after `SCRIPT
+FLUSH` or a restart; inside a pipeline, `Pipeline.execute` checks `SCRIPT
+EXISTS` first). The argument layout is documented in the Lua file; `ApplyKeys`
+and `ApplyReply` are the Python side of its KEYS and its reply.
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ from redis.commands.core import AsyncScript
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.stats import ApplyCounts
 
-APPLY_LUA: Final = (
-    resources.files("stepmetrics.processors.writes")
-    .joinpath("apply.lua")
-    .read_text(encoding="utf-8")
-)
+
+def _lua(name: str) -> str:
+    return resources.files("stepmetrics.processors.writes").joinpath(name).read_text("utf-8")
+
+
+# One script: apply.lua with the dedup functions (dedup.lua) at its include line.
+APPLY_LUA: Final = _lua("apply.lua").replace("--#include dedup.lua\n", _lua("dedup.lua"), 1)
 
 
 class ApplyKeys(NamedTuple):
@@ -35,6 +37,8 @@ class ApplyKeys(NamedTuple):
     scalar_orders: str
     list_created: str
     list_dropped: str
+    seq: str
+    # the set of applied identities of old versions, migrated into `seq`
     applied: str
 
     @classmethod
@@ -46,6 +50,7 @@ class ApplyKeys(NamedTuple):
             scalar_orders=keys.scalar_orders(execution_id),
             list_created=keys.list_created(execution_id),
             list_dropped=keys.list_dropped(execution_id),
+            seq=keys.seq(execution_id),
             applied=keys.applied(execution_id),
         )
 
@@ -61,11 +66,13 @@ class ApplyReply(NamedTuple):
     list_names: tuple[str, ...]
     pipeline_name: str
     deployment_name: str
+    # identity -> why the script refused that envelope (nothing of it applied)
+    rejected: dict[str, str]
 
     @classmethod
     def parse(cls, raw: Sequence[Any]) -> ApplyReply:
         """Parse the script's raw (bytes) reply."""
-        counts, created, lowered, scalar_names, list_names, pipeline, deployment = raw
+        counts, created, lowered, scalar_names, list_names, pipeline, deployment, rejected = raw
         return cls(
             counts=ApplyCounts(*(int(count) for count in counts)),
             created_us=int(created) if created else None,
@@ -74,6 +81,9 @@ class ApplyReply(NamedTuple):
             list_names=tuple(_text(name) for name in list_names),
             pipeline_name=_text(pipeline),
             deployment_name=_text(deployment),
+            rejected={
+                _text(rejected[i]): _text(rejected[i + 1]) for i in range(0, len(rejected), 2)
+            },
         )
 
 

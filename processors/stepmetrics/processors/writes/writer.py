@@ -1,13 +1,13 @@
 """The write model: apply envelopes to Redis with exactly-once effect.
 
 `MetricsWriter.apply` sends a whole batch in one pipeline: one call of the
-apply script per execution (atomic, one hash tag each, deduplicated by envelope
-identity) followed by the index writes. redis-py checks `SCRIPT EXISTS` before
-the pipeline (and loads the script if Redis lost it); if Redis loses it between
-that check and the pipeline, the batch fails as retriable and the retry reloads
-it. Index writes are `ZADD ... LT`: they add new members and only ever lower a
-score, so replays change nothing and the final score is the execution's
-`created_us`.
+apply script per execution (atomic, one hash tag each, deduplicated per
+producer by a seq high-water mark and window, see docs/worker.md) followed by
+the index writes. redis-py checks `SCRIPT EXISTS` before the pipeline (and
+loads the script if Redis lost it); if Redis loses it between that check and
+the pipeline, the batch fails as retriable and the retry reloads it. Index
+writes are `ZADD ... LT`: they add new members and only ever lower a score, so
+replays change nothing and the final score is the execution's `created_us`.
 
 The counters in `P:stats` live in another cluster slot than any execution, so
 the scripts only return what they counted and a second, small pipeline adds it.
@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -30,7 +31,7 @@ from stepmetrics.processors.errors import (
     RedisUnavailableError,
     WriteRejectedError,
 )
-from stepmetrics.processors.writes.reduce import ExecutionPlan, plan_batch
+from stepmetrics.processors.writes.reduce import DEFAULT_MAX_PRODUCERS, ExecutionPlan, plan_batch
 from stepmetrics.processors.writes.scripts import ApplyReply, register_apply
 from stepmetrics.producers.events import MAX_LIST_VALUES, Envelope
 from stepmetrics.store import stats
@@ -43,6 +44,20 @@ logger = logging.getLogger(__name__)
 _RETRIABLE_REPLIES = ("OOM", "BUSY", "LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN")
 
 
+@dataclass(frozen=True, slots=True)
+class ApplyOutcome:
+    """What `MetricsWriter.apply_envelopes` did.
+
+    Attributes:
+        counts: what was applied, skipped and refused.
+        rejected: (execution id, identity) -> reason, for each envelope the
+            script refused (for good: the caller dead-letters it).
+    """
+
+    counts: ApplyCounts
+    rejected: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
 class MetricsWriter:
     """Applies decoded envelopes to Redis; safe to call again with the same batch.
 
@@ -52,6 +67,7 @@ class MetricsWriter:
         list_cap: values kept per (execution, list name).
         created_cache_size: executions whose `created_us` is remembered to
             score index writes right in the first round trip.
+        max_producers: producers whose envelopes one execution accepts.
     """
 
     def __init__(
@@ -61,12 +77,14 @@ class MetricsWriter:
         *,
         list_cap: int = MAX_LIST_VALUES,
         created_cache_size: int = 100_000,
+        max_producers: int = DEFAULT_MAX_PRODUCERS,
     ) -> None:
         self._client = client
         self._keys = keys
         self._cap = list_cap
         self._created: dict[str, int] = {}
         self._cache_size = created_cache_size
+        self._max_producers = max_producers
         self._script = register_apply(client)
 
     async def apply(self, envelopes: Sequence[Envelope]) -> ApplyCounts:
@@ -80,15 +98,24 @@ class MetricsWriter:
                 (retriable: nothing is lost by calling again).
             WriteRejectedError: Redis rejected the write for good.
         """
-        plans = plan_batch(self._keys, envelopes, self._cap)
+        return (await self.apply_envelopes(envelopes)).counts
+
+    async def apply_envelopes(self, envelopes: Sequence[Envelope]) -> ApplyOutcome:
+        """Like `apply`, and also say which envelopes were refused and why."""
+        plans = plan_batch(self._keys, envelopes, self._cap, self._max_producers)
         if not plans:
-            return ApplyCounts()
+            return ApplyOutcome(ApplyCounts())
         scores = {p.execution_id: self._score_guess(p) for p in plans}
         replies = await self._run(plans, scores)
         await self._fix_scores(plans, scores, replies)
         result = _total(replies)
         await self._count(result)
-        return result
+        rejected = {
+            (plan.execution_id, identity): reason
+            for plan, reply in zip(plans, replies, strict=True)
+            for identity, reason in reply.rejected.items()
+        }
+        return ApplyOutcome(result, rejected)
 
     async def count_dead_lettered(self, messages: int) -> None:
         """Add `messages` sent to the dead-letter topic to the `dead_lettered` counter."""
