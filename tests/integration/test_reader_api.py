@@ -488,3 +488,24 @@ async def test_csv_export_holds_every_list_across_pages(
     assert len(list_rows) == 2 * 1001
     assert {row[1] for row in list_rows} == set(lists)
     assert list_rows[-1][:4] == ["list", "l1000", "1", "1000.5"]
+
+
+async def test_csv_export_neutralises_formula_names_but_keeps_numbers(
+    redis_client: aioredis.Redis, redis_keys: RedisKeys, http: httpx.AsyncClient
+) -> None:
+    await seed_execution(
+        redis_client, redis_keys, "=x", pipeline_name="p", created_us=T0,
+        scalars={"=HYPERLINK(1)": -1.5, "@sum": 2.0, "plain": -0.25},
+        lists={"+list": [-2.0, 3.0], "-neg": [1.0]},
+    )  # fmt: skip
+    answer = await http.get("/api/v1/executions/=x/metrics.csv")
+    assert answer.status_code == 200
+    assert [row.split(",")[:4] for row in answer.text.splitlines()] == [
+        ["kind", "name", "index", "value"],
+        ["scalar", "'=HYPERLINK(1)", "", "-1.5"],
+        ["scalar", "'@sum", "", "2.0"],
+        ["scalar", "plain", "", "-0.25"],
+        ["list", "'+list", "0", "-2.0"],
+        ["list", "'+list", "1", "3.0"],
+        ["list", "'-neg", "0", "1.0"],
+    ]

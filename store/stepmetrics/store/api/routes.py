@@ -19,6 +19,7 @@ from stepmetrics.store import endpoints
 from stepmetrics.store.api import params
 from stepmetrics.store.api.cache import ResponseCache
 from stepmetrics.store.api.responses import JSONResponse, error
+from stepmetrics.store.csv_cells import text_cell
 from stepmetrics.store.endpoints import (
     EXECUTIONS_PAGE,
     LIST_METRICS_PAGE,
@@ -179,10 +180,14 @@ async def execution_csv(request: Request) -> Response:
 async def _csv_chunks(reader: MetricsReader, detail: ExecutionDetail) -> AsyncIterator[str]:
     """kind,name,index,value,created_at: scalars first, then each list's values
     by index, one page of lists at a time (memory stays at one page); values
-    as Python writes floats (`nan`, `inf`, `-inf`)."""
+    as Python writes floats (`nan`, `inf`, `-inf`); names as text cells that
+    spreadsheets will not run (`stepmetrics.store.csv_cells`)."""
     yield _csv_rows(
         [("kind", "name", "index", "value", "created_at")]
-        + [("scalar", m["name"], "", repr(m["value"]), m["created_at"]) for m in detail["scalars"]]
+        + [
+            ("scalar", text_cell(m["name"]), "", repr(m["value"]), m["created_at"])
+            for m in detail["scalars"]
+        ]
     )
     flt: Filter = ("execution_id", detail["execution_id"])
     cursor = None
@@ -191,7 +196,7 @@ async def _csv_chunks(reader: MetricsReader, detail: ExecutionDetail) -> AsyncIt
             flt, limit=LIST_METRICS_PAGE.maximum, cursor=cursor
         )
         for item in lists:
-            name, created = item["name"], item["created_at"]
+            name, created = text_cell(item["name"]), item["created_at"]
             values = cast(list[float], item["value"])
             yield _csv_rows(("list", name, i, repr(v), created) for i, v in enumerate(values))
         if cursor is None:
