@@ -164,6 +164,9 @@ async def test_more_than_one_filter_is_refused(
     [
         ({"limit": "0"}, "limit='0' is not allowed"),
         ({"limit": "x"}, "limit='x' is not allowed"),
+        ({"limit": "+5"}, "limit='+5' is not allowed: an integer 1..10000"),
+        ({"limit": " 5"}, "limit=' 5' is not allowed"),
+        ({"limit": "1_0"}, "limit='1_0' is not allowed"),
         ({"cursor": "garbage"}, "cursor 'garbage' is not valid"),
         ({"pipeline": "p"}, "unknown query parameter 'pipeline'"),
         ({"name": ""}, "query parameter 'name' must be 1..1024 characters"),
@@ -509,3 +512,34 @@ async def test_csv_export_neutralises_formula_names_but_keeps_numbers(
         ["list", "'+list", "1", "3.0"],
         ["list", "'-neg", "0", "1.0"],
     ]
+
+
+@pytest.mark.parametrize(
+    ("path", "fragment"),
+    [
+        ("/api/v1/executions//metrics.csv", "path parameter 'execution_id' must be 1..1024"),
+        ("/api/v1/executions/e-1/list-metrics/" + "n" * 1025, "path parameter 'name' must be"),
+        ("/api/v1/executions/" + "e" * 1025, "path parameter 'execution_id' must be 1..1024"),
+    ],
+)
+async def test_bad_path_parameters_are_400(
+    http: httpx.AsyncClient, path: str, fragment: str
+) -> None:
+    answer = await http.get(path)
+    assert answer.status_code == 400
+    assert fragment in answer.json()["error"]
+    assert len(answer.json()["error"]) < 200
+
+
+async def test_cursors_of_the_longest_ids_are_accepted(
+    redis_client: aioredis.Redis, redis_keys: RedisKeys, http: httpx.AsyncClient
+) -> None:
+    ids = ["\U0001f600" * 255 + tail for tail in "ab"]  # 256 characters, 1,021 UTF-8 bytes
+    for i, execution_id in enumerate(ids):
+        await seed_execution(
+            redis_client, redis_keys, execution_id, pipeline_name="p", created_us=T0 + i
+        )
+    first = _body(await http.get("/api/v1/executions", params={"limit": "1"}))
+    assert len(first["next_cursor"]) > 1024
+    rest = _body(await http.get("/api/v1/executions", params={"cursor": first["next_cursor"]}))
+    assert [e["execution_id"] for e in first["items"] + rest["items"]] == ids[::-1]

@@ -135,7 +135,7 @@ async def executions(request: Request) -> Response:
 
 
 async def _detail(request: Request) -> ExecutionDetail | Response:
-    execution_id: str = request.path_params["execution_id"]
+    execution_id = params.path(request.path_params, "execution_id")
     detail = await _reader(request).execution(execution_id)
     if detail is None:
         return error(404, f"execution {execution_id!r} not found")
@@ -151,13 +151,13 @@ async def execution(request: Request) -> Response:
         return JSONResponse(detail)
 
     params.checked(request.query_params, ())
-    return await cached(request, request.path_params["execution_id"], render)
+    return await cached(request, params.path(request.path_params, "execution_id"), render)
 
 
 async def execution_list_metric(request: Request) -> Response:
     params.checked(request.query_params, ())
-    execution_id: str = request.path_params["execution_id"]
-    name: str = request.path_params["name"]
+    execution_id = params.path(request.path_params, "execution_id")
+    name = params.path(request.path_params, "name")
     found = await _reader(request).list_metric(execution_id, name)
     if found is None:
         return error(404, f"list metric {name!r} of execution {execution_id!r} not found")
