@@ -4,8 +4,8 @@ A real `stepmetrics api` (uvicorn) over the session's real redis-server with
 seeded executions; schemathesis generates requests from `/openapi.json` and
 checks every answer: no server error, status codes and content types the
 document lists, bodies that match its schemas, every request the document
-allows accepted (positive_data_acceptance) and every one it forbids refused
-(negative_data_rejection).
+allows accepted (positive_data_acceptance), every one it forbids refused
+(negative_data_rejection), and no answer without the token (ignored_auth).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ TOKEN = "schema-test-token-0123456789"  # noqa: S105 (a test token)
 T0 = 1_764_000_000_000_000
 CHECKS = (
     "not_a_server_error,status_code_conformance,content_type_conformance,"
-    "response_schema_conformance,positive_data_acceptance,negative_data_rejection"
+    "response_schema_conformance,positive_data_acceptance,negative_data_rejection,ignored_auth"
 )
 # ~20 s on 2 cores; 300 (about 1,800 requests, ~50 s) found nothing more.
 MAX_EXAMPLES = "100"

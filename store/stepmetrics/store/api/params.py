@@ -24,7 +24,7 @@ def _check_text(what: str, value: str, maximum: int = MAX_PARAM_LENGTH) -> str:
 
 
 def path(path_params: Mapping[str, Any], key: str) -> str:
-    """The path parameter `key` (an execution id or a metric name), 1..1024 characters."""
+    """The path parameter `key` (an execution id or a metric name), checked like a query value."""
     return _check_text(f"path parameter {key!r}", path_params[key])
 
 
