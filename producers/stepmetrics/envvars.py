@@ -12,11 +12,17 @@ which may not import each other, still share one definition.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 _T = TypeVar("_T")
+# The password of `scheme://user:password@host` (also in `host` lists and in
+# longer texts), and redis-py's `?password=` query parameter.
+_USERINFO_PASSWORD: Final = re.compile(r"(?P<user>[^\s/@:,]*):[^\s/]*@")
+_QUERY_PASSWORD: Final = re.compile(r"(?P<key>[?&]password=)[^&\s]*", re.IGNORECASE)
+REDACTED: Final = "***"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +35,22 @@ class EnvVar(Generic[_T]):
     allowed: str
 
 
+def redact(text: str) -> str:
+    """`text` (a Redis or Kafka URL, a bootstrap list, a message holding them)
+    with every URL password replaced by `***`: what may be logged or printed.
+
+    `redis://user:secret@host` -> `redis://user:***@host`,
+    `rediss://:secret@host` -> `rediss://:***@host`.
+    """
+    text = _USERINFO_PASSWORD.sub(rf"\g<user>:{REDACTED}@", text)
+    return _QUERY_PASSWORD.sub(rf"\g<key>{REDACTED}", text)
+
+
 def bad_value(name: str, value: object, allowed: str) -> str:
-    """The one wording of a bad setting: `NAME='value' is not allowed: <allowed>`."""
-    return f"{name}={value!r} is not allowed: {allowed}"
+    """The one wording of a bad setting: `NAME='value' is not allowed: <allowed>`
+    (passwords in the value redacted)."""
+    shown = redact(value) if isinstance(value, str) else value
+    return f"{name}={shown!r} is not allowed: {allowed}"
 
 
 def read_env(

@@ -150,6 +150,9 @@ async def test_more_than_one_filter_is_refused(
     [
         ({"limit": "0"}, "limit='0' is not allowed"),
         ({"limit": "x"}, "limit='x' is not allowed"),
+        ({"limit": "+5"}, "limit='+5' is not allowed: an integer 1..10000"),
+        ({"limit": " 5"}, "limit=' 5' is not allowed"),
+        ({"limit": "1_0"}, "limit='1_0' is not allowed"),
         ({"cursor": "garbage"}, "cursor 'garbage' is not valid"),
         ({"pipeline": "p"}, "unknown query parameter 'pipeline'"),
         ({"name": ""}, "query parameter 'name' must be 1..1024 characters"),
@@ -474,3 +477,55 @@ async def test_csv_export_holds_every_list_across_pages(
     assert len(list_rows) == 2 * 1001
     assert {row[1] for row in list_rows} == set(lists)
     assert list_rows[-1][:4] == ["list", "l1000", "1", "1000.5"]
+
+
+async def test_csv_export_neutralises_formula_names_but_keeps_numbers(
+    redis_client: aioredis.Redis, redis_keys: RedisKeys, http: httpx.AsyncClient
+) -> None:
+    await seed_execution(
+        redis_client, redis_keys, "=x", pipeline_name="p", created_us=T0,
+        scalars={"=HYPERLINK(1)": -1.5, "@sum": 2.0, "plain": -0.25},
+        lists={"+list": [-2.0, 3.0], "-neg": [1.0]},
+    )  # fmt: skip
+    answer = await http.get("/api/v1/executions/=x/metrics.csv")
+    assert answer.status_code == 200
+    assert [row.split(",")[:4] for row in answer.text.splitlines()] == [
+        ["kind", "name", "index", "value"],
+        ["scalar", "'=HYPERLINK(1)", "", "-1.5"],
+        ["scalar", "'@sum", "", "2.0"],
+        ["scalar", "plain", "", "-0.25"],
+        ["list", "'+list", "0", "-2.0"],
+        ["list", "'+list", "1", "3.0"],
+        ["list", "'-neg", "0", "1.0"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "fragment"),
+    [
+        ("/api/v1/executions//metrics.csv", "path parameter 'execution_id' must be 1..1024"),
+        ("/api/v1/executions/e-1/list-metrics/" + "n" * 1025, "path parameter 'name' must be"),
+        ("/api/v1/executions/" + "e" * 1025, "path parameter 'execution_id' must be 1..1024"),
+    ],
+)
+async def test_bad_path_parameters_are_400(
+    http: httpx.AsyncClient, path: str, fragment: str
+) -> None:
+    answer = await http.get(path)
+    assert answer.status_code == 400
+    assert fragment in answer.json()["error"]
+    assert len(answer.json()["error"]) < 200
+
+
+async def test_cursors_of_the_longest_ids_are_accepted(
+    redis_client: aioredis.Redis, redis_keys: RedisKeys, http: httpx.AsyncClient
+) -> None:
+    ids = ["\U0001f600" * 255 + tail for tail in "ab"]  # 256 characters, 1,021 UTF-8 bytes
+    for i, execution_id in enumerate(ids):
+        await seed_execution(
+            redis_client, redis_keys, execution_id, pipeline_name="p", created_us=T0 + i
+        )
+    first = _body(await http.get("/api/v1/executions", params={"limit": "1"}))
+    assert len(first["next_cursor"]) > 1024
+    rest = _body(await http.get("/api/v1/executions", params={"cursor": first["next_cursor"]}))
+    assert [e["execution_id"] for e in first["items"] + rest["items"]] == ids[::-1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -98,7 +98,8 @@ class ProcessorSettings:
     topic: str = _ENV["topic"].default
     deadletter_topic: str = _ENV["deadletter_topic"].default
     topic_partitions: int = _ENV["topic_partitions"].default
-    redis_url: str = _ENV["redis_url"].default
+    # Out of repr: the URL may hold a password (log `redact(redis_url)`).
+    redis_url: str = field(default=_ENV["redis_url"].default, repr=False)
     redis_prefix: str = _ENV["redis_prefix"].default
     redis_timeout: float = _ENV["redis_timeout"].default
     group_id: str = _ENV["group_id"].default

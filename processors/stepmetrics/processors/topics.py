@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
+from stepmetrics.envvars import redact
 from stepmetrics.processors.errors import TopicSetupError
 from stepmetrics.processors.settings import ProcessorSettings
 
@@ -52,7 +53,7 @@ async def create_missing_topics(
             counts = await create_missing(admin, names, partitions)
     except (KafkaError, OSError, TimeoutError) as exc:
         raise TopicSetupError(
-            f"could not set up topics {list(names)} on Kafka at {bootstrap}: "
+            f"could not set up topics {list(names)} on Kafka at {redact(bootstrap)}: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
     finally:

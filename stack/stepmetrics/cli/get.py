@@ -12,6 +12,7 @@ import orjson
 
 from stepmetrics.cli.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from stepmetrics.store.client import MetricsClient
+from stepmetrics.store.csv_cells import text_cell
 from stepmetrics.store.errors import StoreError, StoreQueryError, StoreSettingsError
 from stepmetrics.store.paging import METRIC_COLUMNS
 from stepmetrics.store.settings import API_TOKEN, API_URL
@@ -71,15 +72,18 @@ def write_json(items: Sequence[Metric], is_list: bool, out: TextIO) -> None:
 
 
 def write_csv(items: Sequence[Metric], is_list: bool, out: TextIO) -> None:
-    """Scalars: one row each. Lists: one row per value, with its index."""
+    """Scalars: one row each. Lists: one row per value, with its index. Names
+    and ids as text cells that spreadsheets will not run as formulas."""
     writer = csv.writer(out, lineterminator="\n")
     if not is_list:
         writer.writerow(COLUMNS)
-        writer.writerows((m["name"], repr(m["value"]), *_row(m)[1:]) for m in items)
+        for m in items:
+            name, *rest = map(text_cell, _row(m))
+            writer.writerow((name, repr(m["value"]), *rest))
         return
     writer.writerow(("name", "index", "value", *COLUMNS[2:]))
     for item in items:
-        name, rest = _row(item)[0], _row(item)[1:]
+        name, *rest = map(text_cell, _row(item))
         values: list[float] = item["value"]  # type: ignore[assignment]
         writer.writerows((name, i, repr(v), *rest) for i, v in enumerate(values))
 

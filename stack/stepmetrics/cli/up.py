@@ -20,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 
 from stepmetrics.cli.exit_codes import EXIT_FAILED, EXIT_USAGE
+from stepmetrics.envvars import redact
 from stepmetrics.stack.errors import StackError, StackSettingsError
 from stepmetrics.stack.launcher import Launcher, Ports
 from stepmetrics.stack.settings import StackSettings
@@ -33,7 +34,9 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 def ready_line(state: StackState) -> str:
     """The one line that tells people and scripts the stack answers."""
     pairs = [] if state.api is None else [f"api={state.api}"]
-    pairs += [f"kafka={state.kafka}", f"redis={state.redis}", f"token={state.token}"]
+    # Passwords in the URLs stay in the state file (`stepmetrics env`), not on screen.
+    pairs += [f"kafka={redact(state.kafka)}", f"redis={redact(state.redis)}"]
+    pairs.append(f"token={state.token}")
     return "stepmetrics ready: " + " ".join(pairs)
 
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from stepmetrics.envvars import redact
 from stepmetrics.processors.errors import TopicSetupError
 from stepmetrics.processors.settings import DATADIR, DEADLETTER_TOPIC, TOPIC_PARTITIONS
 from stepmetrics.processors.topics import create_missing_topics
@@ -152,7 +153,7 @@ class Launcher:
 
     def _kafka(self) -> str:
         if self.settings.kafka_bootstrap is not None:
-            logger.info("using external Kafka at %s", self.settings.kafka_bootstrap)
+            logger.info("using external Kafka at %s", redact(self.settings.kafka_bootstrap))
             return self.settings.kafka_bootstrap
         port = pick_port(self.ports.kafka, KAFKA_PORT, "kafka")
         broker = self._started(
@@ -165,7 +166,7 @@ class Launcher:
 
     def _redis(self) -> str:
         if self.settings.redis_url is not None:
-            logger.info("using external Redis at %s", self.settings.redis_url)
+            logger.info("using external Redis at %s", redact(self.settings.redis_url))
             return self.settings.redis_url
         port = pick_port(self.ports.redis, REDIS_PORT, "redis")
         server = self._started(

@@ -63,7 +63,8 @@ class StackSettings:
     """
 
     kafka_bootstrap: str | None = None
-    redis_url: str | None = None
+    # Out of repr: the URL may hold a password (log `redact(redis_url)`).
+    redis_url: str | None = field(default=None, repr=False)
     topic: str = TOPIC.default
     deadletter_topic: str = DEADLETTER_TOPIC.default
     topic_partitions: int = TOPIC_PARTITIONS.default

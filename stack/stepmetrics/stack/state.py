@@ -39,7 +39,7 @@ class StackState:
     kafka: str
     topic: str
     deadletter_topic: str
-    redis: str
+    redis: str = field(repr=False)  # may hold a password: in the 0600 file, not in repr
     api: str | None
     token: str = field(repr=False)
     children: dict[str, int] = field(default_factory=dict)

@@ -16,11 +16,13 @@ cursor raises instead of looping. Network failures raise `ApiUnavailableError`
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 import ssl
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -42,6 +44,17 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+def is_loopback(url: str) -> bool:
+    """True if `url` names this machine: `localhost`, 127.0.0.0/8 or ::1."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class _BaseClient:
     """What both clients share: settings, connection options, one query's paging."""
 
@@ -60,6 +73,9 @@ class _BaseClient:
             "headers": headers(settings),
             "timeout": settings.timeout,
             "verify": _ssl_context(),
+            # httpx sends even loopback requests through HTTP(S)_PROXY unless
+            # NO_PROXY covers them: the proxy would see the bearer token.
+            "trust_env": not is_loopback(settings.api_url),
         }
 
     def _paging(self, path: str, filters: tuple[str | None, ...]) -> Paging:

@@ -57,7 +57,8 @@ def _bad(var: EnvVar[Any], value: object, allowed: str) -> StoreSettingsError:
 class StoreSettings:
     """Where the data lives: a Redis URL and the key prefix."""
 
-    redis_url: str = REDIS_URL.default
+    # Out of repr: the URL may hold a password (log `redact(redis_url)`).
+    redis_url: str = field(default=REDIS_URL.default, repr=False)
     redis_prefix: str = REDIS_PREFIX.default
 
     def __post_init__(self) -> None:

@@ -1,7 +1,7 @@
 """JSON wire helpers shared by the reader API and the query library.
 
-Only orjson here: the query library (the base install) imports this module
-without redis or starlette.
+Standard library only: the query library (the base install) imports this
+module without redis or starlette.
 
 - Times: `iso_us(ts_us)` gives ISO 8601 UTC with microseconds and a `Z`;
   `iso_us_many` formats many decimal stamps at once (the cold path of a big
@@ -11,20 +11,20 @@ without redis or starlette.
   "NaN", "Infinity", "-Infinity" (as in the event contract) and are turned back
   into floats by `from_wire_*`.
 - Cursors: opaque URL-safe strings holding the position of the last item of a
-  page: (index score, execution id, metric name).
+  page: (index score, execution id, metric name), as
+  `<score>.<base64url id>.<base64url name>`. Every string of that form
+  (`CURSOR_PATTERN`) is a position, so the API refuses only malformed ones.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import math
+import re
 import time
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
-
-import orjson
 
 from stepmetrics.store.errors import StoreQueryError
 
@@ -36,7 +36,12 @@ NON_FINITE_WIRE: Final[dict[str, float]] = {
     "-Infinity": -math.inf,
 }
 _NAN, _INF, _NEG_INF = NON_FINITE_WIRE
-MAX_CURSOR_LENGTH: Final = 2048
+# Ids and names of up to 256 characters (the event contract's limit) need
+# at most 2 * 1,366 base64 characters; the rest is the score.
+MAX_CURSOR_LENGTH: Final = 4096
+_B64: Final = "(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?"
+CURSOR_PATTERN: Final = rf"^-?[0-9]{{1,19}}\.{_B64}\.{_B64}$"
+_CURSOR_RE: Final = re.compile(CURSOR_PATTERN.replace("$", r"\Z"))
 
 
 @lru_cache(maxsize=8192)
@@ -124,20 +129,23 @@ class Cursor:
         return (self.score, self.execution_id)
 
     def encode(self) -> str:
-        raw = orjson.dumps([self.score, self.execution_id, self.name])
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return f"{self.score}.{_b64(self.execution_id)}.{_b64(self.name)}"
 
     @classmethod
     def decode(cls, text: str) -> Cursor:
         """Parse a cursor made by `encode`; raise `StoreQueryError` if it is not one."""
-        problem = f"cursor {text[:40]!r} is not valid: pass next_cursor of a previous page"
-        if len(text) > MAX_CURSOR_LENGTH:
-            raise StoreQueryError(problem)
-        try:
-            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            score, execution_id, name = orjson.loads(raw)
-        except (binascii.Error, ValueError, TypeError) as exc:
-            raise StoreQueryError(problem) from exc
-        if type(score) is not int or not isinstance(execution_id, str) or not isinstance(name, str):
-            raise StoreQueryError(problem)
-        return cls(score, execution_id, name)
+        if len(text) > MAX_CURSOR_LENGTH or not _CURSOR_RE.match(text):
+            raise StoreQueryError(
+                f"cursor {text[:40]!r} is not valid: pass next_cursor of a previous page"
+            )
+        score, execution_id, name = text.split(".")
+        return cls(int(score), _unb64(execution_id), _unb64(name))
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _unb64(text: str) -> str:
+    # Any bytes are a position: undecodable ones sort where U+FFFD does.
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode(errors="replace")

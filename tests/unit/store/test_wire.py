@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
 from stepmetrics.store.errors import StoreQueryError
 from stepmetrics.store.wire import (
+    CURSOR_PATTERN,
+    MAX_CURSOR_LENGTH,
     Cursor,
     from_wire,
     iso_us,
@@ -56,5 +59,17 @@ def test_cursor_round_trip_and_refusals() -> None:
     assert Cursor.decode(cursor.encode()) == cursor
     assert cursor.position == (1_764_000_000_000_000, "exéc/1")
     for bad in ("", "!!!", "W10", "WyJhIiwiYiIsImMiXQ", "x" * 3000):
+        with pytest.raises(StoreQueryError, match="is not valid"):
+            Cursor.decode(bad)
+
+
+def test_every_cursor_of_the_documented_form_is_a_position() -> None:
+    # The OpenAPI document gives CURSOR_PATTERN: all it allows, the API accepts.
+    assert Cursor.decode("0..") == Cursor(0, "", "")
+    assert Cursor.decode("-12.__8.YQ") == Cursor(-12, "\ufffd\ufffd", "a")
+    longest = Cursor(10**18, "\U0001f600" * 256, "\U0001f600" * 256).encode()
+    assert len(longest) <= MAX_CURSOR_LENGTH
+    assert re.fullmatch(CURSOR_PATTERN, longest)
+    for bad in ("1.a.b", "1.abcde.", "x.a.b", "1.a", "1.YQ.YQ.YQ", "1.YQ.YQ\n"):
         with pytest.raises(StoreQueryError, match="is not valid"):
             Cursor.decode(bad)

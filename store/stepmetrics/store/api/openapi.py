@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any, Final
 
 from stepmetrics.store import endpoints
+from stepmetrics.store.api.params import MAX_PARAM_LENGTH
 from stepmetrics.store.endpoints import PageLimit
-from stepmetrics.store.wire import NON_FINITE_WIRE
+from stepmetrics.store.index import FILTERS
+from stepmetrics.store.wire import CURSOR_PATTERN, MAX_CURSOR_LENGTH, NON_FINITE_WIRE
 
 _TIME: Final = {
     "type": "string",
@@ -18,6 +20,10 @@ _NUMBER: Final = {"oneOf": [{"type": "number"}, {"type": "string", "enum": list(
 _NON_FINITE: Final = ", ".join(f'"{name}"' for name in NON_FINITE_WIRE)
 _NAME: Final = {"type": ["string", "null"]}
 _ERROR: Final = {"$ref": "#/components/schemas/Error"}
+# What the API accepts of every query or path parameter's text.
+_TEXT: Final = {"type": "string", "minLength": 1, "maxLength": MAX_PARAM_LENGTH}
+# Opaque to clients; every string of this form is a position to page from.
+_CURSOR: Final = {"type": "string", "maxLength": MAX_CURSOR_LENGTH, "pattern": CURSOR_PATTERN}
 _ORDER: Final = (
     "Ordered by the execution's creation time (oldest first), then execution id, then metric "
     "name. Page with `next_cursor` until it is null; a page may hold fewer than `limit` items."
@@ -30,7 +36,7 @@ def _param(name: str, description: str, schema: dict[str, Any] | None = None) ->
         "in": "query",
         "required": False,
         "description": description,
-        "schema": schema or {"type": "string"},
+        "schema": schema or _TEXT,
     }
 
 
@@ -41,34 +47,42 @@ def _paging(page: PageLimit) -> list[dict[str, Any]]:
             "page size",
             {"type": "integer", "minimum": 1, "maximum": page.maximum, "default": page.default},
         ),
-        _param("cursor", "the next_cursor of the previous page"),
+        _param("cursor", "the next_cursor of the previous page", _CURSOR),
     ]
 
 
 def _filters() -> list[dict[str, Any]]:
+    """The four filters as one exploded object: at most one may be given."""
     return [
-        _param("name", "metric name"),
-        _param("pipeline_name", "pipeline name"),
-        _param("deployment_name", "deployment name"),
-        _param("execution_id", "execution id"),
+        {
+            "name": "filter",
+            "in": "query",
+            "style": "form",
+            "explode": True,
+            "required": False,
+            "description": "at most one of: " + ", ".join(FILTERS),
+            "schema": {
+                "type": "object",
+                "properties": dict.fromkeys(FILTERS, _TEXT),
+                "additionalProperties": False,
+                "maxProperties": 1,
+            },
+        }
     ]
 
 
+def _answer(description: str, schema: dict[str, Any] = _ERROR) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_REFUSED: Final = {
+    "400": _answer("bad parameter: the error names it and what is allowed"),
+    "401": _answer("missing or wrong token"),
+}
+
+
 def _ok(schema: str, description: str = "OK") -> dict[str, Any]:
-    return {
-        "200": {
-            "description": description,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
-        },
-        "400": {
-            "description": "bad parameter",
-            "content": {"application/json": {"schema": _ERROR}},
-        },
-        "401": {
-            "description": "missing or wrong token",
-            "content": {"application/json": {"schema": _ERROR}},
-        },
-    }
+    return {"200": _answer(description, {"$ref": f"#/components/schemas/{schema}"}), **_REFUSED}
 
 
 def _get(
@@ -86,7 +100,7 @@ def _get(
 
 
 def _path_param(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+    return {"name": name, "in": "path", "required": True, "schema": _TEXT}
 
 
 def _object(properties: dict[str, Any]) -> dict[str, Any]:
@@ -154,13 +168,15 @@ SCHEMAS: Final[dict[str, Any]] = {
 
 def _paths() -> dict[str, Any]:
     execution = [_path_param("execution_id")]
-    not_found = {
-        "404": {"description": "unknown", "content": {"application/json": {"schema": _ERROR}}}
-    }
+    not_found = {"404": _answer("unknown")}
     plain = {"200": {"description": "OK"}}
     return {
         "/healthz": _get("Liveness (no token needed)", plain, secure=False),
-        "/readyz": _get("Readiness: 200 when Redis answers, else 503", plain, secure=False),
+        "/readyz": _get(
+            "Readiness: 200 when Redis answers, else 503",
+            {**plain, "503": _answer("Redis is not reachable")},
+            secure=False,
+        ),
         endpoints.METRICS_PATH: _get(
             "Scalar metrics; at most one filter. " + _ORDER,
             _ok("MetricPage"),
@@ -195,7 +211,7 @@ def _paths() -> dict[str, Any]:
         ),
         endpoints.EXECUTION_CSV_PATH: _get(
             "CSV export: kind,name,index,value,created_at (scalars, then list values by index).",
-            {"200": {"description": "CSV", "content": {"text/csv": {}}}, **not_found},
+            {"200": {"description": "CSV", "content": {"text/csv": {}}}, **_REFUSED, **not_found},
             execution,
         ),
         endpoints.STATS_PATH: _get("Worker counters", _ok("Stats")),

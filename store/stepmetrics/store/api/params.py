@@ -3,18 +3,29 @@ wrong and what is allowed."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Final
+from collections.abc import Collection, Mapping
+from typing import Any, Final
 
 from starlette.datastructures import QueryParams
 
 from stepmetrics.store.endpoints import PageLimit
 from stepmetrics.store.errors import StoreQueryError
 from stepmetrics.store.index import FILTERS, Filter
-from stepmetrics.store.wire import Cursor
+from stepmetrics.store.wire import MAX_CURSOR_LENGTH, Cursor
 
 PAGING: Final = ("limit", "cursor")
 MAX_PARAM_LENGTH: Final = 1024
+
+
+def _check_text(what: str, value: str, maximum: int = MAX_PARAM_LENGTH) -> str:
+    if not value or len(value) > maximum:
+        raise StoreQueryError(f"{what} must be 1..{maximum} characters, got {value!r:.80}")
+    return value
+
+
+def path(path_params: Mapping[str, Any], key: str) -> str:
+    """The path parameter `key` (an execution id or a metric name), checked like a query value."""
+    return _check_text(f"path parameter {key!r}", path_params[key])
 
 
 def checked(params: QueryParams, allowed: Collection[str]) -> dict[str, str]:
@@ -27,12 +38,8 @@ def checked(params: QueryParams, allowed: Collection[str]) -> dict[str, str]:
             )
         if key in found:
             raise StoreQueryError(f"query parameter {key!r} is given more than once")
-        if not value or len(value) > MAX_PARAM_LENGTH:
-            raise StoreQueryError(
-                f"query parameter {key!r} must be 1..{MAX_PARAM_LENGTH} characters, "
-                f"got {value!r:.80}"
-            )
-        found[key] = value
+        maximum = MAX_CURSOR_LENGTH if key == "cursor" else MAX_PARAM_LENGTH
+        found[key] = _check_text(f"query parameter {key!r}", value, maximum)
     return found
 
 
@@ -51,10 +58,8 @@ def limit(params: dict[str, str], page: PageLimit) -> int:
     if raw is None:
         return page.default
     maximum = page.maximum
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
+    # Decimal digits only: int() alone would also take " 5", "+5" and "1_0".
+    value = int(raw) if raw.isascii() and raw.isdigit() else 0
     if not 1 <= value <= maximum:
         raise StoreQueryError(f"limit={raw!r:.40} is not allowed: an integer 1..{maximum}")
     return value

@@ -19,6 +19,7 @@ from stepmetrics.store import endpoints
 from stepmetrics.store.api import params
 from stepmetrics.store.api.cache import ResponseCache
 from stepmetrics.store.api.responses import JSONResponse, error
+from stepmetrics.store.csv_cells import text_cell
 from stepmetrics.store.endpoints import (
     EXECUTIONS_PAGE,
     LIST_METRICS_PAGE,
@@ -134,7 +135,7 @@ async def executions(request: Request) -> Response:
 
 
 async def _detail(request: Request) -> ExecutionDetail | Response:
-    execution_id: str = request.path_params["execution_id"]
+    execution_id = params.path(request.path_params, "execution_id")
     detail = await _reader(request).execution(execution_id)
     if detail is None:
         return error(404, f"execution {execution_id!r} not found")
@@ -150,13 +151,13 @@ async def execution(request: Request) -> Response:
         return JSONResponse(detail)
 
     params.checked(request.query_params, ())
-    return await cached(request, request.path_params["execution_id"], render)
+    return await cached(request, params.path(request.path_params, "execution_id"), render)
 
 
 async def execution_list_metric(request: Request) -> Response:
     params.checked(request.query_params, ())
-    execution_id: str = request.path_params["execution_id"]
-    name: str = request.path_params["name"]
+    execution_id = params.path(request.path_params, "execution_id")
+    name = params.path(request.path_params, "name")
     found = await _reader(request).list_metric(execution_id, name)
     if found is None:
         return error(404, f"list metric {name!r} of execution {execution_id!r} not found")
@@ -179,10 +180,14 @@ async def execution_csv(request: Request) -> Response:
 async def _csv_chunks(reader: MetricsReader, detail: ExecutionDetail) -> AsyncIterator[str]:
     """kind,name,index,value,created_at: scalars first, then each list's values
     by index, one page of lists at a time (memory stays at one page); values
-    as Python writes floats (`nan`, `inf`, `-inf`)."""
+    as Python writes floats (`nan`, `inf`, `-inf`); names as text cells that
+    spreadsheets will not run (`stepmetrics.store.csv_cells`)."""
     yield _csv_rows(
         [("kind", "name", "index", "value", "created_at")]
-        + [("scalar", m["name"], "", repr(m["value"]), m["created_at"]) for m in detail["scalars"]]
+        + [
+            ("scalar", text_cell(m["name"]), "", repr(m["value"]), m["created_at"])
+            for m in detail["scalars"]
+        ]
     )
     flt: Filter = ("execution_id", detail["execution_id"])
     cursor = None
@@ -191,7 +196,7 @@ async def _csv_chunks(reader: MetricsReader, detail: ExecutionDetail) -> AsyncIt
             flt, limit=LIST_METRICS_PAGE.maximum, cursor=cursor
         )
         for item in lists:
-            name, created = item["name"], item["created_at"]
+            name, created = text_cell(item["name"]), item["created_at"]
             values = cast(list[float], item["value"])
             yield _csv_rows(("list", name, i, repr(v), created) for i, v in enumerate(values))
         if cursor is None:
