@@ -24,7 +24,7 @@ from stepmetrics.processors.deadletter import DeadLetter, RawMessage
 from stepmetrics.processors.handler import BatchHandler
 from stepmetrics.processors.ready import WORKER_READY
 from stepmetrics.processors.settings import ProcessorSettings
-from stepmetrics.processors.transport import SCHEME, WorkerApp
+from stepmetrics.processors.transport import SCHEME, WorkerApp, broker_credentials
 from stepmetrics.processors.writes.writer import MetricsWriter
 
 logger = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
     app = WorkerApp(
         settings.group_id,
         broker=[f"{SCHEME}://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
+        broker_credentials=broker_credentials(settings.kafka_security),
         value_serializer="raw",
         key_serializer="raw",
         store="memory://",

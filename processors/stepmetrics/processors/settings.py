@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from stepmetrics.envvars import EnvVar, bad_value, read_env
 from stepmetrics.processors.errors import ProcessorSettingsError
+from stepmetrics.producers.errors import SettingsError
+from stepmetrics.producers.security import ENV_VARS as KAFKA_SECURITY_ENV_VARS
+from stepmetrics.producers.security import KafkaSecurity
 from stepmetrics.producers.settings import BOOTSTRAP, TOPIC
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.settings import REDIS_PREFIX, REDIS_URL
@@ -60,7 +63,8 @@ _ENV: Final[dict[str, EnvVar[Any]]] = {
         "STEPMETRICS_WORKER_LOG_LEVEL", "info", lambda raw: raw.strip().lower(), "a level name"
     ),
 }
-ENV_VARS: Final[frozenset[str]] = frozenset(v.name for v in _ENV.values())
+# The Kafka security variables are the SDK's (one definition for every client).
+ENV_VARS: Final[frozenset[str]] = frozenset(v.name for v in _ENV.values()) | KAFKA_SECURITY_ENV_VARS
 _FLOATS: Final = tuple(name for name, var in _ENV.items() if var.parse is float)
 
 
@@ -70,6 +74,8 @@ class ProcessorSettings:
 
     Timeouts and intervals are seconds. Short Kafka timeouts suit the local
     broker (a first group join waits about half the session timeout).
+    `kafka_security` (TLS, SASL) applies to the consumer, the dead-letter
+    producer and the topic administration alike.
     """
 
     kafka_bootstrap: str = _ENV["kafka_bootstrap"].default
@@ -90,6 +96,7 @@ class ProcessorSettings:
     max_backoff: float = _ENV["max_backoff"].default
     datadir: str = _ENV["datadir"].default
     log_level: str = _ENV["log_level"].default
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
     def __post_init__(self) -> None:
         if not self.deadletter_topic:
@@ -120,7 +127,11 @@ class ProcessorSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ProcessorSettings:
         """Read every `STEPMETRICS_*` variable the worker uses; unset or empty = default."""
-        return cls(**read_env(_ENV, environ, ProcessorSettingsError))
+        try:
+            security = KafkaSecurity.from_env(environ)
+        except SettingsError as exc:
+            raise ProcessorSettingsError(str(exc)) from exc
+        return cls(**read_env(_ENV, environ, ProcessorSettingsError), kafka_security=security)
 
     @property
     def keys(self) -> RedisKeys:

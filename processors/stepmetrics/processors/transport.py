@@ -7,6 +7,11 @@ every fetch for the whole wait, which made record-to-queryable latency
 ~0.4 s median and ~0.75 s worst case. This transport is faust's own, with only
 that number taken from `ProcessorSettings.fetch_max_wait`.
 
+`broker_credentials` turns the worker's `KafkaSecurity` into faust's
+credentials object, which faust's driver converts back into the same aiokafka
+keyword arguments for its consumer and its producer (dead letters, topic
+creation) in `credentials_to_aiokafka_auth`.
+
 Registered for the broker URL scheme `stepmetrics://` through the
 `faust.transports` entry point (pyproject.toml), faust's plugin mechanism.
 """
@@ -17,6 +22,9 @@ from typing import Any, cast
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types.auth import CredentialsT
+
+from stepmetrics.producers.security import KafkaSecurity
 
 SCHEME = "stepmetrics"
 
@@ -25,6 +33,21 @@ class WorkerApp(faust.App):
     """The worker's faust app: carries the fetch wait `_ConsumerThread` applies."""
 
     stepmetrics_fetch_max_wait: float = 1.5  # faust's own value until set
+
+
+def broker_credentials(security: KafkaSecurity) -> CredentialsT | None:
+    """faust's `broker_credentials` for `security`; None for plaintext."""
+    context = security.ssl_context()
+    if security.sasl:
+        return faust.SASLCredentials(
+            username=security.sasl_username,
+            password=security.sasl_password,
+            mechanism=security.sasl_mechanism,
+            ssl_context=context,  # faust: a context makes it SASL_SSL
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
