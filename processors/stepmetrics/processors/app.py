@@ -66,6 +66,9 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         producer_acks=-1,
         # Envelopes are up to ~1 MB: fetch several per partition per round trip.
         consumer_max_fetch_size=8 * 1024 * 1024,
+        # No leader-only feature is used: do not declare faust's
+        # `<group>-__assignor-__leader` topic (it would need Create on Kafka).
+        topic_disable_leader=True,
     )
     app.stepmetrics_fetch_max_wait = settings.fetch_max_wait
     source = app.topic(settings.topic, value_serializer="raw", key_serializer="raw")
