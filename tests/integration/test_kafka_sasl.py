@@ -15,8 +15,6 @@ reach faust's consumer and producer unchanged.)
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -33,7 +31,7 @@ from stepmetrics.producers.security import (
 )
 from stepmetrics.stack.services import ManagedProcess, free_port, start_broker
 from tests.support.sdk import settings_for
-from tests.support.worker import REPO
+from tests.support.worker import run_worker
 
 PASSWORD = "scram-pa55word-never-printed"  # noqa: S105 (a test secret)
 SCRAM = {
@@ -54,15 +52,7 @@ def auth_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedPro
 def test_the_worker_speaks_scram_and_says_why_it_was_refused(auth_broker: ManagedProcess) -> None:
     env = {"PATH": "/usr/bin:/bin", "STEPMETRICS_KAFKA_BOOTSTRAP": auth_broker.address, **SCRAM}
     env["STEPMETRICS_WORKER_LOG_LEVEL"] = "debug"
-    done = subprocess.run(
-        [sys.executable, "-m", "stepmetrics.cli.worker"],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_worker(env)
     assert done.returncode == EXIT_USAGE, done.stderr[-2000:]
     assert "SCRAM reply without server signature" in done.stderr
     assert SASL_PASSWORD.name in done.stderr

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,7 +30,7 @@ from stepmetrics.producers.security import (
 from stepmetrics.stack.services import ManagedProcess
 from tests.support.tls import Certificates, TlsBroker, make_certificates, start_tls_broker
 from tests.support.web_stack import start_web_stack
-from tests.support.worker import REPO
+from tests.support.worker import run_worker
 
 SCALARS = """
 from stepmetrics.sdk import CraftAiSdk
@@ -48,23 +46,26 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
 
 
 @pytest.fixture(scope="module")
-def tls_broker(
+def brokers(
     tmp_path_factory: pytest.TempPathFactory, certs: Certificates
-) -> Iterator[TlsBroker]:
-    """TLS with server authentication only (what managed Kafka usually offers)."""
-    broker = start_tls_broker(tmp_path_factory.mktemp("tls"), certs, require_client_cert=False)
-    yield broker
-    broker.stop()
+) -> Iterator[dict[bool, TlsBroker]]:
+    """By "mutual": False, server authentication only (what managed Kafka
+    usually offers); True, stunnel also refuses a client without a
+    certificate the CA signed."""
+    started: dict[bool, TlsBroker] = {}
+    try:
+        for mutual in (False, True):
+            workdir = tmp_path_factory.mktemp("mtls" if mutual else "tls")
+            started[mutual] = start_tls_broker(workdir, certs, require_client_cert=mutual)
+        yield started
+    finally:
+        for broker in started.values():
+            broker.stop()
 
 
 @pytest.fixture(scope="module")
-def mtls_broker(
-    tmp_path_factory: pytest.TempPathFactory, certs: Certificates
-) -> Iterator[TlsBroker]:
-    """Mutual TLS: stunnel refuses a client without a certificate the CA signed."""
-    broker = start_tls_broker(tmp_path_factory.mktemp("mtls"), certs, require_client_cert=True)
-    yield broker
-    broker.stop()
+def tls_broker(brokers: dict[bool, TlsBroker]) -> TlsBroker:
+    return brokers[False]
 
 
 def tls_env(ca: Path, client: Certificates | None = None) -> dict[str, str]:
@@ -81,12 +82,12 @@ def tls_env(ca: Path, client: Certificates | None = None) -> dict[str, str]:
 @pytest.mark.parametrize("mutual", [False, True], ids=["server-auth", "mutual-tls"])
 def test_the_pipeline_runs_over_tls(
     tmp_path: Path,
-    request: pytest.FixtureRequest,
+    brokers: dict[bool, TlsBroker],
     certs: Certificates,
     redis_server: ManagedProcess,
     mutual: bool,
 ) -> None:
-    broker: TlsBroker = request.getfixturevalue("mtls_broker" if mutual else "tls_broker")
+    broker = brokers[mutual]
     env = tls_env(certs.ca, certs if mutual else None)
     stack = start_web_stack(tmp_path, broker.address, redis_server.address, env)
     try:
@@ -126,30 +127,22 @@ async def test_the_host_name_is_checked(tls_broker: TlsBroker, certs: Certificat
         await asyncio.open_connection(host, int(port), ssl=context, server_hostname="kafka.invalid")
     _, writer = await asyncio.open_connection("localhost", int(port), ssl=context)
     writer.close()
+    await writer.wait_closed()
 
 
 async def test_mutual_tls_refuses_a_client_without_certificate(
-    mtls_broker: TlsBroker, certs: Certificates
+    brokers: dict[bool, TlsBroker], certs: Certificates
 ) -> None:
     security = KafkaSecurity("SSL", ssl_cafile=str(certs.ca))
     with pytest.raises(TopicSetupError, match="certificate required"):
-        await create_missing_topics(mtls_broker.address, ["never-made"], 1, security=security)
+        await create_missing_topics(brokers[True].address, ["never-made"], 1, security=security)
 
 
 def test_the_worker_stops_at_start_up_on_a_wrong_ca(
     tls_broker: TlsBroker, certs: Certificates
 ) -> None:
     env = {"PATH": "/usr/bin:/bin", "STEPMETRICS_KAFKA_BOOTSTRAP": tls_broker.address}
-    env |= tls_env(certs.other_ca)
-    done = subprocess.run(
-        [sys.executable, "-m", "stepmetrics.cli.worker"],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_worker(env | tls_env(certs.other_ca))
     assert done.returncode == EXIT_USAGE, done.stderr[-2000:]
     assert "CERTIFICATE_VERIFY_FAILED" in done.stderr
     assert SSL_CAFILE.name in done.stderr
