@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from stepmetrics.processors.deadletter import TRUNCATED_HEADER, LetterRecord
 from stepmetrics.stack.services import ManagedProcess, start_redis
@@ -282,3 +283,22 @@ async def _committed_total(bootstrap: str, topic: str, group: str) -> int:
         await consumer.stop()
     assert len(offsets) == 4
     return sum(offset or 0 for offset in offsets)
+
+
+async def test_the_worker_needs_no_topic_but_its_own_two(
+    broker: ManagedProcess, topic: str, env: dict[str, str], spawn: Spawn
+) -> None:
+    # Managed Kafka rarely grants Create: the worker must not declare faust's
+    # leader-election topic (it uses no leader-only feature), only the metrics
+    # topic and its dead-letter topic (docs/deployment.md, Kafka ACLs).
+    worker = spawn(env, "worker")
+    await worker.start()
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker.address)
+    await admin.start()
+    try:
+        names = set(await admin.list_topics())
+    finally:
+        await admin.close()
+    await worker.stop()
+    assert {topic, topic + ".deadletter"} <= names
+    assert not {name for name in names if name.startswith(topic + "-")}, names

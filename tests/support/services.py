@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from aiokafka.admin import AIOKafkaAdminClient
-
-from stepmetrics.processors.topics import create_missing
+from stepmetrics.processors.topics import create_missing_topics
+from stepmetrics.producers.security import KafkaSecurity
 from stepmetrics.producers.settings import BOOTSTRAP, TOPIC
 from stepmetrics.stack.launcher import Launcher, Ports
 from stepmetrics.stack.services import ManagedProcess, free_port
@@ -82,14 +81,14 @@ def service_pool(
             managed.stop()
 
 
-async def create_topic(bootstrap: str, name: str, partitions: int = DEFAULT_PARTITIONS) -> str:
+async def create_topic(
+    bootstrap: str,
+    name: str,
+    partitions: int = DEFAULT_PARTITIONS,
+    security: KafkaSecurity | None = None,
+) -> str:
     """Create `name` with an explicit partition count (Tansu auto-creation gives 4)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await create_missing(admin, [name], partitions)
-    finally:
-        await admin.close()
+    await create_missing_topics(bootstrap, [name], partitions, security=security)
     return name
 
 

@@ -14,13 +14,14 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from stepmetrics.producers.security import KafkaSecurity
 from stepmetrics.stack.apps import API, WORKER, api_ready, worker_ready
 from stepmetrics.stack.services import ManagedProcess, free_port
 from tests.support.services import create_topic
@@ -40,16 +41,21 @@ class WebStack:
     redis: str
     prefix: str
     processes: list[ManagedProcess]
+    kafka_env: Mapping[str, str] = field(default_factory=dict)  # TLS / SASL variables
 
     def step(self, execution_id: str, code: str, *, pipeline: str, deployment: str) -> None:
         """Run `code` as a step process of `execution_id` (it must flush itself)."""
-        env = _base_env() | {
-            "STEPMETRICS_KAFKA_BOOTSTRAP": self.kafka,
-            "STEPMETRICS_TOPIC": self.topic,
-            "STEPMETRICS_EXECUTION_ID": execution_id,
-            "STEPMETRICS_PIPELINE_NAME": pipeline,
-            "STEPMETRICS_DEPLOYMENT_NAME": deployment,
-        }
+        env = (
+            _base_env()
+            | dict(self.kafka_env)
+            | {
+                "STEPMETRICS_KAFKA_BOOTSTRAP": self.kafka,
+                "STEPMETRICS_TOPIC": self.topic,
+                "STEPMETRICS_EXECUTION_ID": execution_id,
+                "STEPMETRICS_PIPELINE_NAME": pipeline,
+                "STEPMETRICS_DEPLOYMENT_NAME": deployment,
+            }
+        )
         done = subprocess.run(
             [sys.executable, "-c", code], env=env, capture_output=True, timeout=90, check=False
         )
@@ -112,28 +118,40 @@ def _wait(process: ManagedProcess, ready: Callable[[ManagedProcess], bool], time
         time.sleep(0.05)
 
 
-def start_web_stack(workdir: Path, kafka: str, redis: str) -> WebStack:
-    """Start a worker and an API on a fresh topic and key prefix."""
+def start_web_stack(
+    workdir: Path, kafka: str, redis: str, kafka_env: Mapping[str, str] | None = None
+) -> WebStack:
+    """Start a worker and an API on a fresh topic and key prefix.
+
+    `kafka_env`: the Kafka security variables (TLS, SASL) of the topic
+    creation, the worker and the steps.
+    """
+    kafka_env = dict(kafka_env or {})
     tag = uuid.uuid4().hex[:8]
-    topic = asyncio.run(create_topic(kafka, f"metrics-web-{tag}"))
+    security = KafkaSecurity.from_env(kafka_env)
+    topic = asyncio.run(create_topic(kafka, f"metrics-web-{tag}", security=security))
     prefix = f"t-web-{tag}"
     port = free_port()
     api_url = f"http://127.0.0.1:{port}"
-    env = _base_env() | {
-        "STEPMETRICS_KAFKA_BOOTSTRAP": kafka,
-        "STEPMETRICS_TOPIC": topic,
-        "STEPMETRICS_REDIS_URL": redis,
-        "STEPMETRICS_REDIS_PREFIX": prefix,
-        "STEPMETRICS_WORKER_GROUP": f"web-{tag}",
-        "STEPMETRICS_WORKER_DATADIR": str(workdir / "worker-data"),
-        "STEPMETRICS_KAFKA_SESSION_TIMEOUT": "4",
-        "STEPMETRICS_API_TOKEN": TOKEN,
-        "STEPMETRICS_API_HOST": "127.0.0.1",
-        "STEPMETRICS_API_PORT": str(port),
-    }
+    env = (
+        _base_env()
+        | kafka_env
+        | {
+            "STEPMETRICS_KAFKA_BOOTSTRAP": kafka,
+            "STEPMETRICS_TOPIC": topic,
+            "STEPMETRICS_REDIS_URL": redis,
+            "STEPMETRICS_REDIS_PREFIX": prefix,
+            "STEPMETRICS_WORKER_GROUP": f"web-{tag}",
+            "STEPMETRICS_WORKER_DATADIR": str(workdir / "worker-data"),
+            "STEPMETRICS_KAFKA_SESSION_TIMEOUT": "4",
+            "STEPMETRICS_API_TOKEN": TOKEN,
+            "STEPMETRICS_API_HOST": "127.0.0.1",
+            "STEPMETRICS_API_PORT": str(port),
+        }
+    )
     worker = WORKER.start(workdir, kafka, env)
     api = API.start(workdir, api_url, env)
-    stack = WebStack(api_url, kafka, topic, redis, prefix, [worker, api])
+    stack = WebStack(api_url, kafka, topic, redis, prefix, [worker, api], kafka_env)
     try:
         _wait(api, api_ready, 30)
         _wait(worker, worker_ready, 60)

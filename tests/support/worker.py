@@ -6,6 +6,7 @@ import asyncio
 import os
 import random
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -41,6 +42,19 @@ def worker_env(
         "STEPMETRICS_WORKER_BATCH_SIZE": "20",
         "STEPMETRICS_WORKER_DATADIR": str(Path(os.environ.get("TMPDIR", "/tmp")) / group),
     }
+
+
+def run_worker(env: dict[str, str], within: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """`python -m stepmetrics.cli.worker` run to its exit (for start-up failures)."""
+    return subprocess.run(
+        [sys.executable, "-m", "stepmetrics.cli.worker"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=within,
+        check=False,
+    )
 
 
 class WorkerProcess:

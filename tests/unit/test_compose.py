@@ -94,6 +94,21 @@ def test_app_services_set_only_variables_settings_read(compose: dict[str, Any]) 
         assert ours <= known, f"{name} sets variables no settings read: {sorted(ours - known)}"
 
 
+def test_commented_examples_set_only_variables_settings_read() -> None:
+    # The commented managed-Kafka section is what users uncomment: it must be right too.
+    text = (ROOT / "docker-compose.yml").read_text()
+    commented = set(re.findall(r"^\s*#\s*(STEPMETRICS_[A-Z_]+):", text, flags=re.MULTILINE))
+    assert {
+        "STEPMETRICS_KAFKA_SECURITY_PROTOCOL",
+        "STEPMETRICS_KAFKA_SASL_MECHANISM",
+        "STEPMETRICS_KAFKA_SASL_USERNAME",
+        "STEPMETRICS_KAFKA_SASL_PASSWORD",
+        "STEPMETRICS_KAFKA_SSL_CAFILE",
+    } <= commented
+    unknown = commented - _known_vars()
+    assert not unknown, f"docker-compose.yml comments set variables no settings read: {unknown}"
+
+
 def test_infrastructure(compose: dict[str, Any]) -> None:
     services = compose["services"]
     kafka = services["kafka"]

@@ -33,8 +33,18 @@ def test_missing_redis_as_non_root_says_what_to_install(tmp_path: Path) -> None:
     assert "sudo apt-get install redis-server" in result.stderr
 
 
-def test_present_redis_needs_nothing(tmp_path: Path) -> None:
+def test_present_tools_need_nothing(tmp_path: Path) -> None:
+    _tool(tmp_path, "id", "echo 1000")
+    for name in ("redis-server", "stunnel4", "openssl"):
+        _tool(tmp_path, name, "exit 0")
+    result = _run(tmp_path)
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_missing_tls_tools_are_named(tmp_path: Path) -> None:
     _tool(tmp_path, "id", "echo 1000")
     _tool(tmp_path, "redis-server", "exit 0")
     result = _run(tmp_path)
-    assert (result.returncode, result.stderr) == (0, "")
+    assert result.returncode == 1
+    assert "missing system packages: stunnel4 openssl" in result.stderr
+    assert "sudo apt-get install stunnel4 openssl" in result.stderr

@@ -25,7 +25,7 @@ from stepmetrics.processors.deadletter import DeadLetter, RawMessage
 from stepmetrics.processors.handler import BatchHandler
 from stepmetrics.processors.ready import WORKER_READY
 from stepmetrics.processors.settings import ProcessorSettings
-from stepmetrics.processors.transport import SCHEME, WorkerApp
+from stepmetrics.processors.transport import SCHEME, WorkerApp, broker_credentials
 from stepmetrics.processors.writes.writer import MetricsWriter
 from stepmetrics.store.stats import add_to_counter
 
@@ -54,6 +54,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
     app = WorkerApp(
         settings.group_id,
         broker=[f"{SCHEME}://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
+        broker_credentials=broker_credentials(settings.kafka_security),
         value_serializer="raw",
         key_serializer="raw",
         store="memory://",
@@ -67,6 +68,9 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         consumer_max_fetch_size=settings.max_partition_fetch_bytes,
         # Dead letters are its only records, each within the budget by construction.
         producer_max_request_size=max(settings.deadletter_max_bytes, 1_000_000),
+        # No leader-only feature is used: do not declare faust's
+        # `<group>-__assignor-__leader` topic (it would need Create on Kafka).
+        topic_disable_leader=True,
     )
     app.stepmetrics_fetch_max_wait = settings.fetch_max_wait
     app.stepmetrics_fetch_max_bytes = settings.fetch_max_bytes

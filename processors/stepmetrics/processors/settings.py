@@ -13,6 +13,9 @@ from stepmetrics.envvars import EnvVar, bad_value, read_env
 from stepmetrics.processors.deadletter import MIN_DEAD_LETTER_BYTES
 from stepmetrics.processors.errors import ProcessorSettingsError
 from stepmetrics.processors.writes.reduce import DEFAULT_MAX_PRODUCERS
+from stepmetrics.producers.errors import SettingsError
+from stepmetrics.producers.security import ENV_VARS as KAFKA_SECURITY_ENV_VARS
+from stepmetrics.producers.security import KafkaSecurity
 from stepmetrics.producers.settings import BOOTSTRAP, TOPIC
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.settings import REDIS_PREFIX, REDIS_URL
@@ -74,7 +77,8 @@ _ENV: Final[dict[str, EnvVar[Any]]] = {
         "STEPMETRICS_WORKER_LOG_LEVEL", "info", lambda raw: raw.strip().lower(), "a level name"
     ),
 }
-ENV_VARS: Final[frozenset[str]] = frozenset(v.name for v in _ENV.values())
+# The Kafka security variables are the SDK's (one definition for every client).
+ENV_VARS: Final[frozenset[str]] = frozenset(v.name for v in _ENV.values()) | KAFKA_SECURITY_ENV_VARS
 _MINIMUMS: Final = {
     "topic_partitions": 1,
     "batch_size": 1,
@@ -92,6 +96,8 @@ class ProcessorSettings:
 
     Timeouts and intervals are seconds. Short Kafka timeouts suit the local
     broker (a first group join waits about half the session timeout).
+    `kafka_security` (TLS, SASL) applies to the consumer, the dead-letter
+    producer and the topic administration alike.
     """
 
     kafka_bootstrap: str = _ENV["kafka_bootstrap"].default
@@ -117,6 +123,7 @@ class ProcessorSettings:
     max_backoff: float = _ENV["max_backoff"].default
     datadir: str = _ENV["datadir"].default
     log_level: str = _ENV["log_level"].default
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
     def __post_init__(self) -> None:
         if not self.deadletter_topic:
@@ -150,7 +157,11 @@ class ProcessorSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ProcessorSettings:
         """Read every `STEPMETRICS_*` variable the worker uses; unset or empty = default."""
-        return cls(**read_env(_ENV, environ, ProcessorSettingsError))
+        try:
+            security = KafkaSecurity.from_env(environ)
+        except SettingsError as exc:
+            raise ProcessorSettingsError(str(exc)) from exc
+        return cls(**read_env(_ENV, environ, ProcessorSettingsError), kafka_security=security)
 
     @property
     def keys(self) -> RedisKeys:

@@ -9,8 +9,11 @@ the metrics topic and its dead-letter topic itself when missing, with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import ssl
 from collections.abc import Sequence
+from typing import Final
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
@@ -18,8 +21,19 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from stepmetrics.envvars import redact
 from stepmetrics.processors.errors import TopicSetupError
 from stepmetrics.processors.settings import ProcessorSettings
+from stepmetrics.producers.security import (
+    SASL_PASSWORD,
+    SASL_USERNAME,
+    SSL_CAFILE,
+    SSL_CERTFILE,
+    SSL_KEYFILE,
+    KafkaSecurity,
+)
 
 logger = logging.getLogger(__name__)
+# How long the TLS diagnosis of a failed bootstrap may take (connect, handshake, alert).
+_PROBE_SECONDS: Final = 5.0
+_PROBE_READ_SECONDS: Final = 0.5
 
 
 async def create_worker_topics(settings: ProcessorSettings) -> dict[str, int]:
@@ -29,11 +43,21 @@ async def create_worker_topics(settings: ProcessorSettings) -> dict[str, int]:
         TopicSetupError: the broker could not be reached or refused.
     """
     names = [settings.topic, settings.deadletter_topic]
-    return await create_missing_topics(settings.kafka_bootstrap, names, settings.topic_partitions)
+    return await create_missing_topics(
+        settings.kafka_bootstrap,
+        names,
+        settings.topic_partitions,
+        security=settings.kafka_security,
+    )
 
 
 async def create_missing_topics(
-    bootstrap: str, names: Sequence[str], partitions: int, *, within: float | None = None
+    bootstrap: str,
+    names: Sequence[str],
+    partitions: int,
+    *,
+    within: float | None = None,
+    security: KafkaSecurity | None = None,
 ) -> dict[str, int]:
     """Connect to `bootstrap` and create each topic of `names` that is missing;
     return each topic's partition count (see `create_missing`).
@@ -41,25 +65,64 @@ async def create_missing_topics(
     Args:
         within: seconds the whole setup may take; None: each broker request
             may take 15 s.
+        security: TLS and SASL of the connection; None: plaintext.
 
     Raises:
         TopicSetupError: the broker could not be reached (in time) or refused.
     """
     request_ms = 15_000 if within is None else int(within * 1000)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=request_ms)
+    security = security or KafkaSecurity()
+    auth = security.aiokafka_kwargs()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=request_ms, **auth)
     try:
         async with asyncio.timeout(within):
             await admin.start()
             counts = await create_missing(admin, names, partitions)
-    except (KafkaError, OSError, TimeoutError) as exc:
+    # KeyError: aiokafka's SCRAM client, on a server-final message without a
+    # verifier (how some brokers, Tansu among them, refuse an unknown user).
+    except (KafkaError, OSError, TimeoutError, KeyError) as exc:
+        why = await tls_failure(bootstrap, security) if security.tls else ""
+        if isinstance(exc, KeyError):
+            why += (
+                " (a SCRAM reply without server signature: unknown user or wrong"
+                f" password; see {SASL_USERNAME.name}, {SASL_PASSWORD.name})"
+            )
         raise TopicSetupError(
             f"could not set up topics {list(names)} on Kafka at {redact(bootstrap)}: "
-            f"{type(exc).__name__}: {exc}"
+            f"{type(exc).__name__}: {exc}{why}"
         ) from exc
     finally:
         await admin.close()
     logger.info("topics ready: %s", counts)
     return counts
+
+
+async def tls_failure(bootstrap: str, security: KafkaSecurity) -> str:
+    """Why TLS with the first bootstrap server fails ("; ..."), or "" if it does not.
+
+    aiokafka only logs the TLS error of a failed bootstrap and raises "Unable
+    to bootstrap": this repeats the handshake (and waits briefly for the alert
+    a broker sends when it refuses the client certificate) to say why.
+    """
+    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+    try:
+        async with asyncio.timeout(_PROBE_SECONDS):
+            reader, writer = await asyncio.open_connection(
+                host, int(port), ssl=security.ssl_context()
+            )
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(reader.read(1), _PROBE_READ_SECONDS)
+            finally:
+                writer.close()
+                with contextlib.suppress(OSError, ssl.SSLError):
+                    await writer.wait_closed()
+    except ssl.SSLError as exc:
+        files = ", ".join(v.name for v in (SSL_CAFILE, SSL_CERTFILE, SSL_KEYFILE))
+        return f"; TLS with {host}:{port} failed: {exc} (see {files})"
+    except (OSError, TimeoutError, ValueError):
+        return ""
+    return ""
 
 
 async def create_missing(

@@ -10,6 +10,11 @@ aiokafka's `fetch_max_bytes` at its default (50 MiB); it comes from
 `ProcessorSettings.fetch_max_bytes` here (the per-partition bound is faust's
 own `consumer_max_fetch_size` setting, which the app sets).
 
+`broker_credentials` turns the worker's `KafkaSecurity` into faust's
+credentials object, which faust's driver converts back into the same aiokafka
+keyword arguments for its consumer and its producer (dead letters, topic
+creation) in `credentials_to_aiokafka_auth`.
+
 Registered for the broker URL scheme `stepmetrics://` through the
 `faust.transports` entry point (pyproject.toml), faust's plugin mechanism.
 """
@@ -20,6 +25,9 @@ from typing import Any, cast
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types.auth import CredentialsT
+
+from stepmetrics.producers.security import KafkaSecurity
 
 SCHEME = "stepmetrics"
 
@@ -29,6 +37,21 @@ class WorkerApp(faust.App):
 
     stepmetrics_fetch_max_wait: float = 1.5  # faust's own value until set
     stepmetrics_fetch_max_bytes: int = 52_428_800  # aiokafka's own value until set
+
+
+def broker_credentials(security: KafkaSecurity) -> CredentialsT | None:
+    """faust's `broker_credentials` for `security`; None for plaintext."""
+    context = security.ssl_context()
+    if security.sasl:
+        return faust.SASLCredentials(
+            username=security.sasl_username,
+            password=security.sasl_password,
+            mechanism=security.sasl_mechanism,
+            ssl_context=context,  # faust: a context makes it SASL_SSL
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):

@@ -120,19 +120,7 @@ class Delivery:
 
     async def _ensure_producer(self) -> Any:
         if self._producer is None:
-            from aiokafka import AIOKafkaProducer  # lazy: keeps `import` of the SDK light
-
-            s = self._settings
-            producer = AIOKafkaProducer(
-                bootstrap_servers=s.bootstrap,
-                client_id="stepmetrics-sdk",
-                acks="all" if s.acks == "all" else 1,
-                compression_type=None if s.compression == "none" else s.compression,
-                enable_idempotence=s.enable_idempotence,
-                request_timeout_ms=s.request_timeout_ms,
-                max_batch_size=1_048_576,
-                linger_ms=0,  # the SDK lingers itself, before coalescing
-            )
+            producer = new_producer(self._settings)
             try:
                 await producer.start()
             except BaseException:
@@ -141,3 +129,21 @@ class Delivery:
                 raise
             self._producer = producer
         return self._producer
+
+
+def new_producer(settings: ProducerSettings) -> Any:
+    """The SDK's aiokafka producer for `settings`, not started yet."""
+    from aiokafka import AIOKafkaProducer  # lazy: keeps `import` of the SDK light
+
+    s = settings
+    return AIOKafkaProducer(
+        bootstrap_servers=s.bootstrap,
+        client_id="stepmetrics-sdk",
+        acks="all" if s.acks == "all" else 1,
+        compression_type=None if s.compression == "none" else s.compression,
+        enable_idempotence=s.enable_idempotence,
+        request_timeout_ms=s.request_timeout_ms,
+        max_batch_size=1_048_576,
+        linger_ms=0,  # the SDK lingers itself, before coalescing
+        **s.security.aiokafka_kwargs(),
+    )

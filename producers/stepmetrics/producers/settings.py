@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from stepmetrics.envvars import EnvVar, bad_value, read_env
 from stepmetrics.producers.context import ENV_VARS as STEP_ENV_VARS
 from stepmetrics.producers.errors import SettingsError
 from stepmetrics.producers.events import MAX_ENVELOPE_BYTES
+from stepmetrics.producers.security import ENV_VARS as SECURITY_ENV_VARS
+from stepmetrics.producers.security import KafkaSecurity
 
 
 def _boolean(raw: str) -> bool:
@@ -65,8 +67,11 @@ _ENV: Final[dict[str, EnvVar[Any]]] = {
     "request_timeout_ms": REQUEST_TIMEOUT,
     "retry_backoff_max": RETRY_BACKOFF_MAX,
 }
-# The step SDK also reads the step's identity (context.py).
-ENV_VARS: Final[frozenset[str]] = frozenset(v.name for v in _ENV.values()) | STEP_ENV_VARS
+# The step SDK also reads the step's identity (context.py) and the Kafka
+# security variables (security.py).
+ENV_VARS: Final[frozenset[str]] = (
+    frozenset(v.name for v in _ENV.values()) | STEP_ENV_VARS | SECURITY_ENV_VARS
+)
 COMPRESSIONS: Final = ("none", "gzip", "snappy", "lz4", "zstd")
 ACKS_VALUES: Final = ("all", "1")
 # Leaves room for the largest header and a list event with a 256-char name.
@@ -97,6 +102,7 @@ class ProducerSettings:
         request_timeout_ms: how long one produce attempt may take before the
             SDK retries it.
         retry_backoff_max: cap of the exponential backoff between retries, s.
+        security: TLS and SASL of the connection to Kafka.
     """
 
     bootstrap: str = BOOTSTRAP.default
@@ -112,6 +118,7 @@ class ProducerSettings:
     enable_idempotence: bool = IDEMPOTENCE.default
     request_timeout_ms: int = REQUEST_TIMEOUT.default
     retry_backoff_max: float = RETRY_BACKOFF_MAX.default
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
     def __post_init__(self) -> None:
         _require(BOOTSTRAP, self.bootstrap, bool(self.bootstrap.strip()), "non-empty")
@@ -149,7 +156,9 @@ class ProducerSettings:
             SettingsError: a variable holds a value that is not allowed; the
                 message names the variable and the value.
         """
-        return cls(**read_env(_ENV, environ, SettingsError))
+        return cls(
+            **read_env(_ENV, environ, SettingsError), security=KafkaSecurity.from_env(environ)
+        )
 
 
 def _codec_available(name: str) -> bool:

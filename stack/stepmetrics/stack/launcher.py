@@ -185,7 +185,11 @@ class Launcher:
         # changelog's: create both before the worker starts.
         names = [self.settings.topic, self.settings.deadletter_topic]
         setup = create_missing_topics(
-            kafka, names, self.settings.topic_partitions, within=self.settings.startup_timeout
+            kafka,
+            names,
+            self.settings.topic_partitions,
+            within=self.settings.startup_timeout,
+            security=self.settings.kafka_security,
         )
         try:
             asyncio.run(setup)

@@ -136,12 +136,21 @@ def redis_binary() -> Path:
 
 
 def start_broker(
-    workdir: Path, port: int, *, timeout: float = 15.0, die_with_parent: bool = False
+    workdir: Path,
+    port: int,
+    *,
+    timeout: float = 15.0,
+    die_with_parent: bool = False,
+    advertised_port: int | None = None,
+    authentication: bool = False,
 ) -> ManagedProcess:
     """Start Tansu on 127.0.0.1:`port` with in-memory storage, in `workdir`.
 
     Tansu reads a `.env` from its working directory, so it runs in a directory
-    of its own.
+    of its own. `advertised_port`: the port clients are told to reconnect to
+    after bootstrap (a TLS terminator's, in front of this plain listener);
+    None: `port`. `authentication`: refuse clients that do not authenticate
+    with SASL (SCRAM).
     """
     run_dir = workdir / "broker"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -152,12 +161,13 @@ def start_broker(
         "--listener-url",
         url,
         "--advertised-listener-url",
-        url,
+        f"tcp://{LOOPBACK}:{advertised_port or port}",
         "--storage-engine",
         "memory://tansu/",
+        *(["--authentication"] if authentication else []),
     ]
     managed = spawn("broker", argv, run_dir, f"{LOOPBACK}:{port}", die_with_parent=die_with_parent)
-    _wait_until(managed, lambda: _port_open(port), timeout)
+    wait_for_port(managed, port, timeout)
     return managed
 
 
@@ -258,6 +268,15 @@ def _wait_until(managed: ManagedProcess, ready: Callable[[], bool], timeout: flo
     raise StackError(
         f"{managed.name} did not answer within {timeout}s; log tail:\n{managed.log_tail()}"
     )
+
+
+def wait_for_port(managed: ManagedProcess, port: int, timeout: float) -> None:
+    """Wait until `managed` accepts connections on 127.0.0.1:`port`.
+
+    Raises:
+        StackError: it exited, or did not listen within `timeout` (then it is stopped).
+    """
+    _wait_until(managed, lambda: _port_open(port), timeout)
 
 
 def _port_open(port: int) -> bool:

@@ -12,6 +12,9 @@ from urllib.parse import urlsplit
 
 from stepmetrics.envvars import EnvVar, bad_value, read_env
 from stepmetrics.processors.settings import DEADLETTER_SUFFIX, DEADLETTER_TOPIC, TOPIC_PARTITIONS
+from stepmetrics.producers.errors import SettingsError
+from stepmetrics.producers.security import ENV_VARS as KAFKA_SECURITY_ENV_VARS
+from stepmetrics.producers.security import SECURITY_PROTOCOL, KafkaSecurity
 from stepmetrics.producers.settings import BOOTSTRAP, TOPIC
 from stepmetrics.stack.errors import StackSettingsError
 from stepmetrics.store.settings import API_TOKEN, REDIS_SCHEMES, REDIS_URL
@@ -35,8 +38,9 @@ _ENV: Final[dict[str, EnvVar[Any]]] = {
     "data_dir": DATA_DIR,
     "startup_timeout": STARTUP_TIMEOUT,
 }
-ENV_VARS: Final[frozenset[str]] = frozenset(
-    [*(var.name for var in _ENV.values()), API_TOKEN.name, BROKER_BIN.name]
+ENV_VARS: Final[frozenset[str]] = (
+    frozenset([*(var.name for var in _ENV.values()), API_TOKEN.name, BROKER_BIN.name])
+    | KAFKA_SECURITY_ENV_VARS
 )
 DEFAULT_PARTITIONS: Final = TOPIC_PARTITIONS.default
 MAX_PARTITIONS: Final = 1000
@@ -60,6 +64,8 @@ class StackSettings:
         api_token: The reader API's bearer token; None lets `up` generate one.
         data_dir: Where the embedded services keep data, logs and the state file.
         startup_timeout: Seconds each service may take to answer.
+        kafka_security: TLS and SASL of the external Kafka (topic creation
+            here; the worker reads the same variables).
     """
 
     kafka_bootstrap: str | None = None
@@ -71,12 +77,18 @@ class StackSettings:
     api_token: str | None = field(default=None, repr=False)
     data_dir: Path = DATA_DIR.default
     startup_timeout: float = STARTUP_TIMEOUT.default
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
     def __post_init__(self) -> None:
         if not self.deadletter_topic:
             object.__setattr__(self, "deadletter_topic", self.topic + DEADLETTER_SUFFIX)
         if self.kafka_bootstrap is not None:
             _check_bootstrap(self.kafka_bootstrap)
+        elif self.kafka_security.protocol != SECURITY_PROTOCOL.default:
+            raise StackSettingsError(
+                f"{SECURITY_PROTOCOL.name}={self.kafka_security.protocol} needs an external "
+                f"broker: set {BOOTSTRAP.name} (the embedded broker is plaintext only)"
+            )
         if self.redis_url is not None:
             _check_redis_url(self.redis_url)
         for var, name in ((TOPIC, self.topic), (DEADLETTER_TOPIC, self.deadletter_topic)):
@@ -100,7 +112,12 @@ class StackSettings:
         """Build the settings from `STEPMETRICS_*` variables (empty or blank means unset)."""
         stripped = {var.name: environ.get(var.name, "").strip() for var in _ENV.values()}
         token = environ.get(API_TOKEN.name) or None
-        return cls(api_token=token, **read_env(_ENV, stripped, StackSettingsError))
+        try:
+            security = KafkaSecurity.from_env(environ)
+        except SettingsError as exc:
+            raise StackSettingsError(str(exc)) from exc
+        values = read_env(_ENV, stripped, StackSettingsError)
+        return cls(api_token=token, kafka_security=security, **values)
 
 
 def _fail(name: str, value: object, allowed: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stepmetrics.processors import ENV_VARS, ProcessorSettings, ProcessorSettingsError
+from stepmetrics.producers.security import ENV_VARS as KAFKA_SECURITY_ENV_VARS
 
 
 def test_defaults_follow_the_documented_names() -> None:
@@ -75,3 +76,13 @@ def test_fetch_wait_defaults_short_and_is_validated() -> None:
     )
     with pytest.raises(ProcessorSettingsError, match="STEPMETRICS_KAFKA_FETCH_MAX_WAIT"):
         ProcessorSettings.from_env({"STEPMETRICS_KAFKA_FETCH_MAX_WAIT": "0"})
+
+
+def test_kafka_security_errors_are_the_workers_own() -> None:
+    env = {
+        "STEPMETRICS_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "STEPMETRICS_KAFKA_SASL_MECHANISM": "PLAIN",
+    }
+    with pytest.raises(ProcessorSettingsError, match="STEPMETRICS_KAFKA_SASL_USERNAME is required"):
+        ProcessorSettings.from_env(env)
+    assert KAFKA_SECURITY_ENV_VARS <= ENV_VARS

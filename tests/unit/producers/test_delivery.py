@@ -5,7 +5,12 @@ from __future__ import annotations
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, MessageSizeTooLargeError
 
 from stepmetrics.producers.batcher import Outgoing
-from stepmetrics.producers.delivery import is_fatal, settle
+from stepmetrics.producers.delivery import is_fatal, new_producer, settle
+from stepmetrics.producers.security import KafkaSecurity
+from stepmetrics.producers.settings import ProducerSettings
+from tests.support.tls import client_security, comparable
+
+SECRET = "sdk-secret"  # noqa: S105 (a test secret)
 
 
 class _CustomTooLarge(MessageSizeTooLargeError):  # type: ignore[misc]
@@ -29,3 +34,13 @@ def test_acknowledged_and_fatal_envelopes_settle_retriable_ones_stay() -> None:
     assert receipt.settled == {0, 1}
     assert receipt.delivered == 2
     assert receipt.failed == 3
+
+
+async def test_the_security_settings_reach_the_aiokafka_producer_unchanged() -> None:
+    security = KafkaSecurity("SASL_PLAINTEXT", "SCRAM-SHA-256", "sdk", SECRET)
+    producer = new_producer(ProducerSettings(security=security))
+    try:
+        assert client_security(producer.client) == comparable(security.aiokafka_kwargs())
+        assert producer.client._sasl_plain_password == SECRET
+    finally:
+        await producer.stop()

@@ -7,6 +7,7 @@ import pytest
 from stepmetrics.producers import context as ctxmod
 from stepmetrics.producers import settings as setmod
 from stepmetrics.producers.errors import SettingsError
+from stepmetrics.producers.security import KafkaSecurity
 from stepmetrics.producers.settings import ProducerSettings
 
 
@@ -37,8 +38,15 @@ def test_every_variable_is_read() -> None:
         "STEPMETRICS_ENABLE_IDEMPOTENCE": "true",
         "STEPMETRICS_REQUEST_TIMEOUT_MS": "5000",
         "STEPMETRICS_RETRY_BACKOFF_MAX": "0.5",
+        # TLS files are checked for existence: tests/unit/producers/test_security.py.
+        "STEPMETRICS_KAFKA_SECURITY_PROTOCOL": "sasl_plaintext",
+        "STEPMETRICS_KAFKA_SASL_MECHANISM": "scram-sha-256",
+        "STEPMETRICS_KAFKA_SASL_USERNAME": "u",
+        "STEPMETRICS_KAFKA_SASL_PASSWORD": "p",
     }
-    assert set(env) == setmod.ENV_VARS - ctxmod.ENV_VARS
+    tls_files = {"STEPMETRICS_KAFKA_SSL_CAFILE", "STEPMETRICS_KAFKA_SSL_CERTFILE"}
+    tls_files.add("STEPMETRICS_KAFKA_SSL_KEYFILE")
+    assert set(env) | tls_files == setmod.ENV_VARS - ctxmod.ENV_VARS
     s = ProducerSettings.from_env(env)
     assert s == ProducerSettings(
         bootstrap="k1:9092,k2:9092",
@@ -54,6 +62,7 @@ def test_every_variable_is_read() -> None:
         enable_idempotence=True,
         request_timeout_ms=5000,
         retry_backoff_max=0.5,
+        security=KafkaSecurity("SASL_PLAINTEXT", "SCRAM-SHA-256", "u", "p"),
     )
 
 

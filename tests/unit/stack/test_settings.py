@@ -93,3 +93,26 @@ def test_bad_value_names_variable_and_value(var: str, value: str) -> None:
 def test_blank_token_rejected_without_echoing_it() -> None:
     with pytest.raises(StackSettingsError, match="STEPMETRICS_API_TOKEN"):
         StackSettings.from_env({"STEPMETRICS_API_TOKEN": " padded "})
+
+
+def test_kafka_security_goes_with_an_external_broker() -> None:
+    env = {
+        "STEPMETRICS_KAFKA_BOOTSTRAP": "kafka.example.com:9093",
+        "STEPMETRICS_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "STEPMETRICS_KAFKA_SASL_MECHANISM": "PLAIN",
+        "STEPMETRICS_KAFKA_SASL_USERNAME": "up",
+        "STEPMETRICS_KAFKA_SASL_PASSWORD": "up-secret",
+    }
+    assert "STEPMETRICS_KAFKA_SASL_PASSWORD" in ENV_VARS
+    settings = StackSettings.from_env(env)
+    assert settings.kafka_security.aiokafka_kwargs()["sasl_mechanism"] == "PLAIN"
+    assert "up-secret" not in repr(settings)
+    # The embedded broker is plaintext: a secured protocol without a broker is refused.
+    del env["STEPMETRICS_KAFKA_BOOTSTRAP"]
+    with pytest.raises(
+        StackSettingsError, match="needs an external broker: set STEPMETRICS_KAFKA_BOOTSTRAP"
+    ):
+        StackSettings.from_env(env)
+    # Bad values come as the stack's own error, naming the variable.
+    with pytest.raises(StackSettingsError, match="STEPMETRICS_KAFKA_SASL_PASSWORD is required"):
+        StackSettings.from_env({**env, "STEPMETRICS_KAFKA_SASL_PASSWORD": ""})
