@@ -16,6 +16,7 @@ from starlette.routing import Mount
 from stepmetrics.stack.services import ManagedProcess
 from stepmetrics.store.api import create_app, session_cookie_value
 from stepmetrics.store.client import AsyncMetricsClient
+from stepmetrics.store.connection import RedisConnection
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.settings import ApiSettings, ClientSettings, StoreSettings
 from tests.support.api import api_client, running_api
@@ -237,7 +238,7 @@ async def test_health_and_openapi_need_no_token(app: Starlette) -> None:
 async def test_readyz_is_503_when_redis_is_away(redis_keys: RedisKeys) -> None:
     from stepmetrics.stack.services import free_port
 
-    store = StoreSettings(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    store = StoreSettings(redis=RedisConnection(f"redis://127.0.0.1:{free_port()}/0"))
     application = create_app(ApiSettings(token=TOKEN, store=store))
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)

@@ -18,7 +18,6 @@ import time
 from typing import Any
 
 import faust
-import redis.asyncio as aioredis
 
 from stepmetrics.processors.deadletter import DeadLetter, RawMessage
 from stepmetrics.processors.handler import BatchHandler
@@ -69,11 +68,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
     app.stepmetrics_fetch_max_wait = settings.fetch_max_wait
     source = app.topic(settings.topic, value_serializer="raw", key_serializer="raw")
     dead = app.topic(settings.deadletter_topic, value_serializer="raw", key_serializer="raw")
-    client = aioredis.Redis.from_url(
-        settings.redis_url,
-        socket_timeout=settings.redis_timeout,
-        socket_connect_timeout=settings.redis_timeout,
-    )
+    client = settings.redis.connect(timeout=settings.redis_timeout)
     writer = MetricsWriter(client, settings.keys)
     handler = BatchHandler(writer, FaustDeadLetterSink(dead), settings.max_backoff)
     ready = {"printed": False}

@@ -5,15 +5,18 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from stepmetrics.envvars import EnvVar, bad_value, read_env
 from stepmetrics.processors.errors import ProcessorSettingsError
 from stepmetrics.producers.settings import BOOTSTRAP, TOPIC
+from stepmetrics.store import connection
+from stepmetrics.store.connection import RedisConnection
+from stepmetrics.store.errors import StoreSettingsError
 from stepmetrics.store.keys import RedisKeys
-from stepmetrics.store.settings import REDIS_PREFIX, REDIS_URL
+from stepmetrics.store.settings import REDIS_PREFIX
 
 _LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 _INTEGER: Final = "an integer"
@@ -41,7 +44,6 @@ _ENV: Final[dict[str, EnvVar[Any]]] = {
     "topic": _trimmed(TOPIC.name, TOPIC.default),
     "deadletter_topic": DEADLETTER_TOPIC,
     "topic_partitions": TOPIC_PARTITIONS,
-    "redis_url": _trimmed(REDIS_URL.name, REDIS_URL.default),
     "redis_prefix": _trimmed(REDIS_PREFIX.name, REDIS_PREFIX.default),
     "redis_timeout": _seconds("STEPMETRICS_REDIS_TIMEOUT", 10.0),
     "group_id": EnvVar("STEPMETRICS_WORKER_GROUP", "stepmetrics-worker", str.strip, "a name"),
@@ -60,7 +62,7 @@ _ENV: Final[dict[str, EnvVar[Any]]] = {
         "STEPMETRICS_WORKER_LOG_LEVEL", "info", lambda raw: raw.strip().lower(), "a level name"
     ),
 }
-ENV_VARS: Final[frozenset[str]] = frozenset(v.name for v in _ENV.values())
+ENV_VARS: Final[frozenset[str]] = connection.ENV_VARS | frozenset(v.name for v in _ENV.values())
 _FLOATS: Final = tuple(name for name, var in _ENV.items() if var.parse is float)
 
 
@@ -76,7 +78,8 @@ class ProcessorSettings:
     topic: str = _ENV["topic"].default
     deadletter_topic: str = _ENV["deadletter_topic"].default
     topic_partitions: int = _ENV["topic_partitions"].default
-    redis_url: str = _ENV["redis_url"].default
+    # URL (with the ACL user), TLS files, cluster mode: the store's one definition.
+    redis: RedisConnection = field(default_factory=RedisConnection)
     redis_prefix: str = _ENV["redis_prefix"].default
     redis_timeout: float = _ENV["redis_timeout"].default
     group_id: str = _ENV["group_id"].default
@@ -97,7 +100,7 @@ class ProcessorSettings:
         if not self.datadir:
             default = Path(tempfile.gettempdir()) / f"stepmetrics-worker-{self.group_id}"
             object.__setattr__(self, "datadir", str(default))
-        for name in ("kafka_bootstrap", "topic", "redis_url", "group_id"):
+        for name in ("kafka_bootstrap", "topic", "group_id"):
             if not getattr(self, name).strip():
                 _fail(name, getattr(self, name), "a non-empty string")
         if self.deadletter_topic == self.topic:
@@ -120,7 +123,11 @@ class ProcessorSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ProcessorSettings:
         """Read every `STEPMETRICS_*` variable the worker uses; unset or empty = default."""
-        return cls(**read_env(_ENV, environ, ProcessorSettingsError))
+        try:
+            redis = RedisConnection.from_env(environ)
+        except StoreSettingsError as exc:
+            raise ProcessorSettingsError(str(exc)) from exc
+        return cls(redis=redis, **read_env(_ENV, environ, ProcessorSettingsError))
 
     @property
     def keys(self) -> RedisKeys:

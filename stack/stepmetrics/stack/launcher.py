@@ -31,7 +31,8 @@ from stepmetrics.stack.services import (
 )
 from stepmetrics.stack.settings import StackSettings
 from stepmetrics.stack.state import StackState, read_state, remove_state, write_state
-from stepmetrics.store.settings import API_HOST, API_PORT, API_TOKEN, API_URL, REDIS_URL
+from stepmetrics.store.connection import REDIS_URL, redact
+from stepmetrics.store.settings import API_HOST, API_PORT, API_TOKEN, API_URL
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +166,7 @@ class Launcher:
 
     def _redis(self) -> str:
         if self.settings.redis_url is not None:
-            logger.info("using external Redis at %s", self.settings.redis_url)
+            logger.info("using external Redis at %s", redact(self.settings.redis_url))
             return self.settings.redis_url
         port = pick_port(self.ports.redis, REDIS_PORT, "redis")
         server = self._started(

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 from stepmetrics.envvars import EnvVar, bad_value, read_env
 from stepmetrics.processors.settings import DEADLETTER_SUFFIX, DEADLETTER_TOPIC, TOPIC_PARTITIONS
 from stepmetrics.producers.settings import BOOTSTRAP, TOPIC
 from stepmetrics.stack.errors import StackSettingsError
-from stepmetrics.store.settings import API_TOKEN, REDIS_SCHEMES, REDIS_URL
+from stepmetrics.store.connection import REDIS_URL, RedisConnection
+from stepmetrics.store.errors import StoreSettingsError
+from stepmetrics.store.settings import API_TOKEN
 
 # The stack's own variables. The others belong to the component that reads
 # them too (SDK, worker, store); here they get the stack's defaults: no
@@ -77,7 +78,7 @@ class StackSettings:
         if self.kafka_bootstrap is not None:
             _check_bootstrap(self.kafka_bootstrap)
         if self.redis_url is not None:
-            _check_redis_url(self.redis_url)
+            _check_redis(lambda: RedisConnection(self.redis_url or ""))
         for var, name in ((TOPIC, self.topic), (DEADLETTER_TOPIC, self.deadletter_topic)):
             if not _TOPIC_RE.fullmatch(name):
                 _fail(var.name, name, "a Kafka topic name: 1-249 characters from A-Z a-z 0-9 . _ -")
@@ -99,7 +100,11 @@ class StackSettings:
         """Build the settings from `STEPMETRICS_*` variables (empty or blank means unset)."""
         stripped = {var.name: environ.get(var.name, "").strip() for var in _ENV.values()}
         token = environ.get(API_TOKEN.name) or None
-        return cls(api_token=token, **read_env(_ENV, stripped, StackSettingsError))
+        settings = cls(api_token=token, **read_env(_ENV, stripped, StackSettingsError))
+        if settings.redis_url is not None:
+            # The worker and the API read the TLS and cluster variables too: check them now.
+            _check_redis(lambda: RedisConnection.from_env(environ))
+        return settings
 
 
 def _fail(name: str, value: object, allowed: str) -> None:
@@ -112,7 +117,8 @@ def _check_bootstrap(value: str) -> None:
         _fail(BOOTSTRAP.name, value, "host:port, comma separated for several brokers")
 
 
-def _check_redis_url(value: str) -> None:
-    parts = urlsplit(value)
-    if parts.scheme not in REDIS_SCHEMES or not (parts.hostname or parts.path):
-        _fail(REDIS_URL.name, value, "redis://host:port/db, rediss://... or unix:///path")
+def _check_redis(build: Callable[[], RedisConnection]) -> None:
+    try:
+        build()
+    except StoreSettingsError as exc:
+        raise StackSettingsError(str(exc)) from exc

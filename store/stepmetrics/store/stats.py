@@ -18,8 +18,7 @@ from __future__ import annotations
 from dataclasses import astuple, dataclass, fields
 from typing import Final
 
-import redis.asyncio as aioredis
-
+from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.keys import RedisKeys
 
 
@@ -53,7 +52,7 @@ LAG_UPDATED_US: Final = "lag_updated_us"
 COUNTERS: Final = (*APPLY_COUNTERS, DEAD_LETTERED, LAG, LAG_UPDATED_US)
 
 
-async def read_stats(client: aioredis.Redis, keys: RedisKeys) -> dict[str, int]:
+async def read_stats(client: RedisClient, keys: RedisKeys) -> dict[str, int]:
     """All counters, 0 for those never written."""
     raw = await client.hgetall(keys.stats)
     stats = dict.fromkeys(COUNTERS, 0)

@@ -22,8 +22,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
+from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline
 
 from stepmetrics.processors.errors import (
     ProcessorError,
@@ -31,9 +32,10 @@ from stepmetrics.processors.errors import (
     WriteRejectedError,
 )
 from stepmetrics.processors.writes.reduce import ExecutionPlan, plan_batch
-from stepmetrics.processors.writes.scripts import ApplyReply, register_apply
+from stepmetrics.processors.writes.scripts import APPLY_LUA, ApplyReply, register_apply
 from stepmetrics.producers.events import MAX_LIST_VALUES, Envelope
 from stepmetrics.store import stats
+from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.stats import ApplyCounts
 
@@ -56,7 +58,7 @@ class MetricsWriter:
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: RedisClient,
         keys: RedisKeys,
         *,
         list_cap: int = MAX_LIST_VALUES,
@@ -68,6 +70,7 @@ class MetricsWriter:
         self._created: dict[str, int] = {}
         self._cache_size = created_cache_size
         self._script = register_apply(client)
+        self._script_loaded = False  # on every cluster primary (see _queue_applies)
 
     async def apply(self, envelopes: Sequence[Envelope]) -> ApplyCounts:
         """Apply `envelopes` (any executions, any order) in one pipeline.
@@ -108,14 +111,15 @@ class MetricsWriter:
 
     async def _run(self, plans: list[ExecutionPlan], scores: dict[str, int]) -> list[ApplyReply]:
         pipe = self._client.pipeline(transaction=False)
-        for plan in plans:
-            await self._script(keys=plan.keys, args=plan.args, client=pipe)
+        await self._queue_applies(pipe, plans)
         for plan in plans:
             self._add_index_writes(pipe, plan, scores[plan.execution_id])
         with _writing():
             results = await pipe.execute(raise_on_error=False)
         raw = results[: len(plans)]
         errors = [r for r in results if isinstance(r, Exception)]
+        if any(isinstance(e, redis_errors.NoScriptError) for e in errors):
+            self._script_loaded = False  # a node lost it: load it again before the retry
         if errors:
             # The other executions' scripts did apply: count them now, or a
             # retry would count their envelopes as duplicates.
@@ -123,6 +127,25 @@ class MetricsWriter:
             await self._count(_total(applied))
             raise _wrap(errors[0]) from errors[0]
         return [ApplyReply.parse(r) for r in raw]
+
+    async def _queue_applies(
+        self, pipe: Pipeline | ClusterPipeline, plans: list[ExecutionPlan]
+    ) -> None:
+        if isinstance(pipe, Pipeline):
+            # One server: redis-py checks SCRIPT EXISTS before the pipeline and loads it.
+            for plan in plans:
+                await self._script(keys=plan.keys, args=plan.args, client=pipe)
+            return
+        # A cluster pipeline sends EVALSHA as is (redis-py's script object only
+        # registers itself with a plain pipeline): load the script on every
+        # primary first, again after a node answered NOSCRIPT. The pipeline
+        # routes each call to its execution's slot and batches per node.
+        if not self._script_loaded:
+            with _writing():
+                await self._client.script_load(APPLY_LUA)
+            self._script_loaded = True
+        for plan in plans:
+            pipe.evalsha(self._script.sha, len(plan.keys), *plan.keys, *plan.args)
 
     async def _count(self, result: ApplyCounts) -> None:
         counts = result.by_counter()
