@@ -17,6 +17,7 @@ import pytest
 from stepmetrics.sdk import CraftAiSdk
 from stepmetrics.stack.services import ManagedProcess
 from tests.support.documented import LIST_EXAMPLE, SCALAR_EXAMPLE
+from tests.support.redis_targets import RedisTarget
 from tests.support.web_stack import TOKEN, WebStack, start_web_stack
 
 KEYS = {"name", "value", "created_at", "execution_id", "deployment_name", "pipeline_name"}
@@ -25,6 +26,9 @@ KEYS = {"name", "value", "created_at", "execution_id", "deployment_name", "pipel
 # a diverging loss, which must come back as a float NaN.
 RERUN = """
 from stepmetrics.sdk import CraftAiSdk
+
+# The documented examples and every filter, on one redis-server and on a cluster.
+pytestmark = BOTH_REDIS_MODES
 sdk = CraftAiSdk()
 sdk.record_metric_value("accuracy", 0.5)
 sdk.record_metric_value("accuracy", 0.75)
@@ -44,9 +48,9 @@ class Run:
 
 @pytest.fixture(scope="module")
 def runs(
-    tmp_path_factory: pytest.TempPathFactory, broker: ManagedProcess, redis_server: ManagedProcess
+    tmp_path_factory: pytest.TempPathFactory, broker: ManagedProcess, redis_target: RedisTarget
 ) -> Iterator[dict[str, Run]]:
-    stack = start_web_stack(tmp_path_factory.mktemp("e2e"), broker.address, redis_server.address)
+    stack = start_web_stack(tmp_path_factory.mktemp("e2e"), broker.address, redis_target)
     recorded = {
         "scalars": Run("metrics-pipeline", "metrics-deployment", SCALAR_EXAMPLE),
         "lists": Run("list-pipeline", "list-deployment", LIST_EXAMPLE),

@@ -12,10 +12,10 @@ from starlette.applications import Starlette
 
 from stepmetrics.processors.writes.writer import MetricsWriter
 from stepmetrics.producers.events import Envelope, WireEvent
-from stepmetrics.stack.services import ManagedProcess
 from stepmetrics.store.api.cache import ResponseCache
 from stepmetrics.store.keys import RedisKeys
 from tests.support.api import api_client, running_api
+from tests.support.redis_targets import RedisTarget
 
 TOKEN = "cache-test-token-0123456789"  # noqa: S105 (a test token)
 T = 1_764_150_000_000_000
@@ -29,8 +29,8 @@ def env(seq: int, events: list[WireEvent], eid: str = "e1") -> Envelope:
 
 
 @pytest.fixture
-async def app(redis_server: ManagedProcess, redis_keys: RedisKeys) -> AsyncIterator[Starlette]:
-    async with running_api(redis_server.address, redis_keys.prefix, TOKEN) as application:
+async def app(redis_target: RedisTarget, redis_keys: RedisKeys) -> AsyncIterator[Starlette]:
+    async with running_api(redis_target, redis_keys.prefix, TOKEN) as application:
         yield application
 
 

@@ -11,14 +11,15 @@ from typing import Any
 
 import orjson
 import pytest
-import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from stepmetrics.producers.events import encode_envelope
 from stepmetrics.stack.services import ManagedProcess, start_redis
+from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.stats import read_stats
 from tests.support.metrics_state import actual_state, expected_state, snapshot
+from tests.support.redis_targets import RedisTarget
 from tests.support.worker import (
     REPO,
     T,
@@ -50,15 +51,15 @@ async def spawn(tmp_path: Path) -> AsyncIterator[Spawn]:
 
 @pytest.fixture
 def env(
-    broker: ManagedProcess, redis_server: ManagedProcess, redis_keys: RedisKeys, topic: str
+    broker: ManagedProcess, redis_target: RedisTarget, redis_keys: RedisKeys, topic: str
 ) -> dict[str, str]:
     """A worker's environment: the test's topic and key prefix, the topic as its group."""
-    return worker_env(broker.address, topic, redis_server.address, redis_keys.prefix, topic)
+    return worker_env(broker.address, topic, redis_target, redis_keys.prefix, topic)
 
 
 async def test_kill_9_restart_then_full_replay_leave_exactly_the_expected_state(
     broker: ManagedProcess,
-    redis_client: aioredis.Redis,
+    redis_client: RedisClient,
     redis_keys: RedisKeys,
     topic: str,
     env: dict[str, str],
@@ -110,7 +111,7 @@ async def test_kill_9_restart_then_full_replay_leave_exactly_the_expected_state(
 
 async def test_cap_is_exact_with_two_concurrent_producer_processes(
     broker: ManagedProcess,
-    redis_client: aioredis.Redis,
+    redis_client: RedisClient,
     redis_keys: RedisKeys,
     topic: str,
     env: dict[str, str],
@@ -157,7 +158,7 @@ async def test_cap_is_exact_with_two_concurrent_producer_processes(
 
 async def test_script_flushes_mid_stream_lose_nothing(
     broker: ManagedProcess,
-    redis_client: aioredis.Redis,
+    redis_client: RedisClient,
     redis_keys: RedisKeys,
     topic: str,
     env: dict[str, str],
@@ -197,7 +198,7 @@ def _poison() -> list[tuple[bytes | None, str]]:
 
 async def test_poison_messages_are_dead_lettered_while_good_ones_flow(
     broker: ManagedProcess,
-    redis_client: aioredis.Redis,
+    redis_client: RedisClient,
     redis_keys: RedisKeys,
     topic: str,
     env: dict[str, str],
@@ -284,9 +285,18 @@ async def test_redis_restart_mid_stream_loses_nothing(
     redis = redis_factory()  # private: this test restarts it
     port = int(redis.address.rsplit(":", 1)[1].split("/")[0])
     workdir = redis.log_path.parent.parent
-    client = aioredis.Redis.from_url(redis.address)
+    client = RedisClient.from_url(redis.address)
     envelopes = make_envelopes("p1", EXECUTIONS, count=240, events_per=30, seed=7)
-    worker = spawn(worker_env(broker.address, topic, redis.address, redis_keys.prefix, topic), "w")
+    worker = spawn(
+        worker_env(
+            broker.address,
+            topic,
+            RedisTarget(redis.address, cluster=False),
+            redis_keys.prefix,
+            topic,
+        ),
+        "w",
+    )
     await worker.start()
     stream = asyncio.create_task(produce(broker.address, topic, envelopes, pause=0.05))
 
@@ -300,7 +310,7 @@ async def test_redis_restart_mid_stream_loses_nothing(
         redis.stop()  # SIGTERM: redis writes its AOF and exits
         await asyncio.sleep(1.0)  # the worker keeps consuming and must retry meanwhile
         restarted = await asyncio.to_thread(start_redis, workdir, port)
-        client = aioredis.Redis.from_url(redis.address)
+        client = RedisClient.from_url(redis.address)
         await stream
         await wait_for(lambda: applied(len(envelopes)), 60, "all envelopes applied")
         assert await worker.stop() == 0

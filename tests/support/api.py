@@ -11,18 +11,18 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from stepmetrics.store.api import create_app
-from stepmetrics.store.connection import RedisConnection
 from stepmetrics.store.settings import ApiSettings, StoreSettings
+from tests.support.redis_targets import RedisTarget
 
 BASE_URL: Final = "http://api"
 
 
 @contextlib.asynccontextmanager
 async def running_api(
-    redis_url: str, prefix: str, token: str, extra_routes: Sequence[BaseRoute] = ()
+    redis: RedisTarget, prefix: str, token: str, extra_routes: Sequence[BaseRoute] = ()
 ) -> AsyncIterator[Starlette]:
-    """The reader API on `redis_url` under key `prefix`, inside its lifespan."""
-    store = StoreSettings(redis=RedisConnection(redis_url), redis_prefix=prefix)
+    """The reader API on `redis` under key `prefix`, inside its lifespan."""
+    store = StoreSettings(redis=redis.connection, redis_prefix=prefix)
     application = create_app(ApiSettings(token=token, store=store), extra_routes)
     async with application.router.lifespan_context(application):
         yield application

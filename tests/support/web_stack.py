@@ -23,6 +23,7 @@ import httpx
 
 from stepmetrics.stack.apps import API, WORKER, api_ready, worker_ready
 from stepmetrics.stack.services import ManagedProcess, free_port
+from tests.support.redis_targets import RedisTarget
 from tests.support.services import create_topic
 
 TOKEN = "browser-test-token-0123456789"  # noqa: S105 (a test token)
@@ -112,7 +113,7 @@ def _wait(process: ManagedProcess, ready: Callable[[ManagedProcess], bool], time
         time.sleep(0.05)
 
 
-def start_web_stack(workdir: Path, kafka: str, redis: str) -> WebStack:
+def start_web_stack(workdir: Path, kafka: str, redis: RedisTarget) -> WebStack:
     """Start a worker and an API on a fresh topic and key prefix."""
     tag = uuid.uuid4().hex[:8]
     topic = asyncio.run(create_topic(kafka, f"metrics-web-{tag}"))
@@ -122,7 +123,7 @@ def start_web_stack(workdir: Path, kafka: str, redis: str) -> WebStack:
     env = _base_env() | {
         "STEPMETRICS_KAFKA_BOOTSTRAP": kafka,
         "STEPMETRICS_TOPIC": topic,
-        "STEPMETRICS_REDIS_URL": redis,
+        **redis.env(),
         "STEPMETRICS_REDIS_PREFIX": prefix,
         "STEPMETRICS_WORKER_GROUP": f"web-{tag}",
         "STEPMETRICS_WORKER_DATADIR": str(workdir / "worker-data"),
@@ -133,7 +134,7 @@ def start_web_stack(workdir: Path, kafka: str, redis: str) -> WebStack:
     }
     worker = WORKER.start(workdir, kafka, env)
     api = API.start(workdir, api_url, env)
-    stack = WebStack(api_url, kafka, topic, redis, prefix, [worker, api])
+    stack = WebStack(api_url, kafka, topic, redis.url, prefix, [worker, api])
     try:
         _wait(api, api_ready, 30)
         _wait(worker, worker_ready, 60)

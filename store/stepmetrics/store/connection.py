@@ -85,11 +85,12 @@ class RedisConnection:
                 redact(self.url),
                 "redis://[user:password@]host:port/db, rediss://... (TLS) or unix:///path",
             )
-        if self.cluster and parts.scheme == "unix":
+        if self.cluster and (parts.scheme == "unix" or parts.path not in ("", "/", "/0")):
             raise _bad(
                 REDIS_URL,
                 redact(self.url),
-                f"a redis:// or rediss:// seed node when {REDIS_CLUSTER.name}=true",
+                "a redis:// or rediss:// seed node with database 0 (a cluster has no other) "
+                f"when {REDIS_CLUSTER.name}=true",
             )
         for var, path in self._tls_files():
             if parts.scheme != "rediss":

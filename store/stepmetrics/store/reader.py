@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from stepmetrics.store import executions, page_reads
 from stepmetrics.store.connection import RedisClient
@@ -25,11 +25,16 @@ from stepmetrics.store.wire import Cursor
 logger = logging.getLogger(__name__)
 
 
+# redis-py's cluster client raises RedisClusterException (not a RedisError)
+# when no node answers or a slot has no node.
+_FAILURES = (RedisError, RedisClusterException, OSError)
+
+
 @contextmanager
 def _redis_errors() -> Iterator[None]:
     try:
         yield
-    except (RedisError, OSError) as exc:
+    except _FAILURES as exc:
         raise StoreUnavailableError(f"Redis query failed: {exc}") from exc
 
 
@@ -51,7 +56,7 @@ class MetricsReader:
         """True when Redis answers."""
         try:
             return bool(await self._redis.ping())
-        except (RedisError, OSError) as exc:
+        except _FAILURES as exc:
             logger.warning("readiness: Redis does not answer: %s", exc)
             return False
 

@@ -42,6 +42,8 @@ from stepmetrics.store.stats import ApplyCounts
 logger = logging.getLogger(__name__)
 
 # Redis answers these while it cannot write *yet*; retrying later can succeed.
+# The cluster client raises RedisClusterException (no RedisError) when no node answers.
+_FAILURES = (redis_errors.RedisError, redis_errors.RedisClusterException)
 _RETRIABLE_REPLIES = ("OOM", "BUSY", "LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN")
 
 
@@ -70,7 +72,6 @@ class MetricsWriter:
         self._created: dict[str, int] = {}
         self._cache_size = created_cache_size
         self._script = register_apply(client)
-        self._script_loaded = False  # on every cluster primary (see _queue_applies)
 
     async def apply(self, envelopes: Sequence[Envelope]) -> ApplyCounts:
         """Apply `envelopes` (any executions, any order) in one pipeline.
@@ -118,8 +119,6 @@ class MetricsWriter:
             results = await pipe.execute(raise_on_error=False)
         raw = results[: len(plans)]
         errors = [r for r in results if isinstance(r, Exception)]
-        if any(isinstance(e, redis_errors.NoScriptError) for e in errors):
-            self._script_loaded = False  # a node lost it: load it again before the retry
         if errors:
             # The other executions' scripts did apply: count them now, or a
             # retry would count their envelopes as duplicates.
@@ -137,15 +136,18 @@ class MetricsWriter:
                 await self._script(keys=plan.keys, args=plan.args, client=pipe)
             return
         # A cluster pipeline sends EVALSHA as is (redis-py's script object only
-        # registers itself with a plain pipeline): load the script on every
-        # primary first, again after a node answered NOSCRIPT. The pipeline
-        # routes each call to its execution's slot and batches per node.
-        if not self._script_loaded:
-            with _writing():
+        # registers itself with a plain pipeline, and its `evalsha` method is
+        # blocked there): do what redis-py does for one server, SCRIPT EXISTS
+        # (on every primary) and SCRIPT LOAD where it is missing. The pipeline
+        # routes each call by its KEYS (one execution's hash tag) to its
+        # slot's node and batches per node.
+        with _writing():
+            if not all(await self._client.script_exists(self._script.sha)):
                 await self._client.script_load(APPLY_LUA)
-            self._script_loaded = True
         for plan in plans:
-            pipe.evalsha(self._script.sha, len(plan.keys), *plan.keys, *plan.args)
+            pipe.execute_command(
+                "EVALSHA", self._script.sha, len(plan.keys), *plan.keys, *plan.args
+            )
 
     async def _count(self, result: ApplyCounts) -> None:
         counts = result.by_counter()
@@ -155,7 +157,7 @@ class MetricsWriter:
                 pipe.hincrby(self._keys.stats, name, count)
         try:
             await pipe.execute()
-        except redis_errors.RedisError as exc:
+        except _FAILURES as exc:
             # The batch is written; only its counts are lost. Retrying the
             # batch would count its envelopes as duplicates instead.
             logger.warning("stepmetrics: could not add %s to the counters: %s", counts, exc)
@@ -213,7 +215,7 @@ def _writing() -> Iterator[None]:
     """Turn redis-py's errors into the processor's (retriable or not)."""
     try:
         yield
-    except redis_errors.RedisError as exc:
+    except _FAILURES as exc:
         raise _wrap(exc) from exc
 
 
@@ -221,7 +223,12 @@ def _wrap(exc: Exception) -> ProcessorError:
     if isinstance(exc, redis_errors.NoScriptError):
         # Flushed (or restarted) between redis-py's SCRIPT EXISTS and the pipeline.
         return RedisUnavailableError(f"Redis lost the apply script mid-batch: {exc}")
-    if isinstance(exc, redis_errors.ConnectionError | redis_errors.TimeoutError):
+    if isinstance(
+        exc,
+        redis_errors.ConnectionError
+        | redis_errors.TimeoutError
+        | redis_errors.RedisClusterException,
+    ):
         return RedisUnavailableError(f"Redis unavailable: {exc}")
     if isinstance(exc, redis_errors.ResponseError) and str(exc).startswith(_RETRIABLE_REPLIES):
         return RedisUnavailableError(f"Redis cannot write yet: {exc}")
