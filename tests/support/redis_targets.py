@@ -25,6 +25,9 @@ import pytest
 from stepmetrics.stack.services import LOOPBACK, ManagedProcess, free_port, redis_binary, spawn
 from stepmetrics.store.connection import (
     REDIS_CLUSTER,
+    REDIS_SSL_CAFILE,
+    REDIS_SSL_CERTFILE,
+    REDIS_SSL_KEYFILE,
     REDIS_URL,
     RedisClient,
     RedisConnection,
@@ -47,14 +50,25 @@ class RedisTarget:
 
     url: str
     cluster: bool
+    ssl_cafile: str = ""
+    ssl_certfile: str = ""
+    ssl_keyfile: str = ""
 
     @property
     def connection(self) -> RedisConnection:
-        return RedisConnection(self.url, cluster=self.cluster)
+        return RedisConnection(
+            self.url, self.cluster, self.ssl_cafile, self.ssl_certfile, self.ssl_keyfile
+        )
 
     def env(self) -> dict[str, str]:
         """The variables a worker or API process needs to reach this Redis."""
-        return {REDIS_URL.name: self.url, REDIS_CLUSTER.name: str(self.cluster).lower()}
+        return {
+            REDIS_URL.name: self.url,
+            REDIS_CLUSTER.name: str(self.cluster).lower(),
+            REDIS_SSL_CAFILE.name: self.ssl_cafile,
+            REDIS_SSL_CERTFILE.name: self.ssl_certfile,
+            REDIS_SSL_KEYFILE.name: self.ssl_keyfile,
+        }
 
     def client(self) -> RedisClient:
         return self.connection.connect(timeout=10.0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from redis.exceptions import RedisClusterException, RedisError
 
@@ -23,6 +23,10 @@ from stepmetrics.store.types import ExecutionDetail, ExecutionSummary, Metric
 from stepmetrics.store.wire import Cursor
 
 logger = logging.getLogger(__name__)
+
+# Least privilege: the Redis ACL commands the reader API needs (its user also
+# gets `~<prefix>:*`, no channels): reads only, and PING for /readyz.
+READER_ACL_COMMANDS: Final = ("-@all", "+@read", "+ping")
 
 
 # redis-py's cluster client raises RedisClusterException (not a RedisError)

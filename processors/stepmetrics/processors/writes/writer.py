@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Final
 
 from redis import exceptions as redis_errors
 from redis.asyncio.client import Pipeline
@@ -42,6 +42,14 @@ from stepmetrics.store.stats import ApplyCounts
 logger = logging.getLogger(__name__)
 
 # Redis answers these while it cannot write *yet*; retrying later can succeed.
+# Least privilege: the Redis ACL commands the worker needs (its user also gets
+# `~<prefix>:*`, no channels): the script calls, the index and counter writes,
+# and every command `apply.lua` calls (ACLs apply inside scripts too).
+WRITER_ACL_COMMANDS: Final = (
+    "-@all",
+    "+evalsha", "+script|load", "+script|exists", "+zadd", "+hincrby", "+hset",
+    "+append", "+hget", "+hkeys", "+hmget", "+hsetnx", "+sadd", "+strlen", "+time", "+type",
+)  # fmt: skip
 # The cluster client raises RedisClusterException (no RedisError) when no node answers.
 _FAILURES = (redis_errors.RedisError, redis_errors.RedisClusterException)
 _RETRIABLE_REPLIES = ("OOM", "BUSY", "LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN")
