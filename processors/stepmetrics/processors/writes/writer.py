@@ -5,7 +5,9 @@ apply script per execution (atomic, one hash tag each, deduplicated by envelope
 identity) followed by the index writes. redis-py checks `SCRIPT EXISTS` before
 the pipeline (and loads the script if Redis lost it); if Redis loses it between
 that check and the pipeline, the batch fails as retriable and the retry reloads
-it. Index writes are `ZADD ... LT`: they add new members and only ever lower a
+it. On Redis Cluster the pipeline is a cluster pipeline (one per node, sent
+in parallel) and the writer checks and loads the script on every primary
+itself (see `_queue_applies`). Index writes are `ZADD ... LT`: they add new members and only ever lower a
 score, so replays change nothing and the final score is the execution's
 `created_us`.
 
