@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -78,18 +77,10 @@ def _node_port() -> int:
     """A free port <= 55535 whose cluster bus port (+10000) is free too."""
     for _ in range(200):
         port = free_port()
-        if port <= _MAX_NODE_PORT and _bindable(port + BUS_OFFSET):
+        bus = port + BUS_OFFSET
+        if port <= _MAX_NODE_PORT and free_port(bus) == bus:  # free_port: the bus port if free
             return port
     raise RuntimeError("no free port pair (port, port + 10000) for a cluster node")
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((LOOPBACK, port))
-        except OSError:
-            return False
-    return True
 
 
 def _start_node(workdir: Path, port: int) -> ManagedProcess:

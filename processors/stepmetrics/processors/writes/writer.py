@@ -7,9 +7,9 @@ the pipeline (and loads the script if Redis lost it); if Redis loses it between
 that check and the pipeline, the batch fails as retriable and the retry reloads
 it. On Redis Cluster the pipeline is a cluster pipeline (one per node, sent
 in parallel) and the writer checks and loads the script on every primary
-itself (see `_queue_applies`). Index writes are `ZADD ... LT`: they add new members and only ever lower a
-score, so replays change nothing and the final score is the execution's
-`created_us`.
+itself (see `_queue_applies`). Index writes are `ZADD ... LT`: they add new
+members and only ever lower a score, so replays change nothing and the final
+score is the execution's `created_us`.
 
 The counters in `P:stats` live in another cluster slot than any execution, so
 the scripts only return what they counted and a second, small pipeline adds it.
