@@ -12,12 +12,14 @@ import functools
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
-import redis.asyncio as aioredis
 
 from stepmetrics.stack.services import ManagedProcess, start_broker, start_redis
+from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.keys import RedisKeys
+from tests.support.redis_targets import CLUSTER, SINGLE, RedisTarget, start_cluster
 from tests.support.services import ServiceFactory, create_topic, service_pool
 
 
@@ -72,9 +74,28 @@ def redis_keys(unique_name: str) -> RedisKeys:
     return RedisKeys(prefix=f"t-{unique_name}")
 
 
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisTarget]:
+    """The session's real 3-master Redis Cluster (started on first use)."""
+    with start_cluster(tmp_path_factory.mktemp("cluster")) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session", params=[SINGLE])
+def redis_target(request: pytest.FixtureRequest) -> RedisTarget:
+    """The Redis a test runs against: the shared redis-server, or the cluster when a
+    module parametrizes it: `pytestmark = pytest.mark.parametrize("redis_target",
+    REDIS_MODES, indirect=True)`."""
+    if request.param == CLUSTER:
+        return cast("RedisTarget", request.getfixturevalue("redis_cluster"))
+    server = cast("ManagedProcess", request.getfixturevalue("redis_server"))
+    return RedisTarget(server.address, cluster=False)
+
+
 @pytest.fixture
-async def redis_client(redis_server: ManagedProcess) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_server.address)
+async def redis_client(redis_target: RedisTarget) -> AsyncIterator[RedisClient]:
+    """A client of `redis_target`, built as the product builds its own."""
+    client = redis_target.client()
     yield client
     await client.aclose()
 

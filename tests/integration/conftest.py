@@ -14,15 +14,16 @@ from starlette.applications import Starlette
 from stepmetrics.stack.services import ManagedProcess
 from stepmetrics.store.keys import RedisKeys
 from tests.support.api import API_TOKEN, api_client, running_api
+from tests.support.redis_targets import RedisTarget
 from tests.support.worker import WorkerProcess, worker_env
 
 Spawn = Callable[[dict[str, str], str], WorkerProcess]
 
 
 @pytest.fixture
-async def app(redis_server: ManagedProcess, redis_keys: RedisKeys) -> AsyncIterator[Starlette]:
+async def app(redis_target: RedisTarget, redis_keys: RedisKeys) -> AsyncIterator[Starlette]:
     """The reader API (token `API_TOKEN`) over the test's Redis and prefix."""
-    async with running_api(redis_server.address, redis_keys.prefix, API_TOKEN) as application:
+    async with running_api(redis_target, redis_keys.prefix, API_TOKEN) as application:
         yield application
 
 
@@ -50,7 +51,7 @@ async def spawn(tmp_path: Path) -> AsyncIterator[Spawn]:
 
 @pytest.fixture
 def env(
-    broker: ManagedProcess, redis_server: ManagedProcess, redis_keys: RedisKeys, topic: str
+    broker: ManagedProcess, redis_target: RedisTarget, redis_keys: RedisKeys, topic: str
 ) -> dict[str, str]:
     """A worker's environment: the test's topic and key prefix, the topic as its group."""
-    return worker_env(broker.address, topic, redis_server.address, redis_keys.prefix, topic)
+    return worker_env(broker.address, topic, redis_target, redis_keys.prefix, topic)

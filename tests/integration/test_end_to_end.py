@@ -17,6 +17,7 @@ import pytest
 from stepmetrics.sdk import CraftAiSdk
 from stepmetrics.stack.services import ManagedProcess
 from tests.support.documented import LIST_EXAMPLE, SCALAR_EXAMPLE
+from tests.support.redis_targets import BOTH_REDIS_MODES, RedisTarget
 from tests.support.web_stack import TOKEN, WebStack, start_web_stack
 
 KEYS = {"name", "value", "created_at", "execution_id", "deployment_name", "pipeline_name"}
@@ -25,6 +26,7 @@ KEYS = {"name", "value", "created_at", "execution_id", "deployment_name", "pipel
 # a diverging loss, which must come back as a float NaN.
 RERUN = """
 from stepmetrics.sdk import CraftAiSdk
+
 sdk = CraftAiSdk()
 sdk.record_metric_value("accuracy", 0.5)
 sdk.record_metric_value("accuracy", 0.75)
@@ -44,9 +46,9 @@ class Run:
 
 @pytest.fixture(scope="module")
 def runs(
-    tmp_path_factory: pytest.TempPathFactory, broker: ManagedProcess, redis_server: ManagedProcess
+    tmp_path_factory: pytest.TempPathFactory, broker: ManagedProcess, redis_target: RedisTarget
 ) -> Iterator[dict[str, Run]]:
-    stack = start_web_stack(tmp_path_factory.mktemp("e2e"), broker.address, redis_server.address)
+    stack = start_web_stack(tmp_path_factory.mktemp("e2e"), broker.address, redis_target)
     recorded = {
         "scalars": Run("metrics-pipeline", "metrics-deployment", SCALAR_EXAMPLE),
         "lists": Run("list-pipeline", "list-deployment", LIST_EXAMPLE),
@@ -92,6 +94,7 @@ def _by_execution(
     return {(keys[m["execution_id"]], m["name"]): m["value"] for m in metrics}
 
 
+@BOTH_REDIS_MODES
 def test_every_result_has_exactly_the_documented_keys_and_context(runs: dict[str, Run]) -> None:
     metrics = CraftAiSdk.get_metrics(execution_id=runs["scalars"].execution_id)
     assert {frozenset(m) for m in metrics} == {frozenset(KEYS)}
@@ -105,6 +108,7 @@ def test_every_result_has_exactly_the_documented_keys_and_context(runs: dict[str
         assert run.started <= created <= run.finished
 
 
+@BOTH_REDIS_MODES
 def test_get_metrics_by_execution_keeps_the_last_value(runs: dict[str, Run]) -> None:
     first = CraftAiSdk.get_metrics(execution_id=runs["scalars"].execution_id)
     assert [(m["name"], m["value"]) for m in first] == [("accuracy", 0.1409), ("loss", 1 / 3)]
@@ -117,6 +121,7 @@ def test_get_metrics_by_execution_keeps_the_last_value(runs: dict[str, Run]) -> 
     assert math.isnan(rerun["loss"])
 
 
+@BOTH_REDIS_MODES
 def test_get_metrics_by_name_pipeline_and_deployment(runs: dict[str, Run]) -> None:
     by_name = _by_execution(CraftAiSdk.get_metrics(name="accuracy"), runs)
     assert by_name == {("scalars", "accuracy"): 0.1409, ("rerun", "accuracy"): 0.75}
@@ -134,6 +139,7 @@ def test_get_metrics_by_name_pipeline_and_deployment(runs: dict[str, Run]) -> No
     assert set(by_deployment) == {("rerun", "accuracy"), ("rerun", "loss")}
 
 
+@BOTH_REDIS_MODES
 def test_get_metrics_without_filter_returns_all_in_documented_order(runs: dict[str, Run]) -> None:
     metrics = CraftAiSdk.get_metrics()
     ours = [m for m in metrics if m["execution_id"] in {r.execution_id for r in runs.values()}]
@@ -146,6 +152,7 @@ def test_get_metrics_without_filter_returns_all_in_documented_order(runs: dict[s
     ]
 
 
+@BOTH_REDIS_MODES
 def test_get_list_metrics_concatenates_in_record_order(runs: dict[str, Run]) -> None:
     lists = {
         m["name"]: m for m in CraftAiSdk.get_list_metrics(execution_id=runs["lists"].execution_id)
@@ -157,6 +164,7 @@ def test_get_list_metrics_concatenates_in_record_order(runs: dict[str, Run]) -> 
     assert {frozenset(m) for m in lists.values()} == {frozenset(KEYS)}
 
 
+@BOTH_REDIS_MODES
 def test_get_list_metrics_by_name_pipeline_and_deployment(runs: dict[str, Run]) -> None:
     by_name = _by_execution(CraftAiSdk.get_list_metrics(name="loss_list"), runs)
     assert by_name == {

@@ -27,7 +27,7 @@ from stepmetrics.producers.security import (
     SSL_KEYFILE,
     KafkaSecurity,
 )
-from stepmetrics.stack.services import ManagedProcess
+from tests.support.redis_targets import RedisTarget
 from tests.support.tls import Certificates, TlsBroker, make_certificates, start_tls_broker
 from tests.support.web_stack import start_web_stack
 from tests.support.worker import run_worker
@@ -84,12 +84,12 @@ def test_the_pipeline_runs_over_tls(
     tmp_path: Path,
     brokers: dict[bool, TlsBroker],
     certs: Certificates,
-    redis_server: ManagedProcess,
+    redis_target: RedisTarget,
     mutual: bool,
 ) -> None:
     broker = brokers[mutual]
     env = tls_env(certs.ca, certs if mutual else None)
-    stack = start_web_stack(tmp_path, broker.address, redis_server.address, env)
+    stack = start_web_stack(tmp_path, broker.address, redis_target, env)
     try:
         stack.step("exec-tls-1", SCALARS, pipeline="tls-pipeline", deployment="tls-deployment")
         doc = stack.wait_for(

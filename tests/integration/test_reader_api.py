@@ -9,16 +9,20 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-import redis.asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from stepmetrics.store.api import create_app, session_cookie_value
 from stepmetrics.store.client import AsyncMetricsClient
+from stepmetrics.store.connection import RedisClient, RedisConnection
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.settings import ApiSettings, ClientSettings, StoreSettings
 from tests.support.api import API_TOKEN as TOKEN
+from tests.support.redis_targets import BOTH_REDIS_MODES, RedisTarget
 from tests.support.seed import seed_execution
+
+# The documented examples and every filter, on one redis-server and on a cluster.
+pytestmark = BOTH_REDIS_MODES
 
 T0 = 1_764_000_000_000_000  # 2025-11-24T16:00:00Z in µs
 LOGX = [math.log(i) for i in range(1, 50)]
@@ -32,7 +36,7 @@ async def client(app: Starlette) -> AsyncIterator[AsyncMetricsClient]:
 
 
 @pytest.fixture
-async def seeded(redis_client: aioredis.Redis, redis_keys: RedisKeys) -> None:
+async def seeded(redis_client: RedisClient, redis_keys: RedisKeys) -> None:
     """The documented examples in e-1, non-finite values in e-2, another pipeline in e-3."""
     await seed_execution(
         redis_client, redis_keys, "e-1", pipeline_name="my_pipeline",
@@ -223,10 +227,11 @@ async def test_health_and_openapi_need_no_token(app: Starlette) -> None:
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 
 
-async def test_readyz_is_503_when_redis_is_away(redis_keys: RedisKeys) -> None:
+async def test_readyz_is_503_when_redis_is_away(redis_target: RedisTarget) -> None:
     from stepmetrics.stack.services import free_port
 
-    store = StoreSettings(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    away = RedisConnection(f"redis://127.0.0.1:{free_port()}/0", cluster=redis_target.cluster)
+    store = StoreSettings(redis=away)
     application = create_app(ApiSettings(token=TOKEN, store=store))
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
@@ -324,14 +329,14 @@ async def test_execution_detail_list_metric_and_csv(http: httpx.AsyncClient) -> 
 
 
 async def test_stats_are_the_worker_counters(
-    http: httpx.AsyncClient, redis_client: aioredis.Redis, redis_keys: RedisKeys
+    http: httpx.AsyncClient, redis_client: RedisClient, redis_keys: RedisKeys
 ) -> None:
     assert _body(await http.get("/api/v1/stats")) == {}
     await redis_client.hset(redis_keys.stats, mapping={"applied": "12", "dead": "1"})
     assert _body(await http.get("/api/v1/stats")) == {"applied": 12, "dead": 1}
 
 
-async def _seed_many(redis: aioredis.Redis, keys: RedisKeys) -> None:
+async def _seed_many(redis: RedisClient, keys: RedisKeys) -> None:
     # Equal creation times on purpose: ties must page by execution id.
     for i in range(7):
         await seed_execution(
@@ -359,7 +364,7 @@ async def _follow(http: httpx.AsyncClient, path: str, query: dict[str, str]) -> 
 @pytest.mark.parametrize("flt", [{}, {"pipeline_name": "p"}, {"deployment_name": "d1"}])
 async def test_pagination_returns_everything_once(
     http: httpx.AsyncClient,
-    redis_client: aioredis.Redis,
+    redis_client: RedisClient,
     redis_keys: RedisKeys,
     path: str,
     flt: dict[str, str],
@@ -375,7 +380,7 @@ async def test_pagination_returns_everything_once(
 
 
 async def test_list_pages_respect_the_value_budget(
-    app: Starlette, redis_client: aioredis.Redis, redis_keys: RedisKeys
+    app: Starlette, redis_client: RedisClient, redis_keys: RedisKeys
 ) -> None:
     await _seed_many(redis_client, redis_keys)
     reader = app.state.reader
@@ -394,7 +399,7 @@ async def test_list_pages_respect_the_value_budget(
 
 async def test_client_follows_short_pages(
     client: AsyncMetricsClient,
-    redis_client: aioredis.Redis,
+    redis_client: RedisClient,
     redis_keys: RedisKeys,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -409,7 +414,7 @@ async def test_client_follows_short_pages(
 
 @pytest.mark.usefixtures("seeded")
 async def test_filters_check_the_current_meta_not_only_the_index(
-    client: AsyncMetricsClient, redis_client: aioredis.Redis, redis_keys: RedisKeys
+    client: AsyncMetricsClient, redis_client: RedisClient, redis_keys: RedisKeys
 ) -> None:
     # An index entry whose execution now says another pipeline/deployment.
     await redis_client.zadd(redis_keys.pipeline_index("ghost"), {"e-1": T0})
@@ -423,7 +428,7 @@ async def test_filters_check_the_current_meta_not_only_the_index(
 async def test_unusual_names_and_values_round_trip(
     client: AsyncMetricsClient,
     http: httpx.AsyncClient,
-    redis_client: aioredis.Redis,
+    redis_client: RedisClient,
     redis_keys: RedisKeys,
 ) -> None:
     names = ['quote"d', "back\\slash", "slash/name", "naïve ✓ 指标", "a" * 256]
@@ -463,7 +468,7 @@ async def test_openapi_documents_every_route(app: Starlette, http: httpx.AsyncCl
 
 
 async def test_csv_export_holds_every_list_across_pages(
-    redis_client: aioredis.Redis, redis_keys: RedisKeys, http: httpx.AsyncClient
+    redis_client: RedisClient, redis_keys: RedisKeys, http: httpx.AsyncClient
 ) -> None:
     lists = {f"l{i:04d}": [float(i), float(i) + 0.5] for i in range(1001)}  # > 1 page of lists
     await seed_execution(
@@ -480,7 +485,7 @@ async def test_csv_export_holds_every_list_across_pages(
 
 
 async def test_csv_export_neutralises_formula_names_but_keeps_numbers(
-    redis_client: aioredis.Redis, redis_keys: RedisKeys, http: httpx.AsyncClient
+    redis_client: RedisClient, redis_keys: RedisKeys, http: httpx.AsyncClient
 ) -> None:
     await seed_execution(
         redis_client, redis_keys, "=x", pipeline_name="p", created_us=T0,
@@ -518,7 +523,7 @@ async def test_bad_path_parameters_are_400(
 
 
 async def test_cursors_of_the_longest_ids_are_accepted(
-    redis_client: aioredis.Redis, redis_keys: RedisKeys, http: httpx.AsyncClient
+    redis_client: RedisClient, redis_keys: RedisKeys, http: httpx.AsyncClient
 ) -> None:
     ids = ["\U0001f600" * 255 + tail for tail in "ab"]  # 256 characters, 1,021 UTF-8 bytes
     for i, execution_id in enumerate(ids):

@@ -22,6 +22,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from redis.exceptions import AuthenticationError
 
 from stepmetrics.stack.apps import API
 from stepmetrics.stack.services import free_port
@@ -198,6 +199,50 @@ async def test_up_ready_answers_and_stops_clean(up: Up) -> None:
     assert all(_gone(pid) for pid in state.children.values()), state.children
     assert not any(_listening(port) for port in ports)
     assert not (up.data_dir / "stack.json").exists()
+
+
+async def test_up_locks_its_redis_and_data_down(up: Up) -> None:
+    pairs = up.ready()
+    password = urlsplit(pairs["redis"]).password
+    assert password
+    assert len(password) >= 24
+    state = read_state(up.data_dir)
+    # Without the password the embedded redis-server refuses every command.
+    parts = urlsplit(pairs["redis"])
+    anonymous = aioredis.Redis(host=parts.hostname or "", port=parts.port or 0)
+    try:
+        with pytest.raises(AuthenticationError):
+            await anonymous.ping()
+    finally:
+        await anonymous.aclose()
+    # The password is on no process's command line; it reaches the worker and
+    # the API through their environment, and `stepmetrics env` exports it.
+    for pid in state.children.values():
+        assert password.encode() not in _proc(pid, "cmdline"), pid
+    for name in ("worker", "api"):
+        if name in state.children:
+            environ = _proc(state.children[name], "environ").split(b"\0")
+            assert f"STEPMETRICS_REDIS_URL={pairs['redis']}".encode() in environ
+    assert _env_exports(up.data_dir)["STEPMETRICS_REDIS_URL"] == pairs["redis"]
+    # Owner only: the data directory, every directory under it 0700, every file 0600.
+    assert _mode(up.data_dir) == 0o700
+    for path in up.data_dir.rglob("*"):
+        if path.is_symlink():
+            continue
+        expected = 0o700 if path.is_dir() else 0o600
+        assert _mode(path) & 0o077 == 0, (path, oct(_mode(path)))
+        if path.is_dir() or path.name in ("stack.json", "redis.conf"):
+            assert _mode(path) == expected, (path, oct(_mode(path)))
+    assert (up.data_dir / "redis" / "redis.conf").read_text() == f"requirepass {password}\n"
+    assert password not in up.stderr()  # the logs show the URL redacted
+
+
+def _proc(pid: int, name: str) -> bytes:
+    return Path(f"/proc/{pid}/{name}").read_bytes()
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
 
 
 def test_up_reports_a_dead_child(up: Up) -> None:

@@ -17,6 +17,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from stepmetrics.stack.services import ManagedProcess
+from tests.support.redis_targets import RedisTarget
 from tests.support.web_stack import TOKEN, WebStack, start_web_stack
 
 pytestmark = pytest.mark.browser
@@ -97,9 +98,9 @@ COUNT_LINE_PIXELS = """canvas => {
 
 @pytest.fixture(scope="module")
 def stack(
-    tmp_path_factory: pytest.TempPathFactory, broker: ManagedProcess, redis_server: ManagedProcess
+    tmp_path_factory: pytest.TempPathFactory, broker: ManagedProcess, redis_target: RedisTarget
 ) -> Iterator[WebStack]:
-    running = start_web_stack(tmp_path_factory.mktemp("web"), broker.address, redis_server.address)
+    running = start_web_stack(tmp_path_factory.mktemp("web"), broker.address, redis_target)
     yield running
     running.stop()
 

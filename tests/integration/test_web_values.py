@@ -12,11 +12,11 @@ import redis.asyncio as aioredis
 from starlette.applications import Starlette
 
 from stepmetrics.processors.writes.reduce import pack_values
-from stepmetrics.stack.services import ManagedProcess
 from stepmetrics.store.api import session_cookie_value
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.web import SESSION_COOKIE, web_routes
 from tests.support.api import api_client, running_api
+from tests.support.redis_targets import RedisTarget
 from tests.support.seed import seed_execution
 
 TOKEN = "values-test-token-0123"  # noqa: S105 (a test token)
@@ -24,9 +24,9 @@ VALUES = [0.5, math.nan, math.inf, -math.inf, -0.0, 1e-300, 1 / 3]
 
 
 @pytest.fixture
-async def app(redis_server: ManagedProcess, redis_keys: RedisKeys) -> AsyncIterator[Starlette]:
+async def app(redis_target: RedisTarget, redis_keys: RedisKeys) -> AsyncIterator[Starlette]:
     routes = web_routes(TOKEN)
-    async with running_api(redis_server.address, redis_keys.prefix, TOKEN, routes) as application:
+    async with running_api(redis_target, redis_keys.prefix, TOKEN, routes) as application:
         yield application
 
 

@@ -9,16 +9,17 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from stepmetrics.processors.deadletter import TRUNCATED_HEADER, LetterRecord
 from stepmetrics.stack.services import ManagedProcess, start_redis
+from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.stats import read_stats
 from tests.integration.conftest import Spawn
 from tests.support.metrics_state import actual_state, expected_state, snapshot
+from tests.support.redis_targets import BOTH_REDIS_MODES, RedisTarget
 from tests.support.worker import (
     REPO,
     Hostile,
@@ -35,9 +36,10 @@ from tests.support.worker import (
 EXECUTIONS = ["exec-a", "exec-b", "exec-c"]
 
 
+@BOTH_REDIS_MODES
 async def test_kill_9_restart_then_full_replay_leave_exactly_the_expected_state(
     broker: ManagedProcess,
-    redis_client: aioredis.Redis,
+    redis_client: RedisClient,
     redis_keys: RedisKeys,
     topic: str,
     env: dict[str, str],
@@ -87,9 +89,10 @@ async def test_kill_9_restart_then_full_replay_leave_exactly_the_expected_state(
     assert stats["duplicates_skipped"] == skipped + len(envelopes)
 
 
+@BOTH_REDIS_MODES
 async def test_cap_is_exact_with_two_concurrent_producer_processes(
     broker: ManagedProcess,
-    redis_client: aioredis.Redis,
+    redis_client: RedisClient,
     redis_keys: RedisKeys,
     topic: str,
     env: dict[str, str],
@@ -134,9 +137,10 @@ async def test_cap_is_exact_with_two_concurrent_producer_processes(
     assert stats["values_dropped_by_cap"] == 2 * count * per - 50_000
 
 
+@BOTH_REDIS_MODES
 async def test_script_flushes_mid_stream_lose_nothing(
     broker: ManagedProcess,
-    redis_client: aioredis.Redis,
+    redis_client: RedisClient,
     redis_keys: RedisKeys,
     topic: str,
     env: dict[str, str],
@@ -176,7 +180,7 @@ def _poison() -> list[tuple[bytes | None, str]]:
 
 async def test_poison_messages_are_dead_lettered_while_good_ones_flow(
     broker: ManagedProcess,
-    redis_client: aioredis.Redis,
+    redis_client: RedisClient,
     redis_keys: RedisKeys,
     topic: str,
     env: dict[str, str],
@@ -238,9 +242,10 @@ async def test_redis_restart_mid_stream_loses_nothing(
     redis = redis_factory()  # private: this test restarts it
     port = int(redis.address.rsplit(":", 1)[1].split("/")[0])
     workdir = redis.log_path.parent.parent
-    client = aioredis.Redis.from_url(redis.address)
+    private = RedisTarget(redis.address, cluster=False)
+    client = private.client()
     envelopes = make_envelopes("p1", EXECUTIONS, count=240, events_per=30, seed=7)
-    worker = spawn(worker_env(broker.address, topic, redis.address, redis_keys.prefix, topic), "w")
+    worker = spawn(worker_env(broker.address, topic, private, redis_keys.prefix, topic), "w")
     await worker.start()
     stream = asyncio.create_task(produce(broker.address, topic, envelopes, pause=0.05))
 
@@ -254,7 +259,7 @@ async def test_redis_restart_mid_stream_loses_nothing(
         redis.stop()  # SIGTERM: redis writes its AOF and exits
         await asyncio.sleep(1.0)  # the worker keeps consuming and must retry meanwhile
         restarted = await asyncio.to_thread(start_redis, workdir, port)
-        client = aioredis.Redis.from_url(redis.address)
+        client = private.client()
         await stream
         await wait_for(lambda: applied(len(envelopes)), 60, "all envelopes applied")
         assert await worker.stop() == 0

@@ -1,4 +1,4 @@
-"""The write model against a real redis-server."""
+"""The write model against a real redis-server and a real 3-master Redis Cluster."""
 
 from __future__ import annotations
 
@@ -8,14 +8,17 @@ import struct
 import time
 
 import pytest
-import redis.asyncio as aioredis
 
 from stepmetrics.processors.errors import RedisUnavailableError, WriteRejectedError
 from stepmetrics.processors.writes.writer import MetricsWriter
 from stepmetrics.producers.events import Envelope, WireEvent
+from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.stats import ApplyCounts, read_stats
 from tests.support.metrics_state import actual_state, expected_state, snapshot
+from tests.support.redis_targets import BOTH_REDIS_MODES
+
+pytestmark = BOTH_REDIS_MODES
 
 T = 1_764_150_000_000_000
 
@@ -27,7 +30,7 @@ def env(
 
 
 async def test_replaying_a_batch_changes_nothing(
-    redis_client: aioredis.Redis, redis_keys: RedisKeys
+    redis_client: RedisClient, redis_keys: RedisKeys
 ) -> None:
     writer = MetricsWriter(redis_client, redis_keys)
     batch = [
@@ -47,7 +50,7 @@ async def test_replaying_a_batch_changes_nothing(
 
 
 async def test_partly_replayed_batch_applies_only_the_new_envelopes(
-    redis_client: aioredis.Redis, redis_keys: RedisKeys
+    redis_client: RedisClient, redis_keys: RedisKeys
 ) -> None:
     writer = MetricsWriter(redis_client, redis_keys)
     envelopes = [env(i, [("s", "step", T + i, float(i)), ("l", "v", T + i, [i])]) for i in range(6)]
@@ -60,7 +63,7 @@ async def test_partly_replayed_batch_applies_only_the_new_envelopes(
 
 
 async def test_late_older_scalar_never_overwrites_a_newer_one(
-    redis_client: aioredis.Redis, redis_keys: RedisKeys
+    redis_client: RedisClient, redis_keys: RedisKeys
 ) -> None:
     writer = MetricsWriter(redis_client, redis_keys)
     await writer.apply([env(5, [("s", "acc", T + 100, 0.9)])])
@@ -76,7 +79,7 @@ async def test_late_older_scalar_never_overwrites_a_newer_one(
 
 
 async def test_cap_is_exact_and_drops_are_counted(
-    redis_client: aioredis.Redis, redis_keys: RedisKeys
+    redis_client: RedisClient, redis_keys: RedisKeys
 ) -> None:
     writer = MetricsWriter(redis_client, redis_keys)
     chunk = [float(i) for i in range(20_000)]
@@ -94,7 +97,7 @@ async def test_cap_is_exact_and_drops_are_counted(
 
 
 async def test_scalar_and_list_share_a_name_and_non_finite_values_survive(
-    redis_client: aioredis.Redis, redis_keys: RedisKeys
+    redis_client: RedisClient, redis_keys: RedisKeys
 ) -> None:
     writer = MetricsWriter(redis_client, redis_keys)
     events: list[WireEvent] = [
@@ -114,7 +117,7 @@ async def test_scalar_and_list_share_a_name_and_non_finite_values_survive(
 
 
 async def test_meta_and_indexes_track_the_earliest_record_time(
-    redis_client: aioredis.Redis, redis_keys: RedisKeys
+    redis_client: RedisClient, redis_keys: RedisKeys
 ) -> None:
     writer = MetricsWriter(redis_client, redis_keys)
     await writer.apply([env(0, [("s", "acc", T + 10, 1.0)])])
@@ -150,7 +153,7 @@ async def test_meta_and_indexes_track_the_earliest_record_time(
 
 
 async def test_apply_survives_an_emptied_script_cache(
-    redis_client: aioredis.Redis, redis_keys: RedisKeys
+    redis_client: RedisClient, redis_keys: RedisKeys
 ) -> None:
     writer = MetricsWriter(redis_client, redis_keys)
     await writer.apply([env(0, [("s", "a", T, 1.0)])])
@@ -162,7 +165,7 @@ async def test_apply_survives_an_emptied_script_cache(
 
 
 async def test_script_flushes_during_batches_lose_and_double_nothing(
-    redis_client: aioredis.Redis, redis_keys: RedisKeys
+    redis_client: RedisClient, redis_keys: RedisKeys
 ) -> None:
     writer = MetricsWriter(redis_client, redis_keys)
     executions = [f"e{i}" for i in range(4)]
@@ -198,7 +201,7 @@ async def test_script_flushes_during_batches_lose_and_double_nothing(
 
 
 async def test_a_foreign_key_type_fails_the_call_before_any_write(
-    redis_client: aioredis.Redis, redis_keys: RedisKeys
+    redis_client: RedisClient, redis_keys: RedisKeys
 ) -> None:
     writer = MetricsWriter(redis_client, redis_keys)
     await redis_client.hset(redis_keys.list_values("e1", "curve"), "f", "v")  # not a string
@@ -212,7 +215,7 @@ async def test_a_foreign_key_type_fails_the_call_before_any_write(
 
 
 async def test_a_rejected_batch_still_counts_what_other_executions_applied(
-    redis_client: aioredis.Redis, redis_keys: RedisKeys
+    redis_client: RedisClient, redis_keys: RedisKeys
 ) -> None:
     writer = MetricsWriter(redis_client, redis_keys)
     await redis_client.set(redis_keys.scalar_values("broken"), b"oops")  # not a hash

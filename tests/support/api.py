@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute
 
 from stepmetrics.store.api import create_app
 from stepmetrics.store.settings import ApiSettings, StoreSettings
+from tests.support.redis_targets import RedisTarget
 
 BASE_URL: Final = "http://api"
 API_TOKEN: Final = "test-token-0123456789"  # noqa: S105 (the in-process API's token)
@@ -19,10 +20,10 @@ API_TOKEN: Final = "test-token-0123456789"  # noqa: S105 (the in-process API's t
 
 @contextlib.asynccontextmanager
 async def running_api(
-    redis_url: str, prefix: str, token: str, extra_routes: Sequence[BaseRoute] = ()
+    redis: RedisTarget, prefix: str, token: str, extra_routes: Sequence[BaseRoute] = ()
 ) -> AsyncIterator[Starlette]:
-    """The reader API on `redis_url` under key `prefix`, inside its lifespan."""
-    store = StoreSettings(redis_url=redis_url, redis_prefix=prefix)
+    """The reader API on `redis` under key `prefix`, inside its lifespan."""
+    store = StoreSettings(redis=redis.connection, redis_prefix=prefix)
     application = create_app(ApiSettings(token=token, store=store), extra_routes)
     async with application.router.lifespan_context(application):
         yield application

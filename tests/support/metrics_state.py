@@ -5,9 +5,8 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass, field
 
-import redis.asyncio as aioredis
-
 from stepmetrics.producers.events import MAX_LIST_VALUES, NON_FINITE_WIRE, Envelope, WireEvent
+from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.keys import RedisKeys
 
 
@@ -65,7 +64,7 @@ def _apply_event(
 
 
 async def actual_state(
-    client: aioredis.Redis, keys: RedisKeys, execution_ids: list[str]
+    client: RedisClient, keys: RedisKeys, execution_ids: list[str]
 ) -> dict[str, ExecutionState]:
     """Read back what the processor stored for these executions."""
     state: dict[str, ExecutionState] = {}
@@ -86,7 +85,7 @@ async def actual_state(
     return state
 
 
-async def snapshot(client: aioredis.Redis, prefix: str) -> dict[bytes, object]:
+async def snapshot(client: RedisClient, prefix: str) -> dict[bytes, object]:
     """Every key under `prefix` (except the counters) with its full value."""
     result: dict[bytes, object] = {}
     async for key in client.scan_iter(match=f"{prefix}:*", count=1000):

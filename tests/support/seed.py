@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from stepmetrics.processors.writes.reduce import pack_values
+from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.keys import RedisKeys
 
 # A scalar is its value, or (value, ts_us of the kept value).
@@ -20,7 +19,7 @@ Scalar = float | tuple[float, int]
 
 
 async def seed_execution(
-    redis: aioredis.Redis,
+    redis: RedisClient,
     keys: RedisKeys,
     execution_id: str,
     *,
@@ -40,7 +39,8 @@ async def seed_execution(
     }
     if deployment_name is not None:
         meta["deployment_name"] = deployment_name
-    pipe = redis.pipeline(transaction=True)
+    # No MULTI: the indexes live in other cluster slots than the execution.
+    pipe = redis.pipeline(transaction=False)
     pipe.hset(keys.meta(execution_id), mapping=meta)
     # As the worker does for each applied envelope: the reader API caches
     # answers about an execution per version.

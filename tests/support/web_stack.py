@@ -24,6 +24,7 @@ import httpx
 from stepmetrics.producers.security import KafkaSecurity
 from stepmetrics.stack.apps import API, WORKER, api_ready, worker_ready
 from stepmetrics.stack.services import ManagedProcess, free_port
+from tests.support.redis_targets import RedisTarget
 from tests.support.services import create_topic
 
 TOKEN = "browser-test-token-0123456789"  # noqa: S105 (a test token)
@@ -119,7 +120,7 @@ def _wait(process: ManagedProcess, ready: Callable[[ManagedProcess], bool], time
 
 
 def start_web_stack(
-    workdir: Path, kafka: str, redis: str, kafka_env: Mapping[str, str] | None = None
+    workdir: Path, kafka: str, redis: RedisTarget, kafka_env: Mapping[str, str] | None = None
 ) -> WebStack:
     """Start a worker and an API on a fresh topic and key prefix.
 
@@ -139,7 +140,7 @@ def start_web_stack(
         | {
             "STEPMETRICS_KAFKA_BOOTSTRAP": kafka,
             "STEPMETRICS_TOPIC": topic,
-            "STEPMETRICS_REDIS_URL": redis,
+            **redis.env(),
             "STEPMETRICS_REDIS_PREFIX": prefix,
             "STEPMETRICS_WORKER_GROUP": f"web-{tag}",
             "STEPMETRICS_WORKER_DATADIR": str(workdir / "worker-data"),
@@ -151,7 +152,7 @@ def start_web_stack(
     )
     worker = WORKER.start(workdir, kafka, env)
     api = API.start(workdir, api_url, env)
-    stack = WebStack(api_url, kafka, topic, redis, prefix, [worker, api], kafka_env)
+    stack = WebStack(api_url, kafka, topic, redis.url, prefix, [worker, api], kafka_env)
     try:
         _wait(api, api_ready, 30)
         _wait(worker, worker_ready, 60)

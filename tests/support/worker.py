@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from stepmetrics.processors.ready import WORKER_READY
 from stepmetrics.producers.events import Envelope, WireEvent, encode_envelope
+from tests.support.redis_targets import RedisTarget
 
 T = 1_764_150_000_000_000
 REPO = Path(__file__).resolve().parents[2]
@@ -25,14 +26,14 @@ Hostile = tuple[bytes | None, bytes | None, str]  # key, value, reason fragment
 
 
 def worker_env(
-    bootstrap: str, topic: str, redis_url: str, prefix: str, group: str
+    bootstrap: str, topic: str, redis: RedisTarget, prefix: str, group: str
 ) -> dict[str, str]:
     """Environment for a worker with short timeouts for the local broker."""
     return {
         **os.environ,
         "STEPMETRICS_KAFKA_BOOTSTRAP": bootstrap,
         "STEPMETRICS_TOPIC": topic,
-        "STEPMETRICS_REDIS_URL": redis_url,
+        **redis.env(),
         "STEPMETRICS_REDIS_PREFIX": prefix,
         "STEPMETRICS_WORKER_GROUP": group,
         "STEPMETRICS_KAFKA_SESSION_TIMEOUT": "4",

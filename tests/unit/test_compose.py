@@ -11,11 +11,14 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
 from stepmetrics.cli import COMMANDS
+from stepmetrics.processors.writes.writer import WRITER_ACL_COMMANDS
+from stepmetrics.store.reader import READER_ACL_COMMANDS
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 SETTINGS_MODULES: Final = (
@@ -117,10 +120,20 @@ def test_infrastructure(compose: dict[str, Any]) -> None:
     assert services["redis"]["command"][:3] == ["redis-server", "--appendonly", "yes"]
     worker_env = services["worker"]["environment"]
     assert worker_env["STEPMETRICS_KAFKA_BOOTSTRAP"] == "kafka:9092"
+    # One Redis, two ACL users: the worker writes, the API only reads.
+    worker_url = urlsplit(worker_env["STEPMETRICS_REDIS_URL"])
+    api_url = urlsplit(services["api"]["environment"]["STEPMETRICS_REDIS_URL"])
     assert (
-        worker_env["STEPMETRICS_REDIS_URL"]
-        == services["api"]["environment"]["STEPMETRICS_REDIS_URL"]
+        (worker_url.hostname, worker_url.port)
+        == (api_url.hostname, api_url.port)
+        == (
+            "redis",
+            6379,
+        )
     )
+    assert (worker_url.username, api_url.username) == ("worker", "reader")
+    assert worker_url.password == "${REDIS_WORKER_PASSWORD}"  # noqa: S105 - interpolated
+    assert api_url.password == "${REDIS_READER_PASSWORD}"  # noqa: S105 - interpolated
     # kafka-init creates exactly the topics the worker uses, with a partition count.
     script = services["kafka-init"]["command"][0]
     created = re.search(r"for topic in ([^;]+);", script)
@@ -130,6 +143,25 @@ def test_infrastructure(compose: dict[str, Any]) -> None:
         worker_env["STEPMETRICS_DEADLETTER_TOPIC"],
     ]
     assert "--partitions 4" in script
+
+
+def test_redis_acl_users_have_exactly_the_commands_the_code_needs(
+    compose: dict[str, Any],
+) -> None:
+    redis = compose["services"]["redis"]
+    script = redis["entrypoint"][2]
+    users = dict(
+        re.findall(
+            r'echo "user (\w+) on >\S+ resetkeys ~stepmetrics:\* resetchannels ([^"]+)"', script
+        )
+    )
+    assert users == {
+        "worker": " ".join(WRITER_ACL_COMMANDS),
+        "reader": " ".join(READER_ACL_COMMANDS),
+    }
+    assert 'echo "user default off"' in script
+    assert redis["command"][-2:] == ["--aclfile", "/data/users.acl"]
+    assert "PASSWORD" not in " ".join(redis["command"])  # never on a command line
 
 
 def test_dockerfile_installs_the_worker_and_api_extras() -> None:

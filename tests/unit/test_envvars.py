@@ -14,6 +14,7 @@ from stepmetrics.stack.errors import StackSettingsError
 from stepmetrics.stack.launcher import Launcher, Ports
 from stepmetrics.stack.settings import StackSettings
 from stepmetrics.stack.state import StackState
+from stepmetrics.store.connection import RedisConnection
 from stepmetrics.store.errors import StoreSettingsError
 from stepmetrics.store.settings import StoreSettings
 
@@ -48,15 +49,15 @@ def test_bad_value_redacts(url: str) -> None:
 def test_settings_errors_and_reprs_hold_no_password(url: str) -> None:
     bad = url.replace("redis", "http", 1)
     with pytest.raises(StoreSettingsError) as store_error:
-        StoreSettings(redis_url=bad)
+        StoreSettings(redis=RedisConnection(bad))
     with pytest.raises(StackSettingsError) as stack_error:
         StackSettings.from_env({"STEPMETRICS_REDIS_URL": bad})
     for text in (str(store_error.value), str(stack_error.value)):
         assert redact(bad) in text
         assert SECRET not in text
     for settings in (
-        StoreSettings(redis_url=url),
-        ProcessorSettings(redis_url=url),
+        StoreSettings(redis=RedisConnection(url)),
+        ProcessorSettings(redis=RedisConnection(url)),
         StackSettings(redis_url=url),
     ):
         assert SECRET not in repr(settings)

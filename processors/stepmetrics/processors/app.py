@@ -19,7 +19,6 @@ from functools import partial
 from typing import Any
 
 import faust
-import redis.asyncio as aioredis
 
 from stepmetrics.processors.deadletter import DeadLetter, RawMessage
 from stepmetrics.processors.handler import BatchHandler
@@ -76,11 +75,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
     app.stepmetrics_fetch_max_bytes = settings.fetch_max_bytes
     source = app.topic(settings.topic, value_serializer="raw", key_serializer="raw")
     dead = app.topic(settings.deadletter_topic, value_serializer="raw", key_serializer="raw")
-    client = aioredis.Redis.from_url(
-        settings.redis_url,
-        socket_timeout=settings.redis_timeout,
-        socket_connect_timeout=settings.redis_timeout,
-    )
+    client = settings.redis.connect(timeout=settings.redis_timeout)
     writer = MetricsWriter(client, settings.keys, max_producers=settings.max_producers)
     sink = FaustDeadLetterSink(dead, settings.deadletter_max_bytes)
     count = partial(add_to_counter, client, settings.keys)

@@ -17,8 +17,11 @@ from stepmetrics.producers.errors import SettingsError
 from stepmetrics.producers.security import ENV_VARS as KAFKA_SECURITY_ENV_VARS
 from stepmetrics.producers.security import KafkaSecurity
 from stepmetrics.producers.settings import BOOTSTRAP, TOPIC
+from stepmetrics.store import connection
+from stepmetrics.store.connection import RedisConnection
+from stepmetrics.store.errors import StoreSettingsError
 from stepmetrics.store.keys import RedisKeys
-from stepmetrics.store.settings import REDIS_PREFIX, REDIS_URL
+from stepmetrics.store.settings import REDIS_PREFIX
 
 _LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 _INTEGER: Final = "an integer"
@@ -46,7 +49,6 @@ _ENV: Final[dict[str, EnvVar[Any]]] = {
     "topic": _trimmed(TOPIC.name, TOPIC.default),
     "deadletter_topic": DEADLETTER_TOPIC,
     "topic_partitions": TOPIC_PARTITIONS,
-    "redis_url": _trimmed(REDIS_URL.name, REDIS_URL.default),
     "redis_prefix": _trimmed(REDIS_PREFIX.name, REDIS_PREFIX.default),
     "redis_timeout": _seconds("STEPMETRICS_REDIS_TIMEOUT", 10.0),
     "group_id": EnvVar("STEPMETRICS_WORKER_GROUP", "stepmetrics-worker", str.strip, "a name"),
@@ -78,7 +80,11 @@ _ENV: Final[dict[str, EnvVar[Any]]] = {
     ),
 }
 # The Kafka security variables are the SDK's (one definition for every client).
-ENV_VARS: Final[frozenset[str]] = frozenset(v.name for v in _ENV.values()) | KAFKA_SECURITY_ENV_VARS
+# The Kafka security variables are the SDK's and the Redis connection's are the
+# store's (one definition for every client).
+ENV_VARS: Final[frozenset[str]] = (
+    frozenset(v.name for v in _ENV.values()) | KAFKA_SECURITY_ENV_VARS | connection.ENV_VARS
+)
 _MINIMUMS: Final = {
     "topic_partitions": 1,
     "batch_size": 1,
@@ -104,8 +110,8 @@ class ProcessorSettings:
     topic: str = _ENV["topic"].default
     deadletter_topic: str = _ENV["deadletter_topic"].default
     topic_partitions: int = _ENV["topic_partitions"].default
-    # Out of repr: the URL may hold a password (log `redact(redis_url)`).
-    redis_url: str = field(default=_ENV["redis_url"].default, repr=False)
+    # URL (with the ACL user), TLS files, cluster mode: the store's one definition.
+    redis: RedisConnection = field(default_factory=RedisConnection)
     redis_prefix: str = _ENV["redis_prefix"].default
     redis_timeout: float = _ENV["redis_timeout"].default
     group_id: str = _ENV["group_id"].default
@@ -131,7 +137,7 @@ class ProcessorSettings:
         if not self.datadir:
             default = Path(tempfile.gettempdir()) / f"stepmetrics-worker-{self.group_id}"
             object.__setattr__(self, "datadir", str(default))
-        for name in ("kafka_bootstrap", "topic", "redis_url", "group_id"):
+        for name in ("kafka_bootstrap", "topic", "group_id"):
             if not getattr(self, name).strip():
                 _fail(name, getattr(self, name), "a non-empty string")
         if self.deadletter_topic == self.topic:
@@ -159,9 +165,11 @@ class ProcessorSettings:
         """Read every `STEPMETRICS_*` variable the worker uses; unset or empty = default."""
         try:
             security = KafkaSecurity.from_env(environ)
-        except SettingsError as exc:
+            redis = RedisConnection.from_env(environ)
+        except (SettingsError, StoreSettingsError) as exc:
             raise ProcessorSettingsError(str(exc)) from exc
-        return cls(**read_env(_ENV, environ, ProcessorSettingsError), kafka_security=security)
+        values = read_env(_ENV, environ, ProcessorSettingsError)
+        return cls(redis=redis, kafka_security=security, **values)
 
     @property
     def keys(self) -> RedisKeys:

@@ -8,6 +8,7 @@ import sys
 
 from stepmetrics.cli.exit_codes import EXIT_USAGE
 from stepmetrics.store.api.server import LOG_LEVELS, serve
+from stepmetrics.store.connection import REDIS_URL
 from stepmetrics.store.errors import StoreSettingsError
 from stepmetrics.store.settings import (
     API_HOST,
@@ -15,7 +16,6 @@ from stepmetrics.store.settings import (
     API_TOKEN,
     API_WORKERS,
     REDIS_PREFIX,
-    REDIS_URL,
     ApiSettings,
 )
 

@@ -31,14 +31,31 @@ from stepmetrics.stack.services import (
     start_redis,
 )
 from stepmetrics.stack.settings import StackSettings
-from stepmetrics.stack.state import StackState, read_state, remove_state, write_state
-from stepmetrics.store.settings import API_HOST, API_PORT, API_TOKEN, API_URL, REDIS_URL
+from stepmetrics.stack.state import (
+    StackState,
+    check_owner,
+    read_state,
+    remove_state,
+    state_path,
+    write_state,
+)
+from stepmetrics.store.connection import (
+    REDIS_CLUSTER,
+    REDIS_SSL_CAFILE,
+    REDIS_SSL_CERTFILE,
+    REDIS_SSL_KEYFILE,
+    REDIS_URL,
+)
+from stepmetrics.store.settings import API_HOST, API_PORT, API_TOKEN, API_URL
 
 logger = logging.getLogger(__name__)
 
 KAFKA_PORT = 9092
 REDIS_PORT = 6379
 _POLL = 0.1
+REDIS_EMBEDDED_UNSET = tuple(
+    var.name for var in (REDIS_CLUSTER, REDIS_SSL_CAFILE, REDIS_SSL_CERTFILE, REDIS_SSL_KEYFILE)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +125,9 @@ class Launcher:
 
     def _start(self) -> StackState | None:
         """Start the services, topics and apps; None if stopped meanwhile."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Owner only: the data dir holds the Redis data, the logs and the state file.
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.data_dir.chmod(0o700)
         self._refuse_second_stack()
         kafka = self._kafka()
         redis = None if self.stopping else self._redis()
@@ -142,6 +161,7 @@ class Launcher:
 
     def _refuse_second_stack(self) -> None:
         """Two stacks on one data directory would share redis-server's AOF files."""
+        check_owner(state_path(self.data_dir))
         try:
             running = read_state(self.data_dir)
         except StackError:
@@ -171,11 +191,17 @@ class Launcher:
         port = pick_port(self.ports.redis, REDIS_PORT, "redis")
         server = self._started(
             start_redis(
-                self.data_dir, port, timeout=self.settings.startup_timeout, die_with_parent=True
+                self.data_dir,
+                port,
+                password=secrets.token_urlsafe(24),
+                timeout=self.settings.startup_timeout,
+                die_with_parent=True,
             )
         )
         logger.info(
-            "redis-server listening on %s, data in %s", server.address, server.log_path.parent
+            "redis-server listening on %s, data in %s",
+            redact(server.address),
+            server.log_path.parent,
         )
         return server.address
 
@@ -218,6 +244,9 @@ class Launcher:
                 "PYTHONUNBUFFERED": "1",  # the worker's ready line must reach its log at once
             }
         )
+        if self.settings.redis_url is None:
+            # The embedded redis-server is one plain server: drop cluster and TLS settings.
+            env.update(dict.fromkeys(REDIS_EMBEDDED_UNSET, ""))
         return env
 
     def _start_apps(self, api_url: str, env: dict[str, str]) -> list[ManagedProcess]:

@@ -153,7 +153,7 @@ def start_broker(
     with SASL (SCRAM).
     """
     run_dir = workdir / "broker"
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     url = f"tcp://{LOOPBACK}:{port}"
     argv = [
         str(broker_binary()),
@@ -175,15 +175,23 @@ def start_redis(
     workdir: Path,
     port: int,
     *,
+    password: str | None = None,
     appendonly: bool = True,
     timeout: float = 15.0,
     die_with_parent: bool = False,
 ) -> ManagedProcess:
-    """Start redis-server on 127.0.0.1:`port` with its data in `workdir`/redis."""
+    """Start redis-server on 127.0.0.1:`port` with its data in `workdir`/redis.
+
+    With `password`, clients must AUTH: it goes in a 0600 config file
+    (`requirepass`), never on the command line (`ps` shows argv to every
+    user), and in the returned address (`redis://:password@...`).
+    """
     data_dir = workdir / "redis"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    config = [] if password is None else [str(_private_config(data_dir, password))]
     argv = [
         str(redis_binary()),
+        *config,
         "--bind",
         LOOPBACK,
         "--port",
@@ -201,10 +209,21 @@ def start_redis(
         "--protected-mode",
         "yes",
     ]
-    address = f"redis://{LOOPBACK}:{port}/0"
+    auth = "" if password is None else f":{password}@"
+    address = f"redis://{auth}{LOOPBACK}:{port}/0"
     managed = spawn("redis", argv, data_dir, address, die_with_parent=die_with_parent)
-    _wait_until(managed, lambda: _redis_ready(port), timeout)
+    _wait_until(managed, lambda: _redis_ready(port, password), timeout)
     return managed
+
+
+def _private_config(data_dir: Path, password: str) -> Path:
+    """A redis.conf only its owner can read, holding `requirepass`."""
+    path = data_dir / "redis.conf"
+    path.unlink(missing_ok=True)  # never write through an existing file or symlink
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(f"requirepass {password}\n")
+    return path
 
 
 def spawn(
@@ -228,9 +247,12 @@ def spawn(
             thread dies, even by SIGKILL, so a killed launcher leaves no
             orphans. Call it from the thread that outlives the child.
     """
-    cwd.mkdir(parents=True, exist_ok=True)
+    cwd.mkdir(parents=True, exist_ok=True, mode=0o700)
+    cwd.chmod(0o700)  # the process's data and log are its owner's only
     log_path = cwd / f"{name}.log"
-    with log_path.open("ab") as log:
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    os.fchmod(fd, 0o600)  # a log left by an older version may be world-readable
+    with os.fdopen(fd, "ab") as log:
         offset = log.tell()
         proc = subprocess.Popen(  # noqa: S603 - argv built from resolved binaries
             argv,
@@ -240,6 +262,7 @@ def spawn(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C in a terminal goes to the launcher only
+            umask=0o077,  # what the child creates (data, AOF, logs) is its owner's only
             preexec_fn=_term_on_parent_death if die_with_parent else None,
         )
     return ManagedProcess(
@@ -285,11 +308,16 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex((LOOPBACK, port)) == 0
 
 
-def _redis_ready(port: int) -> bool:
+def _redis_ready(port: int, password: str | None = None) -> bool:
     """True once redis answers PING with PONG (not LOADING while replaying the AOF)."""
+    auth = b"" if password is None else b"AUTH " + password.encode() + b"\r\n"
+    expected = b"+PONG\r\n" if password is None else b"+OK\r\n+PONG\r\n"
     try:
         with socket.create_connection((LOOPBACK, port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
+            sock.sendall(auth + b"PING\r\n")
+            reply = b""
+            while len(reply) < len(expected) and (chunk := sock.recv(64)):
+                reply += chunk
+            return reply.startswith(expected)
     except OSError:
         return False

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 from stepmetrics.envvars import EnvVar, bad_value, read_env
 from stepmetrics.processors.settings import DEADLETTER_SUFFIX, DEADLETTER_TOPIC, TOPIC_PARTITIONS
@@ -17,7 +16,9 @@ from stepmetrics.producers.security import ENV_VARS as KAFKA_SECURITY_ENV_VARS
 from stepmetrics.producers.security import SECURITY_PROTOCOL, KafkaSecurity
 from stepmetrics.producers.settings import BOOTSTRAP, TOPIC
 from stepmetrics.stack.errors import StackSettingsError
-from stepmetrics.store.settings import API_TOKEN, REDIS_SCHEMES, REDIS_URL
+from stepmetrics.store.connection import REDIS_URL, RedisConnection
+from stepmetrics.store.errors import StoreSettingsError
+from stepmetrics.store.settings import API_TOKEN
 
 # The stack's own variables. The others belong to the component that reads
 # them too (SDK, worker, store); here they get the stack's defaults: no
@@ -90,7 +91,7 @@ class StackSettings:
                 f"broker: set {BOOTSTRAP.name} (the embedded broker is plaintext only)"
             )
         if self.redis_url is not None:
-            _check_redis_url(self.redis_url)
+            _check_redis(lambda: RedisConnection(self.redis_url or ""))
         for var, name in ((TOPIC, self.topic), (DEADLETTER_TOPIC, self.deadletter_topic)):
             if not _TOPIC_RE.fullmatch(name):
                 _fail(var.name, name, "a Kafka topic name: 1-249 characters from A-Z a-z 0-9 . _ -")
@@ -117,7 +118,11 @@ class StackSettings:
         except SettingsError as exc:
             raise StackSettingsError(str(exc)) from exc
         values = read_env(_ENV, stripped, StackSettingsError)
-        return cls(api_token=token, kafka_security=security, **values)
+        settings = cls(api_token=token, kafka_security=security, **values)
+        if settings.redis_url is not None:
+            # The worker and the API read the TLS and cluster variables too: check them now.
+            _check_redis(lambda: RedisConnection.from_env(environ))
+        return settings
 
 
 def _fail(name: str, value: object, allowed: str) -> None:
@@ -130,7 +135,8 @@ def _check_bootstrap(value: str) -> None:
         _fail(BOOTSTRAP.name, value, "host:port, comma separated for several brokers")
 
 
-def _check_redis_url(value: str) -> None:
-    parts = urlsplit(value)
-    if parts.scheme not in REDIS_SCHEMES or not (parts.hostname or parts.path):
-        _fail(REDIS_URL.name, value, "redis://host:port/db, rediss://... or unix:///path")
+def _check_redis(build: Callable[[], RedisConnection]) -> None:
+    try:
+        build()
+    except StoreSettingsError as exc:
+        raise StackSettingsError(str(exc)) from exc

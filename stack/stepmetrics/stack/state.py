@@ -1,12 +1,16 @@
 """The state file a running `stepmetrics up` leaves in its data directory.
 
 It tells `stepmetrics env` (and tests) where the stack's services are. It holds
-the API token, so it is written with mode 0600, atomically.
+the API token and the Redis password, so it is written with mode 0600,
+atomically: a fresh temp file opened with `O_CREAT|O_EXCL|O_NOFOLLOW` (no
+existing file or planted symlink is ever written through), then renamed. A
+state file another user owns is refused, never read or replaced.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Final
@@ -15,6 +19,7 @@ import orjson
 
 from stepmetrics.producers.settings import BOOTSTRAP, TOPIC
 from stepmetrics.stack.errors import StackError
+from stepmetrics.store.connection import REDIS_URL
 from stepmetrics.store.settings import API_TOKEN, API_URL
 
 STATE_FILE: Final = "stack.json"
@@ -29,7 +34,7 @@ class StackState:
         kafka: Bootstrap servers (`host:port[,...]`).
         topic: The metrics topic.
         deadletter_topic: The dead-letter topic.
-        redis: Redis URL.
+        redis: Redis URL (with the embedded redis-server's password).
         api: Reader API base URL; None while the API is not installed.
         token: The reader API token.
         children: Process ids of the children `up` started, by name.
@@ -45,8 +50,14 @@ class StackState:
     children: dict[str, int] = field(default_factory=dict)
 
     def exports(self) -> dict[str, str]:
-        """The variables a step process needs to record into this stack."""
-        env = {BOOTSTRAP.name: self.kafka, TOPIC.name: self.topic, API_TOKEN.name: self.token}
+        """The variables a step process needs to record into this stack, and
+        the Redis URL a worker or reader API of this stack needs."""
+        env = {
+            BOOTSTRAP.name: self.kafka,
+            TOPIC.name: self.topic,
+            API_TOKEN.name: self.token,
+            REDIS_URL.name: self.redis,
+        }
         if self.api is not None:
             env[API_URL.name] = self.api
         return env
@@ -59,12 +70,30 @@ def state_path(data_dir: Path) -> Path:
 def write_state(data_dir: Path, state: StackState) -> Path:
     """Write `state` atomically, readable by the owner only."""
     path = state_path(data_dir)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(orjson.dumps(asdict(state), option=orjson.OPT_INDENT_2))
-    os.replace(tmp, path)
+    check_owner(path)
+    tmp = path.with_name(f".{STATE_FILE}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(orjson.dumps(asdict(state), option=orjson.OPT_INDENT_2))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
+
+
+def check_owner(path: Path) -> None:
+    """Refuse a state file (or a symlink in its place) another user owns."""
+    try:
+        owner = path.lstat().st_uid
+    except FileNotFoundError:
+        return
+    if owner != os.getuid():
+        raise StackError(
+            f"{path} belongs to another user (uid {owner}): refusing to read or replace it; "
+            "use a data directory of your own (--data-dir)"
+        )
 
 
 def remove_state(data_dir: Path) -> None:
@@ -78,8 +107,11 @@ def read_state(data_dir: Path) -> StackState:
         StackError: no state file, an unreadable one, or its `up` is gone.
     """
     path = state_path(data_dir)
+    check_owner(path)
     try:
-        raw = orjson.loads(path.read_bytes())
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as fh:
+            raw = orjson.loads(fh.read())
         state = StackState(**raw)
     except FileNotFoundError:
         raise StackError(

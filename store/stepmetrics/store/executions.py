@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import redis.asyncio as aioredis
-
+from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.index import Position, newest_positions
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.page_reads import (
@@ -19,7 +18,7 @@ from stepmetrics.store.wire import Cursor, iso_us
 
 
 async def execution_page(
-    redis: aioredis.Redis,
+    redis: RedisClient,
     keys: RedisKeys,
     pipeline_name: str | None,
     deployment_name: str | None,
@@ -43,7 +42,7 @@ async def execution_page(
 
 
 async def _summaries(
-    redis: aioredis.Redis, keys: RedisKeys, batch: list[Position]
+    redis: RedisClient, keys: RedisKeys, batch: list[Position]
 ) -> list[ExecutionSummary]:
     pipe = redis.pipeline(transaction=False)
     for _, eid in batch:
@@ -72,7 +71,7 @@ def summary(
 
 
 async def execution_detail(
-    redis: aioredis.Redis, keys: RedisKeys, execution_id: str
+    redis: RedisClient, keys: RedisKeys, execution_id: str
 ) -> ExecutionDetail | None:
     """One execution with its scalars and list outlines; None if unknown."""
     pipe = redis.pipeline(transaction=False)
@@ -105,7 +104,7 @@ async def execution_detail(
 
 
 async def list_metric(
-    redis: aioredis.Redis, keys: RedisKeys, execution_id: str, name: str
+    redis: RedisClient, keys: RedisKeys, execution_id: str, name: str
 ) -> Metric | None:
     """One list metric of one execution with its values; None if unknown."""
     pipe = redis.pipeline(transaction=False)

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Final, TypeAlias, cast
 
-import redis.asyncio as aioredis
-
+from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.wire import Cursor
 
@@ -33,7 +32,7 @@ def index_key(keys: RedisKeys, pipeline_name: str | None, deployment_name: str |
 
 
 async def execution_positions(
-    redis: aioredis.Redis,
+    redis: RedisClient,
     keys: RedisKeys,
     flt: Filter | None,
     cursor: Cursor | None,
@@ -63,7 +62,7 @@ async def execution_positions(
 
 
 async def newest_positions(
-    redis: aioredis.Redis,
+    redis: RedisClient,
     keys: RedisKeys,
     pipeline_name: str | None,
     deployment_name: str | None,
@@ -78,7 +77,7 @@ async def newest_positions(
 
 
 async def walk(
-    redis: aioredis.Redis,
+    redis: RedisClient,
     key: str,
     start: Position | None,
     *,

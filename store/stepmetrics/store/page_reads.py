@@ -17,8 +17,7 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Final, TypeAlias
 
-import redis.asyncio as aioredis
-
+from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.endpoints import MAX_PAGE_VALUES
 from stepmetrics.store.index import Filter, Position, execution_positions
 from stepmetrics.store.keys import RedisKeys
@@ -81,7 +80,7 @@ def _only(flt: Filter | None) -> str | None:
 
 
 async def scalar_page(
-    redis: aioredis.Redis, keys: RedisKeys, flt: Filter | None, limit: int, cursor: Cursor | None
+    redis: RedisClient, keys: RedisKeys, flt: Filter | None, limit: int, cursor: Cursor | None
 ) -> Page:
     """Up to `limit` scalar metrics matching `flt` after `cursor`."""
     items: list[Metric] = []
@@ -139,7 +138,7 @@ _Scalars: TypeAlias = tuple[str | None, str | None, list[ScalarRow]]
 
 
 async def _load_scalars(
-    redis: aioredis.Redis, keys: RedisKeys, batch: list[Position], only: str | None
+    redis: RedisClient, keys: RedisKeys, batch: list[Position], only: str | None
 ) -> list[_Scalars]:
     pipe = redis.pipeline(transaction=False)
     for _, eid in batch:
@@ -163,7 +162,7 @@ async def _load_scalars(
 
 
 async def list_page(
-    redis: aioredis.Redis,
+    redis: RedisClient,
     keys: RedisKeys,
     flt: Filter | None,
     limit: int,
@@ -202,7 +201,7 @@ async def list_page(
 
 
 async def _list_outline(
-    redis: aioredis.Redis,
+    redis: RedisClient,
     keys: RedisKeys,
     batch: list[Position],
     flt: Filter | None,

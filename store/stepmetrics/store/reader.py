@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any, Final, cast
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from stepmetrics.store import executions, page_reads
+from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.endpoints import MAX_PAGE_VALUES
 from stepmetrics.store.errors import StoreUnavailableError
 from stepmetrics.store.index import Filter
@@ -24,12 +24,21 @@ from stepmetrics.store.wire import Cursor
 
 logger = logging.getLogger(__name__)
 
+# Least privilege: the Redis ACL commands the reader API needs (its user also
+# gets `~<prefix>:*`, no channels): reads only, and PING for /readyz.
+READER_ACL_COMMANDS: Final = ("-@all", "+@read", "+ping")
+
+
+# redis-py's cluster client raises RedisClusterException (not a RedisError)
+# when no node answers or a slot has no node.
+_FAILURES = (RedisError, RedisClusterException, OSError)
+
 
 @contextmanager
 def _redis_errors() -> Iterator[None]:
     try:
         yield
-    except (RedisError, OSError) as exc:
+    except _FAILURES as exc:
         raise StoreUnavailableError(f"Redis query failed: {exc}") from exc
 
 
@@ -43,7 +52,7 @@ class MetricsReader:
         keys: the key builder of the deployment's prefix.
     """
 
-    def __init__(self, redis: aioredis.Redis, keys: RedisKeys) -> None:
+    def __init__(self, redis: RedisClient, keys: RedisKeys) -> None:
         self._redis = redis
         self._keys = keys
 
@@ -51,7 +60,7 @@ class MetricsReader:
         """True when Redis answers."""
         try:
             return bool(await self._redis.ping())
-        except (RedisError, OSError) as exc:
+        except _FAILURES as exc:
             logger.warning("readiness: Redis does not answer: %s", exc)
             return False
 

@@ -14,11 +14,12 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from stepmetrics.envvars import EnvVar, bad_value, read_env
+from stepmetrics.store import connection
+from stepmetrics.store.connection import RedisConnection
 from stepmetrics.store.errors import StoreSettingsError
 from stepmetrics.store.keys import DEFAULT_PREFIX, RedisKeys
 
 # The store's variables; the worker and `stepmetrics up` import the ones they share.
-REDIS_URL: Final = EnvVar("STEPMETRICS_REDIS_URL", "redis://127.0.0.1:6379/0", str, "a URL")
 REDIS_PREFIX: Final = EnvVar("STEPMETRICS_REDIS_PREFIX", DEFAULT_PREFIX, str, "a key prefix")
 API_HOST: Final = EnvVar("STEPMETRICS_API_HOST", "127.0.0.1", str, "a host")
 API_PORT: Final = EnvVar("STEPMETRICS_API_PORT", 8080, int, "an integer")
@@ -30,10 +31,9 @@ API_URL: Final = EnvVar(
 API_TIMEOUT: Final = EnvVar("STEPMETRICS_API_TIMEOUT", 30.0, float, "a number of seconds")
 API_WORKERS: Final = EnvVar("STEPMETRICS_API_WORKERS", 1, int, "an integer")
 
-ENV_VARS: Final[frozenset[str]] = frozenset(
+ENV_VARS: Final[frozenset[str]] = connection.ENV_VARS | frozenset(
     var.name
     for var in (
-        REDIS_URL,
         REDIS_PREFIX,
         API_HOST,
         API_PORT,
@@ -44,7 +44,6 @@ ENV_VARS: Final[frozenset[str]] = frozenset(
     )
 )
 MAX_API_WORKERS: Final = 64
-REDIS_SCHEMES: Final = ("redis", "rediss", "unix")
 # Short tokens can be guessed; `stepmetrics up` generates 32+ characters.
 MIN_TOKEN_LENGTH: Final = 8
 
@@ -55,15 +54,12 @@ def _bad(var: EnvVar[Any], value: object, allowed: str) -> StoreSettingsError:
 
 @dataclass(frozen=True, slots=True)
 class StoreSettings:
-    """Where the data lives: a Redis URL and the key prefix."""
+    """Where the data lives: how to reach Redis and the key prefix."""
 
-    # Out of repr: the URL may hold a password (log `redact(redis_url)`).
-    redis_url: str = field(default=REDIS_URL.default, repr=False)
+    redis: RedisConnection = field(default_factory=RedisConnection)
     redis_prefix: str = REDIS_PREFIX.default
 
     def __post_init__(self) -> None:
-        if urlsplit(self.redis_url).scheme not in REDIS_SCHEMES:
-            raise _bad(REDIS_URL, self.redis_url, "a redis://, rediss:// or unix:// URL")
         try:
             RedisKeys(self.redis_prefix)
         except ValueError as exc:
@@ -76,7 +72,7 @@ class StoreSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> StoreSettings:
-        return cls(**_read(_STORE_ENV, environ))
+        return cls(redis=RedisConnection.from_env(environ), **_read(_STORE_ENV, environ))
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +125,7 @@ class ClientSettings:
 
 
 # field -> variable, per class
-_STORE_ENV: Final[dict[str, EnvVar[Any]]] = {"redis_url": REDIS_URL, "redis_prefix": REDIS_PREFIX}
+_STORE_ENV: Final[dict[str, EnvVar[Any]]] = {"redis_prefix": REDIS_PREFIX}
 _API_ENV: Final[dict[str, EnvVar[Any]]] = {
     "host": API_HOST,
     "port": API_PORT,

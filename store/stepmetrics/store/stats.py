@@ -19,8 +19,7 @@ from __future__ import annotations
 from dataclasses import astuple, dataclass, fields
 from typing import Final
 
-import redis.asyncio as aioredis
-
+from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.keys import RedisKeys
 
 
@@ -60,7 +59,7 @@ DEAD_LETTERS_FAILED: Final = "dead_letters_failed"
 COUNTERS: Final = (*APPLY_COUNTERS, DEAD_LETTERED, LAG, LAG_UPDATED_US, DEAD_LETTERS_FAILED)
 
 
-async def read_stats(client: aioredis.Redis, keys: RedisKeys) -> dict[str, int]:
+async def read_stats(client: RedisClient, keys: RedisKeys) -> dict[str, int]:
     """All counters, 0 for those never written."""
     raw = await client.hgetall(keys.stats)
     stats = dict.fromkeys(COUNTERS, 0)
@@ -70,8 +69,6 @@ async def read_stats(client: aioredis.Redis, keys: RedisKeys) -> dict[str, int]:
     return stats
 
 
-async def add_to_counter(
-    client: aioredis.Redis, keys: RedisKeys, counter: str, amount: int
-) -> None:
+async def add_to_counter(client: RedisClient, keys: RedisKeys, counter: str, amount: int) -> None:
     """Add `amount` to one `P:stats` counter (one of `COUNTERS`)."""
     await client.hincrby(keys.stats, counter, amount)

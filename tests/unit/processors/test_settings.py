@@ -13,7 +13,7 @@ def test_defaults_follow_the_documented_names() -> None:
     assert settings.kafka_bootstrap == "127.0.0.1:9092"
     assert settings.topic == "stepmetrics.events"
     assert settings.deadletter_topic == "stepmetrics.events.deadletter"
-    assert settings.redis_url == "redis://127.0.0.1:6379/0"
+    assert settings.redis.url == "redis://127.0.0.1:6379/0"
     assert settings.keys.prefix == "stepmetrics"
 
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from stepmetrics.store import connection
 from stepmetrics.store import settings as store_settings
+from stepmetrics.store.connection import RedisConnection
 from stepmetrics.store.errors import StoreSettingsError
 from stepmetrics.store.settings import ApiSettings, ClientSettings, StoreSettings
 
@@ -15,7 +17,9 @@ SECRET = "s3cret-token-value"  # noqa: S105
 
 
 def test_defaults_and_environment() -> None:
-    assert StoreSettings.from_env({}) == StoreSettings("redis://127.0.0.1:6379/0", "stepmetrics")
+    assert StoreSettings.from_env({}) == StoreSettings(
+        RedisConnection("redis://127.0.0.1:6379/0"), "stepmetrics"
+    )
     api = ApiSettings.from_env(
         {
             "STEPMETRICS_API_TOKEN": SECRET,
@@ -69,6 +73,7 @@ def test_client_settings_name_the_bad_variable(environ: dict[str, str], fragment
 
 
 def test_env_vars_lists_every_variable_read() -> None:
-    source = Path(store_settings.__file__).read_text(encoding="utf-8")
+    modules = (store_settings, connection)  # the connection's variables are the store's
+    source = "".join(Path(m.__file__ or "").read_text(encoding="utf-8") for m in modules)
     named = set(re.findall(r'"(STEPMETRICS_[A-Z_]+)"', source))
     assert named == store_settings.ENV_VARS

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import Any, Final, NamedTuple
 
-import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
+from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.stats import ApplyCounts
 
@@ -87,7 +87,7 @@ class ApplyReply(NamedTuple):
         )
 
 
-def register_apply(client: aioredis.Redis) -> AsyncScript:
+def register_apply(client: RedisClient) -> AsyncScript:
     """The apply script registered with `client` (call it with `client=pipe`)."""
     return client.register_script(APPLY_LUA)
 

@@ -5,9 +5,12 @@ apply script per execution (atomic, one hash tag each, deduplicated per
 producer by a seq high-water mark and window, see docs/worker.md) followed by
 the index writes. redis-py checks `SCRIPT EXISTS` before the pipeline (and
 loads the script if Redis lost it); if Redis loses it between that check and
-the pipeline, the batch fails as retriable and the retry reloads it. Index
-writes are `ZADD ... LT`: they add new members and only ever lower a score, so
-replays change nothing and the final score is the execution's `created_us`.
+the pipeline, the batch fails as retriable and the retry reloads it. On Redis
+Cluster the pipeline is a cluster pipeline (one per node, sent in parallel)
+and the writer checks and loads the script on every primary itself (see
+`_queue_applies`). Index writes are `ZADD ... LT`: they add new members and
+only ever lower a score, so replays change nothing and the final score is the
+execution's `created_us`.
 
 The counters in `P:stats` live in another cluster slot than any execution, so
 the scripts only return what they counted and a second, small pipeline adds it.
@@ -21,10 +24,11 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
-import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
+from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline
 
 from stepmetrics.processors.errors import (
     ProcessorError,
@@ -32,14 +36,28 @@ from stepmetrics.processors.errors import (
     WriteRejectedError,
 )
 from stepmetrics.processors.writes.reduce import DEFAULT_MAX_PRODUCERS, ExecutionPlan, plan_batch
-from stepmetrics.processors.writes.scripts import ApplyReply, register_apply
+from stepmetrics.processors.writes.scripts import APPLY_LUA, ApplyReply, register_apply
 from stepmetrics.producers.events import MAX_LIST_VALUES, Envelope
 from stepmetrics.store import stats
+from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.stats import ApplyCounts
 
 logger = logging.getLogger(__name__)
 
+# Least privilege: the Redis ACL commands the worker needs (its user also gets
+# `~<prefix>:*`, no channels): the script calls, the index and counter writes,
+# and every command `apply.lua` calls (ACLs apply inside scripts too).
+WRITER_ACL_COMMANDS: Final = (
+    "-@all",
+    "+evalsha", "+script|load", "+script|exists", "+zadd", "+hincrby", "+hset",
+    "+append", "+hexists", "+hget", "+hkeys", "+hlen", "+hmget", "+hsetnx", "+strlen",
+    "+time", "+type",
+    # The one-time migration of an old `applied` set into `P:{E}:seq` (dedup.lua).
+    "+smembers", "+del",
+)  # fmt: skip
+# The cluster client raises RedisClusterException (no RedisError) when no node answers.
+_FAILURES = (redis_errors.RedisError, redis_errors.RedisClusterException)
 # Redis answers these while it cannot write *yet*; retrying later can succeed.
 _RETRIABLE_REPLIES = ("OOM", "BUSY", "LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN")
 
@@ -72,7 +90,7 @@ class MetricsWriter:
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: RedisClient,
         keys: RedisKeys,
         *,
         list_cap: int = MAX_LIST_VALUES,
@@ -135,8 +153,7 @@ class MetricsWriter:
 
     async def _run(self, plans: list[ExecutionPlan], scores: dict[str, int]) -> list[ApplyReply]:
         pipe = self._client.pipeline(transaction=False)
-        for plan in plans:
-            await self._script(keys=plan.keys, args=plan.args, client=pipe)
+        await self._queue_applies(pipe, plans)
         for plan in plans:
             self._add_index_writes(pipe, plan, scores[plan.execution_id])
         with _writing():
@@ -151,6 +168,28 @@ class MetricsWriter:
             raise _wrap(errors[0]) from errors[0]
         return [ApplyReply.parse(r) for r in raw]
 
+    async def _queue_applies(
+        self, pipe: Pipeline | ClusterPipeline, plans: list[ExecutionPlan]
+    ) -> None:
+        if isinstance(pipe, Pipeline):
+            # One server: redis-py checks SCRIPT EXISTS before the pipeline and loads it.
+            for plan in plans:
+                await self._script(keys=plan.keys, args=plan.args, client=pipe)
+            return
+        # A cluster pipeline sends EVALSHA as is (redis-py's script object only
+        # registers itself with a plain pipeline, and its `evalsha` method is
+        # blocked there): do what redis-py does for one server, SCRIPT EXISTS
+        # (on every primary) and SCRIPT LOAD where it is missing. The pipeline
+        # routes each call by its KEYS (one execution's hash tag) to its
+        # slot's node and batches per node.
+        with _writing():
+            if not all(await self._client.script_exists(self._script.sha)):
+                await self._client.script_load(APPLY_LUA)
+        for plan in plans:
+            pipe.execute_command(
+                "EVALSHA", self._script.sha, len(plan.keys), *plan.keys, *plan.args
+            )
+
     async def _count(self, result: ApplyCounts) -> None:
         counts = result.by_counter()
         pipe = self._client.pipeline(transaction=False)
@@ -159,7 +198,7 @@ class MetricsWriter:
                 pipe.hincrby(self._keys.stats, name, count)
         try:
             await pipe.execute()
-        except redis_errors.RedisError as exc:
+        except _FAILURES as exc:
             # The batch is written; only its counts are lost. Retrying the
             # batch would count its envelopes as duplicates instead.
             logger.warning("stepmetrics: could not add %s to the counters: %s", counts, exc)
@@ -217,7 +256,7 @@ def _writing() -> Iterator[None]:
     """Turn redis-py's errors into the processor's (retriable or not)."""
     try:
         yield
-    except redis_errors.RedisError as exc:
+    except _FAILURES as exc:
         raise _wrap(exc) from exc
 
 
@@ -225,7 +264,12 @@ def _wrap(exc: Exception) -> ProcessorError:
     if isinstance(exc, redis_errors.NoScriptError):
         # Flushed (or restarted) between redis-py's SCRIPT EXISTS and the pipeline.
         return RedisUnavailableError(f"Redis lost the apply script mid-batch: {exc}")
-    if isinstance(exc, redis_errors.ConnectionError | redis_errors.TimeoutError):
+    if isinstance(
+        exc,
+        redis_errors.ConnectionError
+        | redis_errors.TimeoutError
+        | redis_errors.RedisClusterException,
+    ):
         return RedisUnavailableError(f"Redis unavailable: {exc}")
     if isinstance(exc, redis_errors.ResponseError) and str(exc).startswith(_RETRIABLE_REPLIES):
         return RedisUnavailableError(f"Redis cannot write yet: {exc}")

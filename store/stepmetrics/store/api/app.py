@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import orjson
-import redis.asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -49,15 +48,17 @@ def create_app(settings: ApiSettings, extra_routes: Sequence[BaseRoute] = ()) ->
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        redis = aioredis.Redis.from_url(
-            settings.store.redis_url,
-            socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
-            socket_timeout=REDIS_SOCKET_TIMEOUT,
+        redis = settings.store.redis.connect(
+            timeout=REDIS_SOCKET_TIMEOUT, connect_timeout=REDIS_CONNECT_TIMEOUT
         )
         app.state.settings = settings
         app.state.reader = MetricsReader(redis, settings.store.keys)
         app.state.responses = ResponseCache()
-        logger.info("reader API serving prefix %s", settings.store.redis_prefix)
+        logger.info(
+            "reader API serving prefix %s from %s",
+            settings.store.redis_prefix,
+            settings.store.redis.redacted_url,
+        )
         try:
             yield
         finally:
