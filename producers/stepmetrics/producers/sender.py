@@ -15,14 +15,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from typing import Final
+from collections.abc import Callable, Sequence
+from typing import Any, Final
 
-from stepmetrics.producers.batcher import Batcher
+from stepmetrics.producers.batcher import Batcher, Outgoing
 from stepmetrics.producers.buffer import Buffer
-from stepmetrics.producers.delivery import STOP_TIMEOUT, Delivery
+from stepmetrics.producers.context import StepContext
+from stepmetrics.producers.delivery import STOP_TIMEOUT, Delivery, Receipt
+from stepmetrics.producers.events import WireEvent
 from stepmetrics.producers.loop_thread import LoopThread
 from stepmetrics.producers.outbox import FlushRequest, Outbox
+from stepmetrics.producers.sender_spool import SenderSpool
 from stepmetrics.producers.settings import ProducerSettings
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,7 @@ class Sender:
         self._batcher = Batcher(producer_id, settings.batch_max_bytes, settings.batch_max_events)
         self._outbox = Outbox()
         self._delivery = Delivery(settings)
+        self._spool = SenderSpool(settings, producer_id)
         self._data = asyncio.Event()
         self._urgent = asyncio.Event()
         self._closing = False
@@ -101,10 +105,14 @@ class Sender:
         elif error is not None:  # a crashed sender must say so, loudly
             log.error("stepmetrics sender crashed; metrics are no longer delivered", exc_info=error)
         self._buffer.on_data = self._buffer.on_urgent = None
-        lost = self._outbox.give_up()
-        if lost:
-            log.warning("stepmetrics: %d metric value(s) were not delivered", lost)
-            self._buffer.release(failed=lost)
+        undelivered = list(self._outbox)
+        self._outbox.give_up()
+        # A close gives up the buffer too; after a crash a new sender sends it.
+        remaining = self._build(*self._buffer.drain()) if self._closing else []
+        spooled, refused = self._spool.stop(undelivered, remaining)
+        if refused:
+            log.warning("stepmetrics: %d metric value(s) were not delivered", refused)
+        self._buffer.release(failed=refused, spooled=spooled)
         self._outbox.abandon_flushes()
 
     def _exited(self) -> None:
@@ -141,26 +149,79 @@ class Sender:
             len(self._outbox),
             delay,
         )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._closed.wait(), delay)
+        if self._spool.writes_first:
+            closed = asyncio.ensure_future(self._closed.wait())
+            try:
+                await self._spooling_until(closed, delay)
+            finally:
+                closed.cancel()
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closed.wait(), delay)
         if self._failed_rounds % _RECONNECT_AFTER == 0:
             await self._delivery.stop()  # the next round connects afresh
         self._data.set()  # retry even if nothing new was recorded
 
+    def _build(self, ctxs: Sequence[StepContext], events: Sequence[WireEvent]) -> list[Outgoing]:
+        if not events:
+            return []
+        failed_before = self._batcher.failed_values
+        built = self._batcher.build(ctxs, events)
+        if unencodable := self._batcher.failed_values - failed_before:
+            self._buffer.release(failed=unencodable)
+        return built
+
+    def _keep(self, built: list[Outgoing]) -> None:
+        """Durable and offline modes: the new envelopes go to disk first."""
+        refused = self._spool.keep(built)
+        if self._spool.offline:
+            written = sum(out.values for out in built) - refused
+            self._buffer.release(failed=refused, spooled=written)
+        else:  # durable: what the cap refused is still sent, from memory
+            self._outbox.add(built)
+
+    def _take_new(self) -> None:
+        """Drain the buffer into the outbox (through the spool in durable and offline modes)."""
+        built = self._build(*self._buffer.drain())
+        if not self._spool.writes_first:
+            self._outbox.add(built)
+        elif built:
+            self._keep(built)
+
+    async def _send(self) -> Receipt:
+        if not self._spool.writes_first:
+            return await self._delivery.send(list(self._outbox))
+        sending = asyncio.ensure_future(self._delivery.send(list(self._outbox)))
+        try:
+            await self._spooling_until(sending)
+        except BaseException:
+            sending.cancel()
+            raise
+        return await sending
+
+    async def _spooling_until(self, future: asyncio.Future[Any], within: float = 1e9) -> None:
+        """Durable mode: wait for `future` (at most `within` s), meanwhile taking
+        what is recorded to the disk every linger interval, not once acks are in."""
+        interval = max(self._settings.linger_ms, 1) / 1000
+        deadline = asyncio.get_running_loop().time() + within
+        while not future.done():
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            await asyncio.wait({future}, timeout=min(interval, left))
+            self._take_new()
+
     async def _round(self) -> None:
-        ctxs, events = self._buffer.drain()
-        if events:
-            failed_before = self._batcher.failed_values
-            self._outbox.add(self._batcher.build(ctxs, events))
-            if unencodable := self._batcher.failed_values - failed_before:
-                self._buffer.release(failed=unencodable)
+        self._take_new()
         # Everything recorded before a pending flush() is in the outbox now.
         self._outbox.arm_flushes()
         if self._outbox:
-            receipt = await self._delivery.send(list(self._outbox))
+            receipt = await self._send()
             if receipt.settled:
                 self._outbox.settle(receipt.settled)
                 self._buffer.release(receipt.delivered, receipt.failed)
+            if self._spool.writes_first:
+                self._spool.settled(list(self._outbox))
         if not self._outbox:
             self._failed_rounds = 0
         self._outbox.complete_flushes()

@@ -22,6 +22,32 @@ def test_defaults() -> None:
     assert s.batch_max_bytes == 900_000
 
 
+def test_the_spool_defaults_to_the_users_cache_directory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", "/xdg")
+    assert ProducerSettings().spool_directory() == "/xdg/stepmetrics/spool"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", "/home/u")
+    assert ProducerSettings().spool_directory() == "/home/u/.cache/stepmetrics/spool"
+    assert ProducerSettings(spool_dir="/s").spool_directory() == "/s"
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "allowed"),
+    [
+        ("STEPMETRICS_DURABILITY", "ssd", "memory"),
+        ("STEPMETRICS_MODE", "airgap", "offline"),
+        ("STEPMETRICS_SPOOL_MAX_BYTES", "-1", ">= 0"),
+    ],
+)
+def test_spool_settings_name_the_bad_value(name: str, raw: str, allowed: str) -> None:
+    with pytest.raises(SettingsError, match=name) as caught:
+        ProducerSettings.from_env({name: raw})
+    assert raw in str(caught.value)
+    assert allowed in str(caught.value)
+
+
 def test_every_variable_is_read() -> None:
     env = {
         "STEPMETRICS_KAFKA_BOOTSTRAP": "k1:9092,k2:9092",
@@ -37,6 +63,10 @@ def test_every_variable_is_read() -> None:
         "STEPMETRICS_ENABLE_IDEMPOTENCE": "true",
         "STEPMETRICS_REQUEST_TIMEOUT_MS": "5000",
         "STEPMETRICS_RETRY_BACKOFF_MAX": "0.5",
+        "STEPMETRICS_SPOOL_DIR": "/var/spool/sm",
+        "STEPMETRICS_SPOOL_MAX_BYTES": "1000",
+        "STEPMETRICS_DURABILITY": "Disk",
+        "STEPMETRICS_MODE": "offline",
     }
     assert set(env) == setmod.ENV_VARS - ctxmod.ENV_VARS
     s = ProducerSettings.from_env(env)
@@ -54,6 +84,10 @@ def test_every_variable_is_read() -> None:
         enable_idempotence=True,
         request_timeout_ms=5000,
         retry_backoff_max=0.5,
+        spool_dir="/var/spool/sm",
+        spool_max_bytes=1000,
+        durability="disk",
+        mode="offline",
     )
 
 
