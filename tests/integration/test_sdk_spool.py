@@ -14,12 +14,14 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
+from stepmetrics.producers import Recorder, step_context
 from stepmetrics.producers.events import decode_envelope
-from stepmetrics.producers.spool import SUFFIX, parse
+from stepmetrics.producers.spool import SUFFIX, encode_header, parse
 from stepmetrics.stack.services import ManagedProcess, free_port
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.stats import read_stats
 from tests.support.metrics_state import expected_state, snapshot
+from tests.support.sdk import read_envelopes, settings_for, unique, value_count
 from tests.support.services import create_topic
 from tests.support.spool import (
     EXECUTION,
@@ -274,3 +276,26 @@ async def test_kill_9_in_durable_mode_loses_at_most_the_last_linger_interval(
     assert set(state.scalars) == {f"s{i}" for i in range(kept)}
     window = killed_at - recorded.get(len(values) - 1, killed_at)
     print(f"loss window: {window * 1000:.1f} ms; {len(values)} of {len(recorded)} values kept")
+
+
+async def test_the_sdk_sends_earlier_spools_of_its_topic_when_it_starts(
+    broker: ManagedProcess, topic: str, tmp_path: Path
+) -> None:
+    spool, _ = await _offline_spool(tmp_path, topic, 50)
+    [earlier] = _spool_files(spool)
+    other = spool / "other-topic.spool"
+    other.write_bytes(encode_header(f"{topic}-other"))
+    recorder = Recorder(settings_for(broker.address, topic, spool_dir=str(spool)))
+    with step_context("exec-later", "p") as ctx:
+        assert recorder.record_scalar(ctx, "later", 1.0)
+    assert await asyncio.to_thread(recorder.flush, 30)
+    got = await read_envelopes(
+        broker.address, topic, lambda e: value_count(unique(e)) >= 101, wait_s=30
+    )
+    assert value_count(unique(got)) == 101
+    deadline = time.monotonic() + 10
+    while earlier.exists():  # removed once every envelope is acknowledged
+        assert time.monotonic() < deadline, "the earlier spool file was not removed"
+        await asyncio.sleep(0.05)
+    assert other.exists()  # another topic's spool is left to `stepmetrics sync`
+    assert recorder.close(10)

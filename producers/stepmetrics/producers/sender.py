@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Final
 
 from stepmetrics.producers.batcher import Batcher, Outgoing
@@ -27,6 +28,7 @@ from stepmetrics.producers.loop_thread import LoopThread
 from stepmetrics.producers.outbox import FlushRequest, Outbox
 from stepmetrics.producers.sender_spool import SenderSpool
 from stepmetrics.producers.settings import ProducerSettings
+from stepmetrics.producers.spool_sync import spool_files, sync_directory
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +122,9 @@ class Sender:
             self._on_exit(self)
 
     async def _main(self) -> None:
+        catch_up = None
+        if not self._spool.offline and spool_files(Path(self._spool.directory)):
+            catch_up = asyncio.ensure_future(self._send_earlier_spools())
         try:
             while not self._closing:
                 await self._wait_for_work()
@@ -129,7 +134,19 @@ class Sender:
                 if self._outbox:
                     await self._backoff()
         finally:
+            if catch_up is not None:
+                catch_up.cancel()
             await self._delivery.stop()
+
+    async def _send_earlier_spools(self) -> None:
+        """What earlier runs spooled for this topic (a later `stepmetrics sync` too)."""
+        try:
+            report = await sync_directory(self._settings, topic=self._settings.topic)
+        except Exception:  # the spool stays for `stepmetrics sync`
+            log.warning("stepmetrics: sending earlier spool files failed", exc_info=True)
+            return
+        if report.envelopes:
+            log.info("stepmetrics: %d spooled envelope(s) of earlier runs sent", report.envelopes)
 
     async def _wait_for_work(self) -> None:
         await self._data.wait()
