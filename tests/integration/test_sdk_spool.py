@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import redis.asyncio as aioredis
 
 from stepmetrics.producers import Recorder, step_context
@@ -25,12 +26,11 @@ from tests.support.sdk import read_envelopes, settings_for, unique, value_count
 from tests.support.services import create_topic
 from tests.support.spool import (
     EXECUTION,
+    Rig,
     expected,
     run_sync,
     start_step,
-    state_once,
     step_env,
-    worker_for,
 )
 from tests.support.worker import wait_for
 
@@ -56,18 +56,39 @@ def _spool_files(spool: Path) -> list[Path]:
     return sorted(spool.glob(f"*{SUFFIX}"))
 
 
-async def test_broker_down_at_exit_then_sync_delivers_exactly_once(
-    broker_factory: Callable[[], ManagedProcess],
+@pytest.fixture
+async def rig(
+    broker: ManagedProcess,
+    topic: str,
     redis_server: ManagedProcess,
     redis_client: aioredis.Redis,
     redis_keys: RedisKeys,
-    unique_name: str,
     tmp_path: Path,
-) -> None:
+) -> Rig:
+    """The shared broker and a fresh topic."""
+    return Rig(broker, topic, redis_server.address, redis_client, redis_keys, tmp_path)
+
+
+@pytest.fixture
+async def private_rig(
+    broker_factory: Callable[[], ManagedProcess],
+    unique_name: str,
+    redis_server: ManagedProcess,
+    redis_client: aioredis.Redis,
+    redis_keys: RedisKeys,
+    tmp_path: Path,
+) -> Rig:
+    """A broker of its own (to freeze) and a fresh topic."""
     private = broker_factory()
     topic = await create_topic(private.address, f"spool-{unique_name}")
-    spool = tmp_path / "spool"
-    env = step_env(private.address, topic, spool, STEPMETRICS_FLUSH_TIMEOUT="1")
+    return Rig(private, topic, redis_server.address, redis_client, redis_keys, tmp_path)
+
+
+async def test_broker_down_at_exit_then_sync_delivers_exactly_once(
+    private_rig: Rig,
+) -> None:
+    rig, private, spool = private_rig, private_rig.broker, private_rig.spool
+    env, tmp_path = rig.env(STEPMETRICS_FLUSH_TIMEOUT="1"), rig.tmp_path
     script = _script(
         tmp_path,
         f"""
@@ -92,19 +113,18 @@ async def test_broker_down_at_exit_then_sync_delivers_exactly_once(
     assert f"spooled in {spool}: send them with `stepmetrics sync`" in err
     assert len(_spool_files(spool)) == 1
 
-    async with worker_for(private.address, topic, redis_server.address, redis_keys,
-                          tmp_path / "w.log"):  # fmt: skip
+    async with rig.worker():
         first = await asyncio.to_thread(run_sync, env)
         assert first.returncode == 0, first.stderr
         assert f"{2 * HALF} metric value(s) delivered" in first.stdout
         assert _spool_files(spool) == []
-        assert await state_once(redis_client, redis_keys, 2 * HALF) == expected(2 * HALF)
-        before = await snapshot(redis_client, redis_keys.prefix)
+        assert await rig.state(2 * HALF) == expected(2 * HALF)
+        before = await snapshot(rig.client, rig.keys.prefix)
         second = await asyncio.to_thread(run_sync, env)
         assert second.returncode == 0, second.stderr
         assert "0 envelope(s), 0 metric value(s) delivered" in second.stdout
         await asyncio.sleep(1.0)
-        assert await snapshot(redis_client, redis_keys.prefix) == before
+        assert await snapshot(rig.client, rig.keys.prefix) == before
 
 
 async def _offline_spool(tmp_path: Path, topic: str, rounds: int) -> tuple[Path, dict[str, str]]:
@@ -133,69 +153,55 @@ async def _offline_spool(tmp_path: Path, topic: str, rounds: int) -> tuple[Path,
 
 
 async def test_offline_mode_then_sync_is_exact(
-    broker: ManagedProcess,
-    redis_server: ManagedProcess,
-    redis_client: aioredis.Redis,
-    redis_keys: RedisKeys,
-    topic: str,
-    tmp_path: Path,
+    rig: Rig,
 ) -> None:
+    broker, topic, tmp_path = rig.broker, rig.topic, rig.tmp_path
     _spool, env = await _offline_spool(tmp_path, topic, 300)
     env["STEPMETRICS_KAFKA_BOOTSTRAP"] = broker.address
-    async with worker_for(broker.address, topic, redis_server.address, redis_keys,
-                          tmp_path / "w.log"):  # fmt: skip
+    async with rig.worker():
         synced = await asyncio.to_thread(run_sync, env)
         assert synced.returncode == 0, synced.stderr
         assert "300 envelope(s), 600 metric value(s) delivered" in synced.stdout
         assert "300/300 envelopes" in synced.stderr  # progress
-        assert await state_once(redis_client, redis_keys, 300) == expected(300)
+        assert await rig.state(300) == expected(300)
 
 
 async def test_concurrent_syncs_and_a_resent_spool_apply_each_envelope_once(
-    broker: ManagedProcess,
-    redis_server: ManagedProcess,
-    redis_client: aioredis.Redis,
-    redis_keys: RedisKeys,
-    topic: str,
-    tmp_path: Path,
+    rig: Rig,
 ) -> None:
+    broker, topic, tmp_path = rig.broker, rig.topic, rig.tmp_path
     spool, env = await _offline_spool(tmp_path, topic, 200)
     copy = tmp_path / "copy"
     shutil.copytree(spool, copy)
     env["STEPMETRICS_KAFKA_BOOTSTRAP"] = broker.address
-    async with worker_for(broker.address, topic, redis_server.address, redis_keys,
-                          tmp_path / "w.log"):  # fmt: skip
+    async with rig.worker():
         both = await asyncio.gather(*(asyncio.to_thread(run_sync, env) for _ in range(2)))
         assert [r.returncode for r in both] == [0, 0], [r.stderr for r in both]
         # The lock lets one of them send the file; the other skips it.
         sent = [r for r in both if "200 envelope(s), 400 metric value(s)" in r.stdout]
         assert len(sent) == 1, [r.stdout for r in both]
-        assert await state_once(redis_client, redis_keys, 200) == expected(200)
-        applied = (await read_stats(redis_client, redis_keys))["envelopes_applied"]
+        assert await rig.state(200) == expected(200)
+        applied = (await read_stats(rig.client, rig.keys))["envelopes_applied"]
         assert applied == 200
         # Sending the same spool again (a sync killed before its removal):
         # the worker recognizes every envelope and changes nothing.
-        before = await snapshot(redis_client, redis_keys.prefix)
+        before = await snapshot(rig.client, rig.keys.prefix)
         again = await asyncio.to_thread(run_sync, {**env, "STEPMETRICS_SPOOL_DIR": str(copy)})
         assert "200 envelope(s)" in again.stdout, again.stderr
 
         async def skipped() -> bool:
-            stats = await read_stats(redis_client, redis_keys)
+            stats = await read_stats(rig.client, rig.keys)
             return stats["duplicates_skipped"] >= 200
 
         await wait_for(skipped, 30, "200 duplicates skipped")
-        assert await snapshot(redis_client, redis_keys.prefix) == before
-        assert (await read_stats(redis_client, redis_keys))["envelopes_applied"] == 200
+        assert await snapshot(rig.client, rig.keys.prefix) == before
+        assert (await read_stats(rig.client, rig.keys))["envelopes_applied"] == 200
 
 
 async def test_a_truncated_spool_file_delivers_its_intact_part_and_keeps_the_rest(
-    broker: ManagedProcess,
-    redis_server: ManagedProcess,
-    redis_client: aioredis.Redis,
-    redis_keys: RedisKeys,
-    topic: str,
-    tmp_path: Path,
+    rig: Rig,
 ) -> None:
+    broker, topic, tmp_path = rig.broker, rig.topic, rig.tmp_path
     spool, env = await _offline_spool(tmp_path, topic, 100)
     [path] = _spool_files(spool)
     data = path.read_bytes()
@@ -205,8 +211,7 @@ async def test_a_truncated_spool_file_delivers_its_intact_part_and_keeps_the_res
     assert 0 < len(intact.records) < 100
     envelopes = [decode_envelope(out.data) for out in intact.records]
     env["STEPMETRICS_KAFKA_BOOTSTRAP"] = broker.address
-    async with worker_for(broker.address, topic, redis_server.address, redis_keys,
-                          tmp_path / "w.log"):  # fmt: skip
+    async with rig.worker():
         synced = await asyncio.to_thread(run_sync, env)
         assert synced.returncode == 1  # damaged data was found
         damaged = path.with_name(path.name + ".damaged")
@@ -214,26 +219,17 @@ async def test_a_truncated_spool_file_delivers_its_intact_part_and_keeps_the_res
         assert f"damaged spool data ({cut - intact.intact_bytes} byte(s))" in synced.stderr
         assert str(damaged) in synced.stderr
         count = len(intact.records)
-        state = await state_once(redis_client, redis_keys, count)
+        state = await rig.state(count)
         assert state == expected_state(envelopes)[EXECUTION] == expected(count)
         assert not path.exists()
 
 
 async def test_kill_9_in_durable_mode_loses_at_most_the_last_linger_interval(
-    broker_factory: Callable[[], ManagedProcess],
-    redis_server: ManagedProcess,
-    redis_client: aioredis.Redis,
-    redis_keys: RedisKeys,
-    unique_name: str,
-    tmp_path: Path,
+    private_rig: Rig,
 ) -> None:
-    private = broker_factory()
-    topic = await create_topic(private.address, f"kill-{unique_name}")
-    spool = tmp_path / "spool"
-    env = step_env(
-        private.address, topic, spool,
-        STEPMETRICS_DURABILITY="disk", STEPMETRICS_LINGER_MS=str(LINGER_MS),
-    )  # fmt: skip
+    rig, private, spool = private_rig, private_rig.broker, private_rig.spool
+    env = rig.env(STEPMETRICS_DURABILITY="disk", STEPMETRICS_LINGER_MS=str(LINGER_MS))
+    tmp_path = rig.tmp_path
     script = _script(
         tmp_path,
         """
@@ -261,11 +257,10 @@ async def test_kill_9_in_durable_mode_loses_at_most_the_last_linger_interval(
     recorded = dict((int(i), float(t)) for i, t in (x for x in lines if len(x) == 2))
     must_have = [i for i, t in recorded.items() if t < killed_at - LINGER_MS / 1000]
     assert _spool_files(spool)
-    async with worker_for(private.address, topic, redis_server.address, redis_keys,
-                          tmp_path / "w.log"):  # fmt: skip
+    async with rig.worker():
         synced = await asyncio.to_thread(run_sync, env)
         assert synced.returncode == 0, synced.stderr
-        state = await state_once(redis_client, redis_keys, len(must_have))
+        state = await rig.state(len(must_have))
     values = state.lists["l"]
     # Exactly once, in record order: a prefix of what was recorded.
     assert values == [float(i) for i in range(len(values))]

@@ -7,11 +7,13 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis.asyncio as aioredis
 
+from stepmetrics.stack.services import ManagedProcess
 from stepmetrics.store.keys import RedisKeys
 from tests.support.metrics_state import ExecutionState, actual_state
 from tests.support.worker import REPO, WorkerProcess, wait_for, worker_env
@@ -94,3 +96,31 @@ async def state_once(
     await wait_for(reached, within, f"{values} list values")
     await asyncio.sleep(1.0)
     return (await actual_state(client, keys, [EXECUTION]))[EXECUTION]
+
+
+@dataclass
+class Rig:
+    """A broker and topic, a Redis key prefix and a temp dir: what a spool test uses."""
+
+    broker: ManagedProcess
+    topic: str
+    redis_url: str
+    client: aioredis.Redis
+    keys: RedisKeys
+    tmp_path: Path
+
+    @property
+    def spool(self) -> Path:
+        return self.tmp_path / "spool"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """A step's environment for this broker, topic and spool."""
+        return step_env(self.broker.address, self.topic, self.spool, **extra)
+
+    def worker(self) -> AbstractAsyncContextManager[WorkerProcess]:
+        return worker_for(
+            self.broker.address, self.topic, self.redis_url, self.keys, self.tmp_path / "w.log"
+        )
+
+    async def state(self, values: int) -> ExecutionState:
+        return await state_once(self.client, self.keys, values)

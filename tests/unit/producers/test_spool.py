@@ -87,9 +87,12 @@ def test_the_size_cap_refuses_what_does_not_fit(tmp_path: Path) -> None:
     assert parse(writer.path.read_bytes()).records == envelopes[:4]
 
 
-def _offline(tmp_path: Path, **overrides: object) -> Recorder:
+def _offline(tmp_path: Path, spool_max_bytes: int = 1 << 30) -> Recorder:
     settings = ProducerSettings(
-        bootstrap="127.0.0.1:1", spool_dir=str(tmp_path), mode="offline", **overrides
+        bootstrap="127.0.0.1:1",
+        spool_dir=str(tmp_path),
+        mode="offline",
+        spool_max_bytes=spool_max_bytes,
     )
     return Recorder(settings)
 
