@@ -15,14 +15,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from stepmetrics.producers.batcher import Batcher, Outgoing
 from stepmetrics.producers.buffer import Buffer
 from stepmetrics.producers.context import StepContext
-from stepmetrics.producers.delivery import STOP_TIMEOUT, Delivery, Receipt
+from stepmetrics.producers.delivery import STOP_TIMEOUT, Delivery
 from stepmetrics.producers.events import WireEvent
 from stepmetrics.producers.loop_thread import LoopThread
 from stepmetrics.producers.outbox import FlushRequest, Outbox
@@ -31,6 +31,7 @@ from stepmetrics.producers.settings import ProducerSettings
 from stepmetrics.producers.spool_sync import spool_files, sync_directory
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _FIRST_BACKOFF: Final = 0.1
 # Recreate the aiokafka producer after this many failed rounds in a row.
@@ -176,7 +177,7 @@ class Sender:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closed.wait(), delay)
         if self._failed_rounds % _RECONNECT_AFTER == 0:
-            await self._delivery.stop()  # the next round connects afresh
+            await self._durably(self._delivery.stop())  # the next round connects afresh
         self._data.set()  # retry even if nothing new was recorded
 
     def _build(self, ctxs: Sequence[StepContext], events: Sequence[WireEvent]) -> list[Outgoing]:
@@ -205,16 +206,18 @@ class Sender:
         elif built:
             self._keep(built)
 
-    async def _send(self) -> Receipt:
+    async def _durably(self, work: Coroutine[Any, Any, T]) -> T:
+        """Await `work`; durable mode keeps spooling what is recorded meanwhile
+        (a send waiting for acks, a producer stopping against a frozen broker)."""
         if not self._spool.writes_first:
-            return await self._delivery.send(list(self._outbox))
-        sending = asyncio.ensure_future(self._delivery.send(list(self._outbox)))
+            return await work
+        task = asyncio.ensure_future(work)
         try:
-            await self._spooling_until(sending)
+            await self._spooling_until(task)
         except BaseException:
-            sending.cancel()
+            task.cancel()
             raise
-        return await sending
+        return await task
 
     async def _spooling_until(self, future: asyncio.Future[Any], within: float = 1e9) -> None:
         """Durable mode: wait for `future` (at most `within` s), meanwhile taking
@@ -233,7 +236,7 @@ class Sender:
         # Everything recorded before a pending flush() is in the outbox now.
         self._outbox.arm_flushes()
         if self._outbox:
-            receipt = await self._send()
+            receipt = await self._durably(self._delivery.send(list(self._outbox)))
             if receipt.settled:
                 self._outbox.settle(receipt.settled)
                 self._buffer.release(receipt.delivered, receipt.failed)
