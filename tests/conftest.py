@@ -29,6 +29,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
+@pytest.fixture(autouse=True)
+def _private_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK spools what it cannot deliver under the user's cache directory:
+    each test (and its child processes) gets its own, never the real one."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+
+
 @pytest.fixture(scope="session")
 def broker_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceFactory]:
     """Start extra brokers (for tests that freeze or kill their own)."""

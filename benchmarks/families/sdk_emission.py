@@ -7,11 +7,13 @@ and the two cores.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from typing import Any, Final
 
 from benchmarks.children import STEP
 from benchmarks.harness.runner import Measurement, Scale, measure, repeat, run_child
+from stepmetrics.producers.settings import DURABILITY, SPOOL_DIR
 from tests.support.services import BenchStack
 
 FAMILY: Final = "sdk"
@@ -81,6 +83,7 @@ def run(stack: BenchStack, scale: Scale) -> list[Measurement]:
                 note="until the broker acknowledged all",
             )
         )
+    found.extend(_disk_mode(stack, scale, spec))
     found.append(
         measure(
             FAMILY,
@@ -92,3 +95,38 @@ def run(stack: BenchStack, scale: Scale) -> list[Measurement]:
         )
     )
     return found
+
+
+def _disk_mode(stack: BenchStack, scale: Scale, spec: dict[str, Any]) -> list[Measurement]:
+    """The same scalar calls with `STEPMETRICS_DURABILITY=disk` (spooled before sent)."""
+    disk_spec = {**spec, "list_values": {}}
+
+    def once() -> dict[str, float]:
+        disk_spec["execution_id"] = f"bench-sdk-disk-{time.time_ns()}"
+        with tempfile.TemporaryDirectory(prefix="stepmetrics-spool-") as spool:
+            env = {**stack.step_env(), DURABILITY.name: "disk", SPOOL_DIR.name: spool}
+            got = run_child(STEP, disk_spec, timeout=300, env=env)
+        return {k: float(v) for k, v in got.items()}
+
+    runs = repeat(scale.repeats, once)
+    if any(runs["dropped"]):
+        raise RuntimeError(f"the step SDK dropped values in disk mode: {runs['dropped']}")
+    note = f"{DURABILITY.name}=disk: each round fsynced to the spool before it is sent"
+    return [
+        measure(
+            FAMILY, "record_metric_value, disk mode", runs["calls_per_s"], "calls/s", note=note
+        ),
+        measure(
+            FAMILY,
+            "record_metric_value median, disk mode",
+            runs["median_us"],
+            "µs",
+            higher_is_better=False,
+        ),
+        measure(
+            FAMILY,
+            "record_metric_value incl. flush, disk mode",
+            runs["calls_with_flush_per_s"],
+            "calls/s",
+        ),
+    ]

@@ -18,6 +18,7 @@ import pytest
 
 from stepmetrics.producers import Recorder, StepMetricsWarning, step_context
 from stepmetrics.producers.sender import Sender
+from stepmetrics.producers.spool import parse
 from stepmetrics.sdk import CraftAiSdk
 from stepmetrics.stack.services import ManagedProcess, free_port
 from tests.support.sdk import (
@@ -138,6 +139,10 @@ def test_exit_flush_warns_with_the_number_of_undelivered_values(tmp_path: Path) 
         "3 metric value(s) could not be delivered within STEPMETRICS_FLUSH_TIMEOUT=1.0s"
         in result.stderr
     )
+    spool = tmp_path / "xdg-cache" / "stepmetrics" / "spool"  # the user's cache dir
+    assert f"spooled in {spool}: send them with `stepmetrics sync`" in result.stderr
+    [spooled] = spool.glob("*.spool")
+    assert len(parse(spooled.read_bytes()).records) == 1
     assert time.monotonic() - started < 20
 
 

@@ -25,17 +25,19 @@ class BufferStats:
         delivered: values acknowledged by the broker.
         dropped: values refused because the buffer stayed full.
         failed: accepted values given up after a non-retriable broker error.
-        pending: accepted values neither delivered nor given up yet.
+        spooled: accepted values written to the spool for `stepmetrics sync`.
+        pending: accepted values neither delivered, spooled nor given up yet.
     """
 
     recorded: int
     delivered: int
     dropped: int
     failed: int
+    spooled: int = 0
 
     @property
     def pending(self) -> int:
-        return self.recorded - self.delivered - self.failed
+        return self.recorded - self.delivered - self.failed - self.spooled
 
 
 class Buffer:
@@ -64,6 +66,7 @@ class Buffer:
         self._delivered = 0
         self._dropped = 0
         self._failed = 0
+        self._spooled = 0
         self.on_data: Callable[[], object] | None = None
         self.on_urgent: Callable[[], object] | None = None
 
@@ -117,15 +120,18 @@ class Buffer:
             self._urgent_signalled = False
         return ctxs, events
 
-    def release(self, delivered: int = 0, failed: int = 0) -> None:
-        """Give back room for values that were delivered or given up."""
+    def release(self, delivered: int = 0, failed: int = 0, spooled: int = 0) -> None:
+        """Give back room for values that were delivered, given up or spooled."""
         with self._cond:
-            self._held -= delivered + failed
+            self._held -= delivered + failed + spooled
             self._delivered += delivered
             self._failed += failed
+            self._spooled += spooled
             self._cond.notify_all()
 
     def stats(self) -> BufferStats:
         """A consistent snapshot of the counters."""
         with self._lock:
-            return BufferStats(self._recorded, self._delivered, self._dropped, self._failed)
+            return BufferStats(
+                self._recorded, self._delivered, self._dropped, self._failed, self._spooled
+            )

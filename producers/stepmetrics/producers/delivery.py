@@ -37,11 +37,13 @@ class Receipt:
         settled: numbers (`Outgoing.number`) of the envelopes acknowledged or given up.
         delivered: metric values acknowledged by the broker.
         failed: metric values given up after a fatal error.
+        given_up: numbers of the envelopes given up (a subset of `settled`).
     """
 
     settled: frozenset[int]
     delivered: int
     failed: int
+    given_up: frozenset[int] = frozenset()
 
 
 @functools.cache
@@ -69,6 +71,7 @@ def is_fatal(error: BaseException) -> bool:
 def settle(envelopes: Sequence[Outgoing], results: Sequence[object]) -> Receipt:
     """Classify each envelope's result (an exception, or the broker's metadata)."""
     settled: set[int] = set()
+    given_up: set[int] = set()
     delivered = failed = 0
     for out, result in zip(envelopes, results, strict=True):
         if not isinstance(result, BaseException):
@@ -77,10 +80,11 @@ def settle(envelopes: Sequence[Outgoing], results: Sequence[object]) -> Receipt:
         elif is_fatal(result):
             log.error("stepmetrics: %d metric values lost: %r", out.values, result)
             settled.add(out.number)
+            given_up.add(out.number)
             failed += out.values
         else:
             log.warning("stepmetrics: delivery failed (%r); will retry", result)
-    return Receipt(frozenset(settled), delivered, failed)
+    return Receipt(frozenset(settled), delivered, failed, frozenset(given_up))
 
 
 class Delivery:

@@ -5,8 +5,8 @@ sender thread starts with the first recorded value. After `os.fork()` the
 child gets a fresh state (new producer id, empty buffer, its own sender on
 first use); the parent's pending values stay the parent's. At interpreter exit
 (and at the end of a `multiprocessing` child, which skips `atexit`) it flushes
-within `flush_timeout` and warns with the number of values it could not
-deliver.
+within `flush_timeout`, spools what it could not deliver (`sender_spool`) and
+warns with the number of values and where they went.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class ProducerStats(BufferStats):
     counters (see `BufferStats`) plus `over_limit`, values not sent because
     their list already held 50,000 values."""
 
-    over_limit: int
+    over_limit: int = 0
 
 
 class Recorder:
@@ -169,25 +169,38 @@ class Recorder:
     def stats(self) -> ProducerStats:
         """A snapshot of this process's counters."""
         b = self._buffer.stats()
-        return ProducerStats(b.recorded, b.delivered, b.dropped, b.failed, self._over_limit)
+        return ProducerStats(
+            b.recorded, b.delivered, b.dropped, b.failed, b.spooled, over_limit=self._over_limit
+        )
 
     def _exit_flush(self) -> None:
         if self._pid != os.getpid() or self._sender is None:
             return
         timeout = self.settings.flush_timeout
-        failed_before = self.stats().failed
+        before = self.stats()
         if self.close(timeout):
             return
-        # close() counts what its sender still held as failed: those are lost too.
+        # close() spools what its sender still held, or counts it as failed.
         after = self.stats()
-        lost = after.pending + after.failed - failed_before
-        log.error("stepmetrics: %d metric values undelivered at exit", lost)
-        warnings.warn(
-            f"stepmetrics: {lost} metric value(s) could not be delivered within "
-            f"{FLUSH_TIMEOUT.name}={timeout}s and are lost",
-            StepMetricsWarning,
-            stacklevel=1,
-        )
+        spooled = after.spooled - before.spooled
+        lost = after.pending + after.failed - before.failed
+        if spooled:
+            log.warning("stepmetrics: %d metric values spooled at exit", spooled)
+            warnings.warn(
+                f"stepmetrics: {spooled} metric value(s) could not be delivered within "
+                f"{FLUSH_TIMEOUT.name}={timeout}s; they are spooled in "
+                f"{self.settings.spool_directory()}: send them with `stepmetrics sync`",
+                StepMetricsWarning,
+                stacklevel=1,
+            )
+        if lost:
+            log.error("stepmetrics: %d metric values undelivered at exit", lost)
+            warnings.warn(
+                f"stepmetrics: {lost} metric value(s) could not be delivered within "
+                f"{FLUSH_TIMEOUT.name}={timeout}s and are lost",
+                StepMetricsWarning,
+                stacklevel=1,
+            )
 
     def _after_fork_in_child(self) -> None:
         # Locks may have been held by threads that do not exist in the child.

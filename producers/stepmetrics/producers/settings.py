@@ -50,6 +50,11 @@ ACKS: Final = EnvVar("STEPMETRICS_ACKS", "all", _word, "all or 1")
 IDEMPOTENCE: Final = EnvVar("STEPMETRICS_ENABLE_IDEMPOTENCE", False, _boolean, "true or false")
 REQUEST_TIMEOUT: Final = EnvVar("STEPMETRICS_REQUEST_TIMEOUT_MS", 30_000, int, _INTEGER)
 RETRY_BACKOFF_MAX: Final = EnvVar("STEPMETRICS_RETRY_BACKOFF_MAX", 5.0, float, _NUMBER)
+# "" means the user's cache directory (`ProducerSettings.spool_directory`).
+SPOOL_DIR: Final = EnvVar("STEPMETRICS_SPOOL_DIR", "", str, "a directory")
+SPOOL_MAX_BYTES: Final = EnvVar("STEPMETRICS_SPOOL_MAX_BYTES", 1 << 30, int, _INTEGER)
+DURABILITY: Final = EnvVar("STEPMETRICS_DURABILITY", "memory", _word, "memory or disk")
+MODE: Final = EnvVar("STEPMETRICS_MODE", "online", _word, "online or offline")
 
 # field -> variable
 _ENV: Final[dict[str, EnvVar[Any]]] = {
@@ -66,6 +71,10 @@ _ENV: Final[dict[str, EnvVar[Any]]] = {
     "enable_idempotence": IDEMPOTENCE,
     "request_timeout_ms": REQUEST_TIMEOUT,
     "retry_backoff_max": RETRY_BACKOFF_MAX,
+    "spool_dir": SPOOL_DIR,
+    "spool_max_bytes": SPOOL_MAX_BYTES,
+    "durability": DURABILITY,
+    "mode": MODE,
 }
 # The step SDK also reads the step's identity (context.py) and the Kafka
 # security variables (security.py).
@@ -74,6 +83,8 @@ ENV_VARS: Final[frozenset[str]] = (
 )
 COMPRESSIONS: Final = ("none", "gzip", "snappy", "lz4", "zstd")
 ACKS_VALUES: Final = ("all", "1")
+DURABILITIES: Final = ("memory", "disk")
+MODES: Final = ("online", "offline")
 # Leaves room for the largest header and a list event with a 256-char name.
 MIN_BATCH_BYTES: Final = 8192
 
@@ -103,6 +114,13 @@ class ProducerSettings:
             SDK retries it.
         retry_backoff_max: cap of the exponential backoff between retries, s.
         security: TLS and SASL of the connection to Kafka.
+        spool_dir: where undelivered envelopes are kept for `stepmetrics sync`
+            ("": `$XDG_CACHE_HOME/stepmetrics/spool` or `~/.cache/...`).
+        spool_max_bytes: cap of the spool directory; envelopes beyond it are
+            dropped, with a warning, and counted as failed.
+        durability: "memory" (default): spool what is undelivered at exit;
+            "disk": spool every envelope before sending it.
+        mode: "online" (default) or "offline": spool only, no broker.
     """
 
     bootstrap: str = BOOTSTRAP.default
@@ -119,6 +137,10 @@ class ProducerSettings:
     request_timeout_ms: int = REQUEST_TIMEOUT.default
     retry_backoff_max: float = RETRY_BACKOFF_MAX.default
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    spool_dir: str = SPOOL_DIR.default
+    spool_max_bytes: int = SPOOL_MAX_BYTES.default
+    durability: str = DURABILITY.default
+    mode: str = MODE.default
 
     def __post_init__(self) -> None:
         _require(BOOTSTRAP, self.bootstrap, bool(self.bootstrap.strip()), "non-empty")
@@ -147,6 +169,16 @@ class ProducerSettings:
         )
         _require(REQUEST_TIMEOUT, self.request_timeout_ms, self.request_timeout_ms >= 100, ">= 100")
         _require(RETRY_BACKOFF_MAX, self.retry_backoff_max, self.retry_backoff_max > 0, "> 0")
+        _require(SPOOL_MAX_BYTES, self.spool_max_bytes, self.spool_max_bytes >= 0, ">= 0")
+        _require(DURABILITY, self.durability, self.durability in DURABILITIES, str(DURABILITIES))
+        _require(MODE, self.mode, self.mode in MODES, str(MODES))
+
+    def spool_directory(self) -> str:
+        """`spool_dir`, or `$XDG_CACHE_HOME/stepmetrics/spool` (`~/.cache/...`) if unset."""
+        if self.spool_dir:
+            return self.spool_dir
+        cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        return os.path.join(cache, "stepmetrics", "spool")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ProducerSettings:

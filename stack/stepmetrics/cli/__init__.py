@@ -46,6 +46,9 @@ COMMANDS: Final[dict[str, Command]] = {
     "api": Command("stepmetrics.cli.api", "api", "run the reader HTTP API"),
     "get": Command("stepmetrics.cli.get", None, "query recorded metrics"),
     "demo": Command("stepmetrics.cli.demo", "stack", "record demo metrics into the stack"),
+    "sync": Command(
+        "stepmetrics.cli.sync", "producer", "send what the step SDK spooled to the broker"
+    ),
 }
 
 MainFunc = Callable[[list[str]], int]

@@ -23,6 +23,32 @@ def test_defaults() -> None:
     assert s.batch_max_bytes == 900_000
 
 
+def test_the_spool_defaults_to_the_users_cache_directory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", "/xdg")
+    assert ProducerSettings().spool_directory() == "/xdg/stepmetrics/spool"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", "/home/u")
+    assert ProducerSettings().spool_directory() == "/home/u/.cache/stepmetrics/spool"
+    assert ProducerSettings(spool_dir="/s").spool_directory() == "/s"
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "allowed"),
+    [
+        ("STEPMETRICS_DURABILITY", "ssd", "memory"),
+        ("STEPMETRICS_MODE", "airgap", "offline"),
+        ("STEPMETRICS_SPOOL_MAX_BYTES", "-1", ">= 0"),
+    ],
+)
+def test_spool_settings_name_the_bad_value(name: str, raw: str, allowed: str) -> None:
+    with pytest.raises(SettingsError, match=name) as caught:
+        ProducerSettings.from_env({name: raw})
+    assert raw in str(caught.value)
+    assert allowed in str(caught.value)
+
+
 def test_every_variable_is_read() -> None:
     env = {
         "STEPMETRICS_KAFKA_BOOTSTRAP": "k1:9092,k2:9092",
@@ -43,6 +69,10 @@ def test_every_variable_is_read() -> None:
         "STEPMETRICS_KAFKA_SASL_MECHANISM": "scram-sha-256",
         "STEPMETRICS_KAFKA_SASL_USERNAME": "u",
         "STEPMETRICS_KAFKA_SASL_PASSWORD": "p",
+        "STEPMETRICS_SPOOL_DIR": "/var/spool/sm",
+        "STEPMETRICS_SPOOL_MAX_BYTES": "1000",
+        "STEPMETRICS_DURABILITY": "Disk",
+        "STEPMETRICS_MODE": "offline",
     }
     tls_files = {"STEPMETRICS_KAFKA_SSL_CAFILE", "STEPMETRICS_KAFKA_SSL_CERTFILE"}
     tls_files.add("STEPMETRICS_KAFKA_SSL_KEYFILE")
@@ -63,6 +93,10 @@ def test_every_variable_is_read() -> None:
         request_timeout_ms=5000,
         retry_backoff_max=0.5,
         security=KafkaSecurity("SASL_PLAINTEXT", "SCRAM-SHA-256", "u", "p"),
+        spool_dir="/var/spool/sm",
+        spool_max_bytes=1000,
+        durability="disk",
+        mode="offline",
     )
 
 
