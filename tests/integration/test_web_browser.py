@@ -10,22 +10,15 @@ import re
 import statistics
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
-from stepmetrics.stack.services import ManagedProcess
-from tests.support.web_stack import TOKEN, WebStack, start_web_stack
+from tests.support.browser import A11Y_PROBLEMS, signed_in_page
+from tests.support.web_stack import TOKEN, WebStack
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 STEP_FIRST = """
 import math
@@ -61,29 +54,6 @@ for j in range(5):
 assert sdk.flush(60)
 """
 TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$")
-# Accessibility basics a page must meet: every control has a label or a name,
-# one h1, headings never skip a level, the document has a language.
-A11Y_PROBLEMS = """() => {
-  const problems = [];
-  for (const el of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
-    if (!el.labels.length && !el.getAttribute("aria-label")) problems.push("unlabelled " + el.id);
-  }
-  for (const el of document.querySelectorAll("button, a[href]")) {
-    if (!el.textContent.trim() && !el.getAttribute("aria-label")) problems.push("unnamed control");
-  }
-  for (const el of document.querySelectorAll("[role=group]")) {
-    if (!el.getAttribute("aria-label")) problems.push("unnamed chart");
-  }
-  if (document.querySelectorAll("h1").length !== 1) problems.push("not exactly one h1");
-  let level = 1;
-  for (const h of document.querySelectorAll("h1, h2, h3, h4")) {
-    const next = Number(h.tagName[1]);
-    if (next > level + 1) problems.push("heading skips to " + h.tagName);
-    level = next;
-  }
-  if (!document.documentElement.lang) problems.push("no lang");
-  return problems;
-}"""
 # Pixels of the chart's line colour (#1f5fbf) on a canvas.
 COUNT_LINE_PIXELS = """canvas => {
   const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
@@ -93,33 +63,6 @@ COUNT_LINE_PIXELS = """canvas => {
   }
   return count;
 }"""
-
-
-@pytest.fixture(scope="module")
-def stack(
-    tmp_path_factory: pytest.TempPathFactory, broker: ManagedProcess, redis_server: ManagedProcess
-) -> Iterator[WebStack]:
-    running = start_web_stack(tmp_path_factory.mktemp("web"), broker.address, redis_server.address)
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
-
-
-async def signed_in_page(browser: Browser, stack: WebStack) -> Page:
-    context = await browser.new_context(base_url=stack.api, viewport={"width": 1280, "height": 900})
-    page = await context.new_page()
-    await page.goto("/")
-    await page.fill("#token", TOKEN)
-    await page.click("button[type=submit]")
-    await expect(page.locator("h1")).to_have_text("Executions")
-    return page
 
 
 def new_execution_id(kind: str) -> str:

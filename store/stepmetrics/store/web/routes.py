@@ -35,7 +35,8 @@ def web_routes(token: str) -> list[BaseRoute]:
 
     Returns:
         `/` (executions list), `/executions/{id}` (Execution page with its
-        Metrics tab), `/login` (GET form, POST sign in), `/logout` (POST),
+        Metrics tab), `/compare?e=id&e=id...` (2-10 executions side by side),
+        `/login` (GET form, POST sign in), `/logout` (POST),
         `/api/web/list-values` (the charts' binary data, token-protected like
         every `/api/` path) and `/static/...` (the pages' scripts and styles).
     """
@@ -50,6 +51,7 @@ def web_routes(token: str) -> list[BaseRoute]:
             methods=["GET"],
             name="web_execution",
         ),
+        Route("/compare", views.compare, methods=["GET"], name="web_compare"),
         Route("/login", views.login_form, methods=["GET"], name="web_login"),
         Route("/login", views.login, methods=["POST"], name="web_login_post"),
         Route("/logout", views.logout, methods=["POST"], name="web_logout"),
@@ -94,6 +96,10 @@ class _Views:
             py_id=repr(execution_id),
             sh_id=shlex.quote(execution_id),
         )
+
+    @_signed_in
+    async def compare(self, request: Request) -> Response:
+        return page("Compare executions · stepmetrics", "compare.html", script="compare.js")
 
     async def login_form(self, request: Request) -> Response:
         target = safe_next(request.query_params.get("next"))

@@ -3,6 +3,13 @@
 // table cells. No third-party code.
 const NON_FINITE = { NaN: NaN, Infinity: Infinity, "-Infinity": -Infinity };
 
+// How many executions the Compare page shows, and its URL for `ids`.
+export const COMPARE = { min: 2, max: 10 };
+
+export function compareHref(ids) {
+  return "/compare?" + new URLSearchParams(ids.map((id) => ["e", id])).toString();
+}
+
 export class ApiError extends Error {
   constructor(status, message) {
     super(message);
@@ -45,13 +52,23 @@ export async function api(path) {
 
 const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
 
+// `count` little-endian float64 values of `buffer` from byte `offset` (a multiple of 8).
+export function float64sOf(buffer, offset = 0, count = (buffer.byteLength - offset) / 8) {
+  if (LITTLE_ENDIAN) return new Float64Array(buffer, offset, count);
+  const view = new DataView(buffer), values = new Float64Array(count);
+  for (let i = 0; i < count; i++) values[i] = view.getFloat64(offset + i * 8, true);
+  return values;
+}
+
+// A binary answer of the reader API: its bytes and its headers.
+export async function binary(path) {
+  const response = await get(path, "application/octet-stream");
+  return { buffer: await response.arrayBuffer(), headers: response.headers };
+}
+
 // Packed little-endian float64 values (GET /api/web/list-values) as a Float64Array.
 export async function float64s(path) {
-  const buffer = await (await get(path, "application/octet-stream")).arrayBuffer();
-  if (LITTLE_ENDIAN) return new Float64Array(buffer);
-  const view = new DataView(buffer), values = new Float64Array(buffer.byteLength / 8);
-  for (let i = 0; i < values.length; i++) values[i] = view.getFloat64(i * 8, true);
-  return values;
+  return float64sOf((await binary(path)).buffer);
 }
 
 // The API encodes non-finite numbers as "NaN", "Infinity", "-Infinity".
