@@ -11,7 +11,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from benchmarks.families import e2e, growth, mlflow_peer, queries, raw_pipeline, sdk_emission
+from benchmarks.families import (
+    e2e,
+    growth,
+    mlflow_peer,
+    queries,
+    raw_pipeline,
+    sdk_emission,
+    web_compare,
+)
 from benchmarks.harness.report import ratios
 from benchmarks.harness.runner import Measurement, Scale, measure, peak_rss_mib
 from tests.support.services import BenchStack, running_stack
@@ -24,6 +32,7 @@ STACK_FAMILIES: Final[dict[str, StackBenchmark]] = {
     "sdk": sdk_emission.run,
     "e2e": e2e.run,
     "queries": queries.run,
+    "web": web_compare.run,
     "raw": raw_pipeline.run,
     "growth": growth.run,
 }

@@ -36,11 +36,16 @@ A11Y_PROBLEMS = """() => {
 }"""
 
 
-async def signed_in_page(browser: Browser, stack: WebStack) -> Page:
-    context = await browser.new_context(base_url=stack.api, viewport={"width": 1280, "height": 900})
+async def sign_in(browser: Browser, base_url: str, token: str) -> Page:
+    """A new page of a fresh browser context, signed in to the stack at `base_url`."""
+    context = await browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     await page.goto("/")
-    await page.fill("#token", TOKEN)
+    await page.fill("#token", token)
     await page.click("button[type=submit]")
     await expect(page.locator("h1")).to_have_text("Executions")
     return page
+
+
+async def signed_in_page(browser: Browser, stack: WebStack) -> Page:
+    return await sign_in(browser, stack.api, TOKEN)
