@@ -127,9 +127,40 @@ export function headedRow(header) {
   return tr;
 }
 
+// A chart's <figure> (data-metric = name) with a caption holding its <h3> title.
+export function chartFigure(name) {
+  const figure = document.createElement("figure");
+  figure.className = "chart";
+  figure.dataset.metric = name;
+  const caption = document.createElement("figcaption");
+  const title = document.createElement("h3");
+  title.textContent = name;
+  caption.append(title);
+  figure.append(caption);
+  return { figure, caption };
+}
+
 export function setStatus(text, isError) {
   const status = document.getElementById("status");
   if (!status) return;
   status.textContent = text;
   status.classList.toggle("error", Boolean(isError));
+}
+
+// Calls `tick` every `ms` while the page is visible, never two at once; when
+// it resolves true (something changed) calls `changed`. Errors pause nothing:
+// they are shown, and the next tick tries again.
+export function live(ms, tick, changed) {
+  let busy = false;
+  setInterval(async () => {
+    if (busy || document.visibilityState !== "visible") return;
+    busy = true;
+    try {
+      if (await tick()) changed();
+    } catch (error) {
+      if (error.status !== 401) setStatus("Live updates paused: " + error.message, true);
+    } finally {
+      busy = false;
+    }
+  }, ms);
 }

@@ -2,7 +2,7 @@
 // scalars side by side (rows that differ highlighted) and one chart per list
 // metric they all have, one line per execution, drawn from server-side
 // buckets. Live: polls each execution; redraws what changed.
-import { COMPARE, api, cell, fmt, headedRow, num, setStatus, timeElement } from "./common.js";
+import { COMPARE, api, cell, chartFigure, fmt, headedRow, live, num, setStatus, timeElement } from "./common.js";
 import { LinesChart } from "./lines.js";
 import { fetchBuckets, lineStyle } from "./series.js";
 
@@ -99,19 +99,14 @@ function sharedLists() {
 }
 
 function chartFor(name) {
-  const figure = document.createElement("figure");
-  figure.className = "chart";
-  figure.dataset.metric = name;
-  const caption = document.createElement("figcaption");
-  const title = document.createElement("h3");
-  title.textContent = name;
+  const { figure, caption } = chartFigure(name);
   const reset = document.createElement("button");
   reset.type = "button";
   reset.className = "reset-zoom";
   reset.textContent = "Reset zoom";
   reset.setAttribute("aria-label", `Reset the zoom of ${name}`);
-  caption.append(title, reset);
-  figure.append(caption, legend());
+  caption.append(reset);
+  figure.append(legend());
   document.getElementById("charts").append(figure);
   const load = (i, start, end, buckets) => fetchBuckets(ids[i], name, start, end, buckets);
   const chart = new LinesChart(figure, name, lines, load);
@@ -186,18 +181,7 @@ async function start() {
   main.dataset.readyAt = String(Math.round(performance.now()));
   main.dataset.state = "ready";
   setStatus(`Comparing ${ids.length} executions. Live: checking every ${POLL_MS / 1000} s.`);
-  let busy = false;
-  setInterval(async () => {
-    if (busy || document.visibilityState !== "visible") return;
-    busy = true;
-    try {
-      if (await poll()) setStatus(`Live: updated at ${new Date().toISOString().slice(11, 19)} UTC.`);
-    } catch (error) {
-      if (error.status !== 401) setStatus("Live updates paused: " + error.message, true);
-    } finally {
-      busy = false;
-    }
-  }, POLL_MS);
+  live(POLL_MS, poll, () => setStatus(`Live: updated at ${new Date().toISOString().slice(11, 19)} UTC.`));
 }
 
 start();

@@ -3,7 +3,7 @@
 // scalars when its `updated_at` moves and re-reads only the lists whose length
 // differs from what is drawn.
 import { Chart } from "./chart.js";
-import { api, cell, float64s, fmt, fmtTime, headedRow, num, setStatus, timeElement } from "./common.js";
+import { api, cell, chartFigure, float64s, fmt, fmtTime, headedRow, live, num, setStatus, timeElement } from "./common.js";
 
 const POLL_MS = 2000;
 const started = performance.now();
@@ -54,16 +54,10 @@ function fetchValues(name) {
 function chartFor(name, info) {
   let entry = charts.get(name);
   if (!entry) {
-    const figure = document.createElement("figure");
-    figure.className = "chart";
-    figure.dataset.metric = name;
-    const caption = document.createElement("figcaption");
-    const title = document.createElement("h3");
-    title.textContent = name;
+    const { figure, caption } = chartFigure(name);
     const meta = document.createElement("span");
     meta.className = "meta";
-    caption.append(title, meta);
-    figure.append(caption);
+    caption.append(meta);
     document.getElementById("charts").append(figure);
     entry = { figure, meta, chart: new Chart(figure, name) };
     charts.set(name, entry);
@@ -148,18 +142,7 @@ async function start() {
     if (error.status !== 401) setStatus(error.status === 404 ? `No execution ${id}.` : "Could not load: " + error.message, true);
     return;
   }
-  let busy = false;
-  setInterval(async () => {
-    if (busy || document.visibilityState !== "visible") return;
-    busy = true;
-    try {
-      if (await refresh()) setStatus(`Live: updated at ${fmtTime(last.updated_at)} UTC.`);
-    } catch (error) {
-      if (error.status !== 401) setStatus("Live updates paused: " + error.message, true);
-    } finally {
-      busy = false;
-    }
-  }, POLL_MS);
+  live(POLL_MS, refresh, () => setStatus(`Live: updated at ${fmtTime(last.updated_at)} UTC.`));
 }
 
 start();

@@ -4,18 +4,10 @@
 // (re-read from the server: exact values once the range fits the width),
 // double-click or Escape to reset; log scale and EMA smoothing (raw line
 // faint) are options. Hover, or the arrow keys, read every line at an index.
-import { fmtShort } from "./common.js";
+import { M, clearedOverlay, cursorLine, drawAxes, fitCanvas, padRange, placeTip } from "./plot.js";
 import { FINITE, NAN, POS_INF, NEG_INF, bucketAt, bucketRange, describeBucket, isExact, smooth } from "./series.js";
 
-const M = { left: 68, right: 14, top: 16, bottom: 30 };
 const HEIGHT = 280;
-
-function niceStep(span, count) {
-  const raw = span / Math.max(1, count);
-  const power = Math.pow(10, Math.floor(Math.log10(raw)));
-  const unit = raw / power;
-  return (unit <= 1 ? 1 : unit <= 2 ? 2 : unit <= 5 ? 5 : 10) * power;
-}
 
 function canvas(parent) {
   const element = document.createElement("canvas");
@@ -105,10 +97,7 @@ export class LinesChart {
   geometry() {
     const width = Math.max(120, Math.floor(this.plot.clientWidth));
     const plotW = width - M.left - M.right, plotH = HEIGHT - M.top - M.bottom;
-    let [min, max] = this.yRange();
-    if (min === max) { const pad = Math.abs(min) * 0.1 || 1; min -= pad; max += pad; }
-    const pad = (max - min) * 0.05;
-    min -= pad; max += pad;
+    const [min, max] = padRange(...this.yRange());
     const { start, end } = this.domain(), last = Math.max(1, end - 1 - start);
     const x = (i) => M.left + ((i - start) / last) * plotW;
     const log = this.options.log;
@@ -116,24 +105,13 @@ export class LinesChart {
     return { width, plotW, plotH, min, max, x, y, start, end, log };
   }
 
-  resize(element, g) {
-    const ratio = window.devicePixelRatio || 1;
-    element.width = Math.round(g.width * ratio);
-    element.height = Math.round(HEIGHT * ratio);
-    element.style.width = g.width + "px";
-    element.style.height = HEIGHT + "px";
-    const ctx = element.getContext("2d");
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    return ctx;
-  }
-
   draw() {
     if (!this.data.some(Boolean)) return;
     const started = performance.now();
     const g = (this.g = this.geometry());
-    const ctx = this.resize(this.base, g);
-    this.resize(this.overlay, g);
-    this.axes(ctx, g);
+    const ctx = fitCanvas(this.base, g.width, HEIGHT);
+    fitCanvas(this.overlay, g.width, HEIGHT);
+    drawAxes(ctx, g, g.start, g.end - 1, g.log ? (v) => Math.pow(10, v) : undefined);
     ctx.save();
     ctx.beginPath();
     ctx.rect(M.left - 4, M.top - 8, g.plotW + 8, g.plotH + 16);
@@ -152,34 +130,6 @@ export class LinesChart {
       `${exact ? ", exact values" : ", reduced to buckets (min, max, last)"}${g.log ? ", log scale" : ""}. ` +
       "Arrow keys read values; + zooms in at the cursor, Escape resets the zoom.");
     this.show(this.cursor);
-  }
-
-  axes(ctx, g) {
-    ctx.font = "12px system-ui, sans-serif";
-    ctx.fillStyle = "#333";
-    ctx.strokeStyle = "#e4e6ea";
-    ctx.lineWidth = 1;
-    ctx.textAlign = "right";
-    ctx.textBaseline = "middle";
-    const step = niceStep(g.max - g.min, 4);
-    for (let v = Math.ceil(g.min / step) * step; v <= g.max; v += step) {
-      const py = Math.round(M.top + (1 - (v - g.min) / (g.max - g.min)) * g.plotH) + 0.5;
-      ctx.beginPath(); ctx.moveTo(M.left, py); ctx.lineTo(M.left + g.plotW, py); ctx.stroke();
-      const label = Math.abs(v) < step * 1e-9 ? 0 : v;
-      ctx.fillText(fmtShort(g.log ? Math.pow(10, label) : label), M.left - 6, py);
-    }
-    ctx.textAlign = "center";
-    ctx.textBaseline = "top";
-    const span = Math.max(1, g.end - 1 - g.start);
-    const xStep = Math.max(1, niceStep(span, Math.max(2, Math.floor(g.plotW / 90))));
-    for (let i = Math.ceil(g.start / xStep) * xStep; i < g.end; i += xStep) {
-      ctx.fillText(i.toLocaleString("en"), g.x(i), M.top + g.plotH + 8);
-    }
-    ctx.strokeStyle = "#444";
-    ctx.beginPath();
-    ctx.moveTo(M.left + 0.5, M.top); ctx.lineTo(M.left + 0.5, M.top + g.plotH + 0.5);
-    ctx.lineTo(M.left + g.plotW, M.top + g.plotH + 0.5);
-    ctx.stroke();
   }
 
   // The x of bucket b: its index when exact, else the middle of its range.
@@ -287,14 +237,10 @@ export class LinesChart {
     this.cursor = index;
     const g = this.g;
     if (!g) return;
-    const ctx = this.overlay.getContext("2d");
-    ctx.clearRect(0, 0, g.width, HEIGHT);
+    const ctx = clearedOverlay(this.overlay, g, HEIGHT);
     if (index < g.start || index >= g.end) { this.tip.hidden = true; return; }
     const px = g.x(index);
-    ctx.strokeStyle = "#111";
-    ctx.setLineDash([3, 3]);
-    ctx.beginPath(); ctx.moveTo(px, M.top); ctx.lineTo(px, M.top + g.plotH); ctx.stroke();
-    ctx.setLineDash([]);
+    cursorLine(ctx, g, px);
     const rows = [`index ${index.toLocaleString("en")}`];
     this.data.forEach((d, i) => {
       const b = bucketAt(d, index), line = this.lines[i];
@@ -307,9 +253,7 @@ export class LinesChart {
     });
     this.tip.textContent = rows.join("\n");
     this.tip.hidden = false;
-    const left = px + 10 + this.tip.offsetWidth > g.width ? Math.max(0, px - 10 - this.tip.offsetWidth) : px + 10;
-    this.tip.style.left = left + "px";
-    this.tip.style.top = M.top + 4 + "px";
+    placeTip(this.tip, g, px);
     this.readout.textContent = `${this.name}, ${rows.join("; ")}`;
   }
 }
