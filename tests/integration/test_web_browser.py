@@ -125,7 +125,7 @@ async def test_a_recorded_step_is_listed_shown_charted_and_updated_live(
     assert await page.evaluate(A11Y_PROBLEMS) == []
 
     # The Execution page: scalar values exactly, one drawn chart per list.
-    await row.locator("a").click()
+    await row.locator("th a").click()  # the execution link (pipeline and deployment link too)
     await page.wait_for_selector("main[data-state=ready]")
     await expect(page.locator("h1")).to_have_text(f"Execution {execution_id}")
     assert await page.evaluate(A11Y_PROBLEMS) == []

@@ -48,13 +48,15 @@ def loss(k: int, i: int) -> float:
     return (k + 1) / (i + 1)
 
 
-async def record(stack: WebStack, pipeline: str) -> list[str]:
+async def record(stack: WebStack, kind: str) -> tuple[str, list[str]]:
+    """Three executions of a new pipeline named after `kind`: (pipeline, ids)."""
+    pipeline = f"web-{kind}-{uuid.uuid4().hex[:6]}"
     ids = [f"web-cmp-{k}-{uuid.uuid4().hex[:6]}" for k in range(3)]
     for k, execution_id in enumerate(ids):
         stack.step(execution_id, STEP.format(k=k, n=2000), pipeline=pipeline, deployment="d")
     for execution_id in ids:
         stack.wait_for(execution_id, lambda d: any(x["length"] == 2000 for x in d["lists"]))
-    return ids
+    return pipeline, ids
 
 
 async def select_and_compare(page: Page, pipeline: str, ids: list[str]) -> None:
@@ -78,8 +80,7 @@ def chart(page: Page, name: str) -> tuple[Locator, Locator]:
 async def test_selected_executions_are_compared_zoomed_smoothed_filtered_and_live(
     stack: WebStack, browser: Browser, artifacts_dir: Path
 ) -> None:
-    pipeline = f"web-compare-{uuid.uuid4().hex[:6]}"
-    ids = await record(stack, pipeline)
+    pipeline, ids = await record(stack, "compare")
     page = await signed_in_page(browser, stack)
     urls: list[str] = []
     page.on("request", lambda request: urls.append(request.url))
@@ -181,3 +182,50 @@ async def test_a_selection_outside_2_to_10_is_refused_clearly(
     await expect(page.locator("#status")).to_have_text(
         "Choose 2 to 10 executions to compare (got 1)."
     )
+
+
+async def test_a_pipeline_page_sorts_its_runs_charts_a_trend_and_compares(
+    stack: WebStack, browser: Browser, artifacts_dir: Path
+) -> None:
+    pipeline, ids = await record(stack, "runs")
+    page = await signed_in_page(browser, stack)
+    await page.goto(f"/?pipeline={pipeline}")
+    await page.locator(f'tr[data-execution-id="{ids[0]}"] a', has_text=pipeline).click()
+    await page.wait_for_selector("main[data-state=ready]")
+    assert page.url == f"{stack.api}/pipelines/{pipeline}"
+    assert await page.evaluate(A11Y_PROBLEMS) == []
+    rows = page.locator("#runs tbody tr")
+
+    async def order() -> list[str | None]:
+        return [await row.get_attribute("data-execution-id") for row in await rows.all()]
+
+    assert await order() == ids[::-1]  # newest first
+    await expect(page.locator("#runs thead th")).to_have_text(
+        ["Execution", "Created at (UTC)", "accuracy", "learning_rate"]
+    )
+    await expect(rows.first.locator("td.num")).to_have_text(["0.7", "0.001"])
+    sort = page.locator('#runs button.sort[data-key="accuracy"]')
+    await sort.click()  # highest first
+    assert await order() == ids[::-1]
+    await sort.click()  # lowest first
+    assert await order() == ids
+    await expect(page.locator("#runs thead th").nth(2)).to_have_attribute("aria-sort", "ascending")
+
+    # The trend of the chosen metric across the runs, oldest first.
+    trend = page.locator("#trend figure")
+    await expect(trend).to_have_attribute("data-metric", "accuracy")
+    await expect(trend.locator("canvas").first).to_have_attribute("data-points", "3")
+    await trend.locator(".plot").focus()
+    await page.keyboard.press("End")
+    await expect(trend.locator(".readout")).to_contain_text(f"accuracy, {ids[2]} (")
+    await expect(trend.locator(".readout")).to_contain_text("): 0.7")
+    await page.get_by_label("Metric of the trend").select_option("learning_rate")
+    await expect(trend).to_have_attribute("data-metric", "learning_rate")
+    await page.screenshot(path=str(artifacts_dir / "web-pipeline-runs.png"), full_page=True)
+
+    # Select two runs here and compare them.
+    for execution_id in ids[:2]:
+        await page.get_by_label(f"Select {execution_id} to compare").check()
+    await page.locator("#compare").click()
+    await page.wait_for_selector("main[data-state=ready]")
+    await expect(page.locator("#compared tbody tr")).to_have_count(2)

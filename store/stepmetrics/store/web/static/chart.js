@@ -57,6 +57,8 @@ export class Chart {
     this.name = name;
     this.values = new Float64Array(0);
     this.cursor = -1;
+    // What the tooltip calls index i (a page may name its points otherwise).
+    this.indexLabel = (i) => `index ${i.toLocaleString("en")}`;
     this.plot = document.createElement("div");
     this.plot.className = "plot";
     this.plot.tabIndex = 0;
@@ -223,7 +225,7 @@ export class Chart {
       ctx.fillStyle = C.cursor;
       ctx.beginPath(); ctx.arc(px, g.y(value), 3.5, 0, 2 * Math.PI); ctx.fill();
     }
-    const text = `index ${index.toLocaleString("en")}: ${fmt(value)}`;
+    const text = `${this.indexLabel(index)}: ${fmt(value)}`;
     this.tip.textContent = text;
     this.tip.hidden = false;
     placeTip(this.tip, g, px);

@@ -10,6 +10,15 @@ export function compareHref(ids) {
   return "/compare?" + new URLSearchParams(ids.map((id) => ["e", id])).toString();
 }
 
+// A link to the runs page of pipeline or deployment `name` ("—" when null).
+export function runsLink(kind, name) {
+  if (!name) return "—";
+  const link = document.createElement("a");
+  link.href = `/${kind}s/` + encodeURIComponent(name);
+  link.textContent = name;
+  return link;
+}
+
 export class ApiError extends Error {
   constructor(status, message) {
     super(message);

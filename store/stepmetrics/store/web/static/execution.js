@@ -3,7 +3,7 @@
 // scalars when its `updated_at` moves and re-reads only the lists whose length
 // differs from what is drawn.
 import { Chart } from "./chart.js";
-import { api, cell, chartFigure, float64s, fmt, fmtTime, headedRow, live, num, setStatus, timeElement } from "./common.js";
+import { api, cell, chartFigure, float64s, fmt, fmtTime, headedRow, live, num, runsLink, setStatus, timeElement } from "./common.js";
 
 const POLL_MS = 2000;
 const started = performance.now();
@@ -16,13 +16,13 @@ let last = null;
 
 function renderSummary(ex) {
   const fields = {
-    pipeline_name: ex.pipeline_name || "—",
-    deployment_name: ex.deployment_name || "—",
+    pipeline_name: runsLink("pipeline", ex.pipeline_name),
+    deployment_name: runsLink("deployment", ex.deployment_name),
     created_at: fmtTime(ex.created_at),
     updated_at: fmtTime(ex.updated_at),
   };
-  for (const [key, text] of Object.entries(fields)) {
-    document.querySelector(`#summary [data-field="${key}"]`).textContent = text;
+  for (const [key, content] of Object.entries(fields)) {
+    document.querySelector(`#summary [data-field="${key}"]`).replaceChildren(content);
   }
 }
 

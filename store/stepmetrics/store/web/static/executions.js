@@ -1,6 +1,7 @@
 // The executions list: newest first, filtered by pipeline and deployment,
 // with metric counts; the first page refreshes itself every few seconds.
-import { COMPARE, api, cell, compareHref, headedRow, setStatus, timeElement } from "./common.js";
+import { api, cell, headedRow, runsLink, setStatus, timeElement } from "./common.js";
+import { Selection } from "./select.js";
 
 const PAGE_SIZE = 50;
 const REFRESH_MS = 5000;
@@ -12,9 +13,7 @@ const more = document.getElementById("more");
 let nextCursor = null;
 let pagesLoaded = 0;
 let firstPage = ""; // the last first page shown, to redraw only on a change
-const selected = new Set(); // execution ids ticked for comparing (kept across refreshes)
-const compare = document.getElementById("compare");
-const compareHint = document.getElementById("compare-hint");
+const selection = new Selection();
 
 document.getElementById("filter-pipeline").value = filters.pipeline_name;
 document.getElementById("filter-deployment").value = filters.deployment_name;
@@ -32,36 +31,15 @@ function row(item) {
   link.textContent = item.execution_id;
   link.className = "mono";
   const tr = headedRow(link);
-  tr.firstElementChild.prepend(selectBox(item.execution_id), " ");
-  cell(tr, item.pipeline_name || "—");
-  cell(tr, item.deployment_name || "—");
+  tr.firstElementChild.prepend(selection.box(item.execution_id), " ");
+  cell(tr, runsLink("pipeline", item.pipeline_name));
+  cell(tr, runsLink("deployment", item.deployment_name));
   cell(tr, timeElement(item.created_at));
   cell(tr, timeElement(item.updated_at));
   cell(tr, String(item.scalar_count), "num");
   cell(tr, String(item.list_count), "num");
   tr.dataset.executionId = item.execution_id;
   return tr;
-}
-
-function selectBox(id) {
-  const box = document.createElement("input");
-  box.type = "checkbox";
-  box.className = "select";
-  box.checked = selected.has(id);
-  box.setAttribute("aria-label", `Select ${id} to compare`);
-  box.addEventListener("change", () => {
-    if (box.checked) selected.add(id); else selected.delete(id);
-    updateCompare();
-  });
-  return box;
-}
-
-function updateCompare() {
-  const n = selected.size, ok = n >= COMPARE.min && n <= COMPARE.max;
-  compare.disabled = !ok;
-  compare.textContent = `Compare selected (${n})`;
-  compareHint.textContent = ok ? `${n} executions selected.` :
-    `Select ${COMPARE.min} to ${COMPARE.max} executions to compare them (${n} selected).`;
 }
 
 function describe(count) {
@@ -93,7 +71,6 @@ async function load(append) {
 }
 
 more.addEventListener("click", () => load(true));
-compare.addEventListener("click", () => location.assign(compareHref([...selected])));
 load(false);
 // Live: refresh while only the first page is shown (never drop loaded pages).
 setInterval(() => {
