@@ -92,6 +92,8 @@ async def test_non_finite_values_travel_as_their_json_names(http: httpx.AsyncCli
         ({"execution_id": "e/1", "name": "long", "buckets": "15"}, 400, "16..4000"),
         ({"execution_id": "e/1", "name": "long", "buckets": str(MAX_BUCKETS + 1)}, 400, "16..4000"),
         ({"execution_id": "e/1", "name": "long", "start": "-1"}, 400, "start='-1'"),
+        ({"execution_id": "e/1", "name": "long", "start": "²"}, 400, "start='²'"),
+        ({"execution_id": "e/1", "name": "long", "end": "1e3"}, 400, "end='1e3'"),
         ({"execution_id": "e/1", "name": "long", "start": "9", "end": "9"}, 400, "greater"),
         ({"execution_id": "e/1", "name": "long", "format": "csv"}, 400, "float64-le"),
         ({"execution_id": "e/1", "name": "long", "limit": "3"}, 400, "unknown"),

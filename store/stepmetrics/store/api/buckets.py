@@ -31,7 +31,8 @@ def bounded_int(query: dict[str, str], key: str, low: int, high: int, default: i
     raw = query.get(key)
     if raw is None:
         return default
-    value = int(raw) if raw.isdigit() and len(raw) <= 12 else low - 1
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 12 else low - 1
     if not low <= value <= high:
         raise StoreQueryError(f"{key}={raw!r:.40} is not allowed: an integer {low}..{high}")
     return value
