@@ -161,6 +161,15 @@ async def test_a_recorded_step_is_listed_shown_charted_and_updated_live(
     readout = page.locator('figure[data-metric="logx"] .readout')
     await expect(readout).to_have_text("logx, index 48: 3.8918202981106265")
 
+    # The filter box narrows the charts by name.
+    await page.get_by_label("Filter list metrics by name").fill("LOSS")
+    await expect(page.locator('figure[data-metric="accuracy_list"]')).to_be_hidden()
+    await expect(page.locator('figure[data-metric="loss_list"]')).to_be_visible()
+    await expect(page.locator("#filter-count")).to_have_text("1 of 4 list metrics shown.")
+    await page.get_by_label("Filter list metrics by name").fill("")
+    await expect(page.locator("figure.chart")).to_have_count(4)
+    await expect(page.locator('figure[data-metric="accuracy_list"]')).to_be_visible()
+
     # The CSV export link works with the session cookie.
     href = await page.locator("a[download]").first.get_attribute("href")
     csv = await context.request.get(str(href))

@@ -161,7 +161,7 @@ async def test_selected_executions_are_compared_zoomed_smoothed_filtered_and_liv
     await page.get_by_label("Filter metrics by name").fill("ac")
     await expect(page.locator('figure[data-metric="loss"]')).to_be_hidden()
     await expect(page.locator('figure[data-metric="acc"]')).to_be_visible()
-    await expect(page.locator("#status")).to_have_text("1 of 2 list metrics shown.")
+    await expect(page.locator("#filter-count")).to_have_text("1 of 2 list metrics shown.")
     await page.get_by_label("Filter metrics by name").fill("")
 
     # Live: new values of one execution appear without a reload.

@@ -149,6 +149,18 @@ export function chartFigure(name) {
   return { figure, caption };
 }
 
+// The filter box `box` narrows the chart figures (`figures()`, each with
+// data-metric) to those whose name holds its text, any case; #filter-count
+// says how many are shown.
+export function filterCharts(box, figures) {
+  box.addEventListener("input", () => {
+    const text = box.value.trim().toLowerCase(), all = figures();
+    for (const figure of all) figure.hidden = Boolean(text) && !figure.dataset.metric.toLowerCase().includes(text);
+    const shown = all.filter((figure) => !figure.hidden).length;
+    document.getElementById("filter-count").textContent = text ? `${shown} of ${all.length} list metrics shown.` : "";
+  });
+}
+
 export function setStatus(text, isError) {
   const status = document.getElementById("status");
   if (!status) return;

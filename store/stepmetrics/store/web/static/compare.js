@@ -2,7 +2,7 @@
 // scalars side by side (rows that differ highlighted) and one chart per list
 // metric they all have, one line per execution, drawn from server-side
 // buckets. Live: polls each execution; redraws what changed.
-import { COMPARE, api, cell, chartFigure, fmt, headedRow, live, num, setStatus, timeElement } from "./common.js";
+import { COMPARE, api, cell, chartFigure, filterCharts, fmt, headedRow, live, num, setStatus, timeElement } from "./common.js";
 import { LinesChart } from "./lines.js";
 import { fetchBuckets, lineStyle } from "./series.js";
 
@@ -116,16 +116,7 @@ function chartFor(name) {
 }
 
 function setupControls() {
-  const filter = document.getElementById("metric-filter");
-  filter.addEventListener("input", () => {
-    const text = filter.value.trim().toLowerCase();
-    let shown = 0;
-    for (const [name, { figure }] of charts) {
-      figure.hidden = Boolean(text) && !name.toLowerCase().includes(text);
-      if (!figure.hidden) { shown++; charts.get(name).chart.draw(); }
-    }
-    setStatus(`${shown} of ${charts.size} list metrics shown.`);
-  });
+  filterCharts(document.getElementById("metric-filter"), () => [...charts.values()].map((e) => e.figure));
   const log = document.getElementById("log-scale");
   log.addEventListener("change", () => charts.forEach(({ chart }) => chart.setOptions({ log: log.checked })));
   const smoothing = document.getElementById("smoothing"), shown = document.getElementById("smoothing-value");

@@ -3,7 +3,7 @@
 // scalars when its `updated_at` moves and re-reads only the lists whose length
 // differs from what is drawn.
 import { Chart } from "./chart.js";
-import { api, cell, chartFigure, float64s, fmt, fmtTime, headedRow, live, num, runsLink, setStatus, timeElement } from "./common.js";
+import { api, cell, chartFigure, filterCharts, float64s, fmt, fmtTime, headedRow, live, num, runsLink, setStatus, timeElement } from "./common.js";
 
 const POLL_MS = 2000;
 const started = performance.now();
@@ -105,6 +105,10 @@ async function refresh() {
   return changed;
 }
 
+function setupFilter() {
+  filterCharts(document.getElementById("metric-filter"), () => [...charts.values()].map((e) => e.figure));
+}
+
 function setupTabs() {
   const tabs = [...document.querySelectorAll('[role="tab"]')];
   function select(tab) {
@@ -130,6 +134,7 @@ function setupTabs() {
 
 async function start() {
   setupTabs();
+  setupFilter();
   try {
     await refresh();
     main.dataset.loadMs = String(Math.round(performance.now() - started));
