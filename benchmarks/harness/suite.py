@@ -19,6 +19,7 @@ from benchmarks.families import (
     queries,
     raw_pipeline,
     sdk_emission,
+    web_compare,
 )
 from benchmarks.harness.report import ratios
 from benchmarks.harness.runner import Measurement, Scale, measure, peak_rss_mib
@@ -32,6 +33,7 @@ STACK_FAMILIES: Final[dict[str, StackBenchmark]] = {
     "sdk": sdk_emission.run,
     "e2e": e2e.run,
     "queries": queries.run,
+    "web": web_compare.run,
     "raw": raw_pipeline.run,
     "growth": growth.run,
     "dedup": dedup_state.run,

@@ -10,23 +10,15 @@ import re
 import statistics
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
-from stepmetrics.stack.services import ManagedProcess
-from tests.support.redis_targets import RedisTarget
-from tests.support.web_stack import TOKEN, WebStack, start_web_stack
+from tests.support.browser import A11Y_PROBLEMS, signed_in_page
+from tests.support.web_stack import TOKEN, WebStack
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 STEP_FIRST = """
 import math
@@ -62,29 +54,6 @@ for j in range(5):
 assert sdk.flush(60)
 """
 TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$")
-# Accessibility basics a page must meet: every control has a label or a name,
-# one h1, headings never skip a level, the document has a language.
-A11Y_PROBLEMS = """() => {
-  const problems = [];
-  for (const el of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
-    if (!el.labels.length && !el.getAttribute("aria-label")) problems.push("unlabelled " + el.id);
-  }
-  for (const el of document.querySelectorAll("button, a[href]")) {
-    if (!el.textContent.trim() && !el.getAttribute("aria-label")) problems.push("unnamed control");
-  }
-  for (const el of document.querySelectorAll("[role=group]")) {
-    if (!el.getAttribute("aria-label")) problems.push("unnamed chart");
-  }
-  if (document.querySelectorAll("h1").length !== 1) problems.push("not exactly one h1");
-  let level = 1;
-  for (const h of document.querySelectorAll("h1, h2, h3, h4")) {
-    const next = Number(h.tagName[1]);
-    if (next > level + 1) problems.push("heading skips to " + h.tagName);
-    level = next;
-  }
-  if (!document.documentElement.lang) problems.push("no lang");
-  return problems;
-}"""
 # Pixels of the chart's line colour (#1f5fbf) on a canvas.
 COUNT_LINE_PIXELS = """canvas => {
   const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
@@ -94,33 +63,6 @@ COUNT_LINE_PIXELS = """canvas => {
   }
   return count;
 }"""
-
-
-@pytest.fixture(scope="module")
-def stack(
-    tmp_path_factory: pytest.TempPathFactory, broker: ManagedProcess, redis_target: RedisTarget
-) -> Iterator[WebStack]:
-    running = start_web_stack(tmp_path_factory.mktemp("web"), broker.address, redis_target)
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
-
-
-async def signed_in_page(browser: Browser, stack: WebStack) -> Page:
-    context = await browser.new_context(base_url=stack.api, viewport={"width": 1280, "height": 900})
-    page = await context.new_page()
-    await page.goto("/")
-    await page.fill("#token", TOKEN)
-    await page.click("button[type=submit]")
-    await expect(page.locator("h1")).to_have_text("Executions")
-    return page
 
 
 def new_execution_id(kind: str) -> str:
@@ -183,7 +125,7 @@ async def test_a_recorded_step_is_listed_shown_charted_and_updated_live(
     assert await page.evaluate(A11Y_PROBLEMS) == []
 
     # The Execution page: scalar values exactly, one drawn chart per list.
-    await row.locator("a").click()
+    await row.locator("th a").click()  # the execution link (pipeline and deployment link too)
     await page.wait_for_selector("main[data-state=ready]")
     await expect(page.locator("h1")).to_have_text(f"Execution {execution_id}")
     assert await page.evaluate(A11Y_PROBLEMS) == []
@@ -218,6 +160,15 @@ async def test_a_recorded_step_is_listed_shown_charted_and_updated_live(
     await page.keyboard.press("End")
     readout = page.locator('figure[data-metric="logx"] .readout')
     await expect(readout).to_have_text("logx, index 48: 3.8918202981106265")
+
+    # The filter box narrows the charts by name.
+    await page.get_by_label("Filter list metrics by name").fill("LOSS")
+    await expect(page.locator('figure[data-metric="accuracy_list"]')).to_be_hidden()
+    await expect(page.locator('figure[data-metric="loss_list"]')).to_be_visible()
+    await expect(page.locator("#filter-count")).to_have_text("1 of 4 list metrics shown.")
+    await page.get_by_label("Filter list metrics by name").fill("")
+    await expect(page.locator("figure.chart")).to_have_count(4)
+    await expect(page.locator('figure[data-metric="accuracy_list"]')).to_be_visible()
 
     # The CSV export link works with the session cookie.
     href = await page.locator("a[download]").first.get_attribute("href")

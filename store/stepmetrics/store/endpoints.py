@@ -21,6 +21,8 @@ STATS_PATH: Final = f"{PREFIX}/stats"
 EXECUTION_PATH: Final = EXECUTIONS_PATH + "/{execution_id}"
 EXECUTION_LIST_METRIC_PATH: Final = EXECUTION_PATH + "/list-metrics/{name}"
 EXECUTION_CSV_PATH: Final = EXECUTION_PATH + "/metrics.csv"
+# One list metric reduced to buckets (ids and names as query parameters).
+LIST_BUCKETS_PATH: Final = f"{PREFIX}/list-buckets"
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,9 @@ def signed_in(client: httpx.AsyncClient) -> httpx.AsyncClient:
         ("/", "/login?next=%2F"),
         ("/?pipeline=p1", "/login?next=%2F%3Fpipeline%3Dp1"),
         ("/executions/run-7", "/login?next=%2Fexecutions%2Frun-7"),
+        ("/compare?e=a&e=b", "/login?next=%2Fcompare%3Fe%3Da%26e%3Db"),
+        ("/pipelines/p1", "/login?next=%2Fpipelines%2Fp1"),
+        ("/deployments/d%2F1", "/login?next=%2Fdeployments%2Fd%2F1"),
     ],
 )
 async def test_pages_redirect_to_login_without_a_session(
@@ -210,3 +213,15 @@ def test_the_token_stays_out_of_reprs_and_empty_tokens_are_refused() -> None:
     assert TOKEN not in repr(Session(TOKEN))
     with pytest.raises(ValueError, match="needs the API token"):
         web_routes("")
+
+
+async def test_runs_pages_name_their_pipeline_or_deployment_escaped(
+    client: httpx.AsyncClient,
+) -> None:
+    page = (await signed_in(client).get("/pipelines/%3Cb%3Ep")).text
+    assert 'data-kind="pipeline" data-name="&lt;b&gt;p"' in page
+    assert '<script type="module" src="/static/runs.js">' in page
+    page = (await signed_in(client).get("/deployments/d%2F1")).text
+    assert 'data-kind="deployment" data-name="d/1"' in page
+    page = (await signed_in(client).get("/compare?e=a&e=b")).text
+    assert '<script type="module" src="/static/compare.js">' in page

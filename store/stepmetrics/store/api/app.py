@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from stepmetrics.store.api.auth import TokenAuthMiddleware
+from stepmetrics.store.api.buckets import bucket_routes
 from stepmetrics.store.api.cache import ResponseCache
 from stepmetrics.store.api.openapi import openapi_document
 from stepmetrics.store.api.responses import EXCEPTION_HANDLERS
@@ -65,7 +66,12 @@ def create_app(settings: ApiSettings, extra_routes: Sequence[BaseRoute] = ()) ->
             await redis.aclose()
 
     return Starlette(
-        routes=[*api_routes(), Route("/openapi.json", openapi_json), *extra_routes],
+        routes=[
+            *api_routes(),
+            *bucket_routes(),
+            Route("/openapi.json", openapi_json),
+            *extra_routes,
+        ],
         middleware=[Middleware(TokenAuthMiddleware, token=settings.token)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from stepmetrics.store import endpoints
+from stepmetrics.store import downsample, endpoints
 from stepmetrics.store.api.params import MAX_PARAM_LENGTH
 from stepmetrics.store.endpoints import PageLimit
 from stepmetrics.store.index import FILTERS
@@ -162,6 +162,20 @@ SCHEMAS: Final[dict[str, Any]] = {
             "lists": {"type": "array", "items": {"$ref": "#/components/schemas/ListInfo"}},
         }
     ),
+    "ListBuckets": _object(
+        {
+            "execution_id": {"type": "string"},
+            "name": {"type": "string"},
+            "length": {"type": "integer", "description": "values in the whole list"},
+            "start": {"type": "integer"},
+            "end": {"type": "integer"},
+            "buckets": {"type": "integer"},
+            "min": {"type": "array", "items": _NUMBER},
+            "max": {"type": "array", "items": _NUMBER},
+            "last": {"type": "array", "items": _NUMBER},
+            "flags": {"type": "array", "items": {"type": "integer"}},
+        }
+    ),
     "Stats": {"type": "object", "additionalProperties": {"type": ["integer", "string"]}},
 }
 
@@ -218,6 +232,49 @@ def _paths() -> dict[str, Any]:
     }
 
 
+def _int_param(name: str, description: str, low: int, high: int) -> dict[str, Any]:
+    return _param(name, description, {"type": "integer", "minimum": low, "maximum": high})
+
+
+def _buckets_path() -> dict[str, Any]:
+    """`LIST_BUCKETS_PATH`: a list metric reduced to buckets (`stepmetrics.store.downsample`)."""
+    count = (downsample.MIN_BUCKETS, downsample.MAX_BUCKETS, downsample.DEFAULT_BUCKETS)
+    required = {"required": True}
+    responses = _ok("ListBuckets")
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    responses["200"]["content"]["application/octet-stream"] = binary
+    return _get(
+        "One list metric, or the index range start..end of it, reduced to buckets of "
+        "consecutive indices (bucket i: start + i*span//count .. start + (i+1)*span//count - 1, "
+        "span = end - start, count = min(buckets, span)); each keeps the min, max and last of "
+        "its finite values (NaN when it has none) and flags: NaN 1, +Infinity 2, -Infinity 4, "
+        "finite 8. A range of at most `buckets` values gives one bucket per value (exact). "
+        "format=float64-le answers min, max, last (count float64 little-endian each) then one "
+        "flags byte per bucket, with headers X-Stepmetrics-Length, -Start, -End, -Buckets.",
+        {
+            **responses,
+            "404": {"description": "unknown", "content": {"application/json": {"schema": _ERROR}}},
+        },
+        [
+            _param("execution_id", "execution id") | required,
+            _param("name", "list metric name") | required,
+            _param(
+                "buckets",
+                "at most this many buckets",
+                {"type": "integer", "minimum": count[0], "maximum": count[1], "default": count[2]},
+            ),
+            _int_param("start", "first index (default 0)", 0, downsample.MAX_INDEX),
+            _int_param(
+                "end",
+                "index after the last (default: the length; at most `start` = an empty range)",
+                1,
+                downsample.MAX_INDEX,
+            ),
+            _param("format", "answer encoding", {"type": "string", "enum": ["json", "float64-le"]}),
+        ],
+    )
+
+
 def openapi_document(version: str) -> dict[str, Any]:
     """The OpenAPI 3.1 document; `version` is the package version."""
     return {
@@ -228,7 +285,7 @@ def openapi_document(version: str) -> dict[str, Any]:
             "description": "Read-only access to the metrics of ML pipeline step executions. "
             f"Non-finite numbers are the strings {_NON_FINITE}.",
         },
-        "paths": _paths(),
+        "paths": {**_paths(), endpoints.LIST_BUCKETS_PATH: _buckets_path()},
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {

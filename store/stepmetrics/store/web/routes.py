@@ -35,7 +35,9 @@ def web_routes(token: str) -> list[BaseRoute]:
 
     Returns:
         `/` (executions list), `/executions/{id}` (Execution page with its
-        Metrics tab), `/login` (GET form, POST sign in), `/logout` (POST),
+        Metrics tab), `/compare?e=id&e=id...` (2-10 executions side by side),
+        `/pipelines/{name}` and `/deployments/{name}` (runs table and trend),
+        `/login` (GET form, POST sign in), `/logout` (POST),
         `/api/web/list-values` (the charts' binary data, token-protected like
         every `/api/` path) and `/static/...` (the pages' scripts and styles).
     """
@@ -50,6 +52,9 @@ def web_routes(token: str) -> list[BaseRoute]:
             methods=["GET"],
             name="web_execution",
         ),
+        Route("/compare", views.compare, methods=["GET"], name="web_compare"),
+        Route("/pipelines/{name:path}", views.pipeline, methods=["GET"], name="web_pipeline"),
+        Route("/deployments/{name:path}", views.deployment, methods=["GET"], name="web_deployment"),
         Route("/login", views.login_form, methods=["GET"], name="web_login"),
         Route("/login", views.login, methods=["POST"], name="web_login_post"),
         Route("/logout", views.logout, methods=["POST"], name="web_logout"),
@@ -95,6 +100,18 @@ class _Views:
             sh_id=shlex.quote(execution_id),
         )
 
+    @_signed_in
+    async def compare(self, request: Request) -> Response:
+        return page("Compare executions · stepmetrics", "compare.html", script="compare.js")
+
+    @_signed_in
+    async def pipeline(self, request: Request) -> Response:
+        return _runs_page("pipeline", request.path_params["name"])
+
+    @_signed_in
+    async def deployment(self, request: Request) -> Response:
+        return _runs_page("deployment", request.path_params["name"])
+
     async def login_form(self, request: Request) -> Response:
         target = safe_next(request.query_params.get("next"))
         if self.session.is_logged_in(request):
@@ -135,6 +152,12 @@ async def _read_capped(request: Request, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _runs_page(kind: str, name: str) -> Response:
+    """The runs page of pipeline or deployment `name` (`kind`)."""
+    title = f"{kind.capitalize()} {name}"
+    return page(f"{title} · stepmetrics", "runs.html", script="runs.js", kind=kind, runs_name=name)
 
 
 def _login_page(target: str, *, error: str, status_code: int = 200) -> Response:

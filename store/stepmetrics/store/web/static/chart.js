@@ -3,21 +3,14 @@
 // (min, max, first, last finite value) for drawing only; hover and keyboard
 // read the exact value at an index. NaN and ±Infinity are drawn as markers.
 import { fmt, fmtShort } from "./common.js";
+import { M, clearedOverlay, cursorLine, drawAxes, fitCanvas, padRange, placeTip } from "./plot.js";
 
-const M = { left: 68, right: 14, top: 16, bottom: 30 };
 const HEIGHT = 260;
 const C = {
-  line: "#1f5fbf", axis: "#444", grid: "#e4e6ea", text: "#333",
+  line: "#1f5fbf",
   nan: "rgba(214, 110, 0, 0.35)", inf: "#c0143c", cursor: "#111",
 };
 const NAN = 1, POS_INF = 2, NEG_INF = 4, FINITE = 8;
-
-function niceStep(span, count) {
-  const raw = span / Math.max(1, count);
-  const power = Math.pow(10, Math.floor(Math.log10(raw)));
-  const unit = raw / power;
-  return (unit <= 1 ? 1 : unit <= 2 ? 2 : unit <= 5 ? 5 : 10) * power;
-}
 
 function stats(values) {
   let min = Infinity, max = -Infinity, nonFinite = 0;
@@ -64,6 +57,8 @@ export class Chart {
     this.name = name;
     this.values = new Float64Array(0);
     this.cursor = -1;
+    // What the tooltip calls index i (a page may name its points otherwise).
+    this.indexLabel = (i) => `index ${i.toLocaleString("en")}`;
     this.plot = document.createElement("div");
     this.plot.className = "plot";
     this.plot.tabIndex = 0;
@@ -107,25 +102,12 @@ export class Chart {
   geometry() {
     const width = Math.max(120, Math.floor(this.plot.clientWidth));
     const plotW = width - M.left - M.right, plotH = HEIGHT - M.top - M.bottom;
-    let { min, max } = this.stats.finite ? this.stats : { min: 0, max: 1 };
-    if (min === max) { const pad = Math.abs(min) * 0.1 || 1; min -= pad; max += pad; }
-    const pad = (max - min) * 0.05;
-    min -= pad; max += pad;
+    const s = this.stats.finite ? this.stats : { min: 0, max: 1 };
+    const [min, max] = padRange(s.min, s.max);
     const n = this.values.length;
     const x = (i) => M.left + (n <= 1 ? plotW / 2 : (i / (n - 1)) * plotW);
     const y = (v) => M.top + (1 - (v - min) / (max - min)) * plotH;
     return { width, plotW, plotH, min, max, x, y, n };
-  }
-
-  resize(canvas, g) {
-    const ratio = window.devicePixelRatio || 1;
-    canvas.width = Math.round(g.width * ratio);
-    canvas.height = Math.round(HEIGHT * ratio);
-    canvas.style.width = g.width + "px";
-    canvas.style.height = HEIGHT + "px";
-    const ctx = canvas.getContext("2d");
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    return ctx;
   }
 
   draw() {
@@ -133,9 +115,9 @@ export class Chart {
     const started = performance.now();
     const g = this.geometry();
     this.g = g;
-    const ctx = this.resize(this.base, g);
-    this.resize(this.overlay, g);
-    this.axes(ctx, g);
+    const ctx = fitCanvas(this.base, g.width, HEIGHT);
+    fitCanvas(this.overlay, g.width, HEIGHT);
+    drawAxes(ctx, g, 0, Math.max(0, g.n - 1));
     ctx.save();
     ctx.beginPath();
     ctx.rect(M.left - 4, M.top - 8, g.plotW + 8, g.plotH + 16); // room for edge dots
@@ -145,31 +127,6 @@ export class Chart {
     ctx.restore();
     this.base.dataset.drawMs = (performance.now() - started).toFixed(1);
     this.show(this.cursor);
-  }
-
-  axes(ctx, g) {
-    ctx.font = "12px system-ui, sans-serif";
-    ctx.fillStyle = C.text;
-    ctx.strokeStyle = C.grid;
-    ctx.lineWidth = 1;
-    ctx.textAlign = "right";
-    ctx.textBaseline = "middle";
-    const step = niceStep(g.max - g.min, 4);
-    for (let v = Math.ceil(g.min / step) * step; v <= g.max; v += step) {
-      const py = Math.round(g.y(v)) + 0.5;
-      ctx.beginPath(); ctx.moveTo(M.left, py); ctx.lineTo(M.left + g.plotW, py); ctx.stroke();
-      ctx.fillText(fmtShort(Math.abs(v) < step * 1e-9 ? 0 : v), M.left - 6, py);
-    }
-    ctx.textAlign = "center";
-    ctx.textBaseline = "top";
-    const last = Math.max(0, g.n - 1);
-    const xStep = Math.max(1, niceStep(last || 1, Math.max(2, Math.floor(g.plotW / 90))));
-    for (let i = 0; i <= last; i += xStep) ctx.fillText(i.toLocaleString("en"), g.x(i), M.top + g.plotH + 8);
-    ctx.strokeStyle = C.axis;
-    ctx.beginPath();
-    ctx.moveTo(M.left + 0.5, M.top); ctx.lineTo(M.left + 0.5, M.top + g.plotH + 0.5);
-    ctx.lineTo(M.left + g.plotW, M.top + g.plotH + 0.5);
-    ctx.stroke();
   }
 
   marker(ctx, g, px, kind) {
@@ -260,24 +217,18 @@ export class Chart {
     this.cursor = index;
     const g = this.g;
     if (!g) return;
-    const ctx = this.overlay.getContext("2d");
-    ctx.clearRect(0, 0, g.width, HEIGHT);
+    const ctx = clearedOverlay(this.overlay, g, HEIGHT);
     if (index < 0 || index >= g.n) { this.tip.hidden = true; return; }
     const value = this.values[index], px = g.x(index);
-    ctx.strokeStyle = C.cursor;
-    ctx.setLineDash([3, 3]);
-    ctx.beginPath(); ctx.moveTo(px, M.top); ctx.lineTo(px, M.top + g.plotH); ctx.stroke();
-    ctx.setLineDash([]);
+    cursorLine(ctx, g, px);
     if (Number.isFinite(value)) {
       ctx.fillStyle = C.cursor;
       ctx.beginPath(); ctx.arc(px, g.y(value), 3.5, 0, 2 * Math.PI); ctx.fill();
     }
-    const text = `index ${index.toLocaleString("en")}: ${fmt(value)}`;
+    const text = `${this.indexLabel(index)}: ${fmt(value)}`;
     this.tip.textContent = text;
     this.tip.hidden = false;
-    const left = px + 10 + this.tip.offsetWidth > g.width ? px - 10 - this.tip.offsetWidth : px + 10;
-    this.tip.style.left = left + "px";
-    this.tip.style.top = M.top + 4 + "px";
+    placeTip(this.tip, g, px);
     this.readout.textContent = `${this.name}, ${text}`;
   }
 }

@@ -3,6 +3,22 @@
 // table cells. No third-party code.
 const NON_FINITE = { NaN: NaN, Infinity: Infinity, "-Infinity": -Infinity };
 
+// How many executions the Compare page shows, and its URL for `ids`.
+export const COMPARE = { min: 2, max: 10 };
+
+export function compareHref(ids) {
+  return "/compare?" + new URLSearchParams(ids.map((id) => ["e", id])).toString();
+}
+
+// A link to the runs page of pipeline or deployment `name` ("—" when null).
+export function runsLink(kind, name) {
+  if (!name) return "—";
+  const link = document.createElement("a");
+  link.href = `/${kind}s/` + encodeURIComponent(name);
+  link.textContent = name;
+  return link;
+}
+
 export class ApiError extends Error {
   constructor(status, message) {
     super(message);
@@ -45,13 +61,23 @@ export async function api(path) {
 
 const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
 
+// `count` little-endian float64 values of `buffer` from byte `offset` (a multiple of 8).
+export function float64sOf(buffer, offset = 0, count = (buffer.byteLength - offset) / 8) {
+  if (LITTLE_ENDIAN) return new Float64Array(buffer, offset, count);
+  const view = new DataView(buffer), values = new Float64Array(count);
+  for (let i = 0; i < count; i++) values[i] = view.getFloat64(offset + i * 8, true);
+  return values;
+}
+
+// A binary answer of the reader API: its bytes and its headers.
+export async function binary(path) {
+  const response = await get(path, "application/octet-stream");
+  return { buffer: await response.arrayBuffer(), headers: response.headers };
+}
+
 // Packed little-endian float64 values (GET /api/web/list-values) as a Float64Array.
 export async function float64s(path) {
-  const buffer = await (await get(path, "application/octet-stream")).arrayBuffer();
-  if (LITTLE_ENDIAN) return new Float64Array(buffer);
-  const view = new DataView(buffer), values = new Float64Array(buffer.byteLength / 8);
-  for (let i = 0; i < values.length; i++) values[i] = view.getFloat64(i * 8, true);
-  return values;
+  return float64sOf((await binary(path)).buffer);
 }
 
 // The API encodes non-finite numbers as "NaN", "Infinity", "-Infinity".
@@ -110,9 +136,52 @@ export function headedRow(header) {
   return tr;
 }
 
+// A chart's <figure> (data-metric = name) with a caption holding its <h3> title.
+export function chartFigure(name) {
+  const figure = document.createElement("figure");
+  figure.className = "chart";
+  figure.dataset.metric = name;
+  const caption = document.createElement("figcaption");
+  const title = document.createElement("h3");
+  title.textContent = name;
+  caption.append(title);
+  figure.append(caption);
+  return { figure, caption };
+}
+
+// The filter box `box` narrows the chart figures (`figures()`, each with
+// data-metric) to those whose name holds its text, any case; #filter-count
+// says how many are shown.
+export function filterCharts(box, figures) {
+  box.addEventListener("input", () => {
+    const text = box.value.trim().toLowerCase(), all = figures();
+    for (const figure of all) figure.hidden = Boolean(text) && !figure.dataset.metric.toLowerCase().includes(text);
+    const shown = all.filter((figure) => !figure.hidden).length;
+    document.getElementById("filter-count").textContent = text ? `${shown} of ${all.length} list metrics shown.` : "";
+  });
+}
+
 export function setStatus(text, isError) {
   const status = document.getElementById("status");
   if (!status) return;
   status.textContent = text;
   status.classList.toggle("error", Boolean(isError));
+}
+
+// Calls `tick` every `ms` while the page is visible, never two at once; when
+// it resolves true (something changed) calls `changed`. Errors pause nothing:
+// they are shown, and the next tick tries again.
+export function live(ms, tick, changed) {
+  let busy = false;
+  setInterval(async () => {
+    if (busy || document.visibilityState !== "visible") return;
+    busy = true;
+    try {
+      if (await tick()) changed();
+    } catch (error) {
+      if (error.status !== 401) setStatus("Live updates paused: " + error.message, true);
+    } finally {
+      busy = false;
+    }
+  }, ms);
 }

@@ -3,7 +3,7 @@
 // scalars when its `updated_at` moves and re-reads only the lists whose length
 // differs from what is drawn.
 import { Chart } from "./chart.js";
-import { api, cell, float64s, fmt, fmtTime, headedRow, num, setStatus, timeElement } from "./common.js";
+import { api, cell, chartFigure, filterCharts, float64s, fmt, fmtTime, headedRow, live, num, runsLink, setStatus, timeElement } from "./common.js";
 
 const POLL_MS = 2000;
 const started = performance.now();
@@ -16,13 +16,13 @@ let last = null;
 
 function renderSummary(ex) {
   const fields = {
-    pipeline_name: ex.pipeline_name || "—",
-    deployment_name: ex.deployment_name || "—",
+    pipeline_name: runsLink("pipeline", ex.pipeline_name),
+    deployment_name: runsLink("deployment", ex.deployment_name),
     created_at: fmtTime(ex.created_at),
     updated_at: fmtTime(ex.updated_at),
   };
-  for (const [key, text] of Object.entries(fields)) {
-    document.querySelector(`#summary [data-field="${key}"]`).textContent = text;
+  for (const [key, content] of Object.entries(fields)) {
+    document.querySelector(`#summary [data-field="${key}"]`).replaceChildren(content);
   }
 }
 
@@ -54,16 +54,10 @@ function fetchValues(name) {
 function chartFor(name, info) {
   let entry = charts.get(name);
   if (!entry) {
-    const figure = document.createElement("figure");
-    figure.className = "chart";
-    figure.dataset.metric = name;
-    const caption = document.createElement("figcaption");
-    const title = document.createElement("h3");
-    title.textContent = name;
+    const { figure, caption } = chartFigure(name);
     const meta = document.createElement("span");
     meta.className = "meta";
-    caption.append(title, meta);
-    figure.append(caption);
+    caption.append(meta);
     document.getElementById("charts").append(figure);
     entry = { figure, meta, chart: new Chart(figure, name) };
     charts.set(name, entry);
@@ -111,6 +105,10 @@ async function refresh() {
   return changed;
 }
 
+function setupFilter() {
+  filterCharts(document.getElementById("metric-filter"), () => [...charts.values()].map((e) => e.figure));
+}
+
 function setupTabs() {
   const tabs = [...document.querySelectorAll('[role="tab"]')];
   function select(tab) {
@@ -136,6 +134,7 @@ function setupTabs() {
 
 async function start() {
   setupTabs();
+  setupFilter();
   try {
     await refresh();
     main.dataset.loadMs = String(Math.round(performance.now() - started));
@@ -148,18 +147,7 @@ async function start() {
     if (error.status !== 401) setStatus(error.status === 404 ? `No execution ${id}.` : "Could not load: " + error.message, true);
     return;
   }
-  let busy = false;
-  setInterval(async () => {
-    if (busy || document.visibilityState !== "visible") return;
-    busy = true;
-    try {
-      if (await refresh()) setStatus(`Live: updated at ${fmtTime(last.updated_at)} UTC.`);
-    } catch (error) {
-      if (error.status !== 401) setStatus("Live updates paused: " + error.message, true);
-    } finally {
-      busy = false;
-    }
-  }, POLL_MS);
+  live(POLL_MS, refresh, () => setStatus(`Live: updated at ${fmtTime(last.updated_at)} UTC.`));
 }
 
 start();

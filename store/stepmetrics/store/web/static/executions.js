@@ -1,6 +1,7 @@
 // The executions list: newest first, filtered by pipeline and deployment,
 // with metric counts; the first page refreshes itself every few seconds.
-import { api, cell, headedRow, setStatus, timeElement } from "./common.js";
+import { api, cell, headedRow, runsLink, setStatus, timeElement } from "./common.js";
+import { Selection } from "./select.js";
 
 const PAGE_SIZE = 50;
 const REFRESH_MS = 5000;
@@ -12,6 +13,7 @@ const more = document.getElementById("more");
 let nextCursor = null;
 let pagesLoaded = 0;
 let firstPage = ""; // the last first page shown, to redraw only on a change
+const selection = new Selection();
 
 document.getElementById("filter-pipeline").value = filters.pipeline_name;
 document.getElementById("filter-deployment").value = filters.deployment_name;
@@ -29,8 +31,9 @@ function row(item) {
   link.textContent = item.execution_id;
   link.className = "mono";
   const tr = headedRow(link);
-  cell(tr, item.pipeline_name || "—");
-  cell(tr, item.deployment_name || "—");
+  tr.firstElementChild.prepend(selection.box(item.execution_id), " ");
+  cell(tr, runsLink("pipeline", item.pipeline_name));
+  cell(tr, runsLink("deployment", item.deployment_name));
   cell(tr, timeElement(item.created_at));
   cell(tr, timeElement(item.updated_at));
   cell(tr, String(item.scalar_count), "num");

@@ -1,0 +1,141 @@
+// A pipeline's (or deployment's) runs page: its executions newest first as
+// rows, their scalar metrics as columns (sortable, chosen when there are
+// many), a trend chart of one chosen metric across the runs, and selection
+// for the Compare page.
+import { Chart } from "./chart.js";
+import { api, cell, fmt, fmtTime, headedRow, num, setStatus, timeElement } from "./common.js";
+import { Selection } from "./select.js";
+
+const MAX_RUNS = 1000, METRIC_PAGE = 10000, MAX_METRIC_PAGES = 50, DEFAULT_COLUMNS = 8;
+const main = document.getElementById("main");
+const filter = { [main.dataset.kind + "_name"]: main.dataset.name };
+const selection = new Selection();
+let runs = [], names = [], shown = new Set(), sort = { key: "created_at", descending: true };
+let trend = null;
+
+async function readRuns() {
+  const query = new URLSearchParams({ ...filter, limit: String(MAX_RUNS) });
+  const page = await api("/api/v1/executions?" + query.toString());
+  const values = new Map(page.items.map((run) => [run.execution_id, new Map()]));
+  let cursor = null, pages = 0;
+  do {
+    const q = new URLSearchParams({ ...filter, limit: String(METRIC_PAGE) });
+    if (cursor) q.set("cursor", cursor);
+    const metrics = await api("/api/v1/metrics?" + q.toString());
+    for (const m of metrics.items) values.get(m.execution_id)?.set(m.name, num(m.value));
+    cursor = metrics.next_cursor;
+  } while (cursor && ++pages < MAX_METRIC_PAGES);
+  runs = page.items.map((run) => ({ ...run, values: values.get(run.execution_id) }));
+  names = [...new Set(runs.flatMap((run) => [...run.values.keys()]))].sort();
+  shown = new Set(names.slice(0, DEFAULT_COLUMNS));
+  return page.next_cursor !== null;
+}
+
+function sortValue(run, key) {
+  if (key === "created_at") return run.created_at;
+  const v = run.values.get(key);
+  return v === undefined || v !== v ? null : v;
+}
+
+function sortedRuns() {
+  const { key, descending } = sort;
+  return [...runs].sort((a, b) => {
+    const x = sortValue(a, key), y = sortValue(b, key);
+    if (x === null || y === null) return x === null ? (y === null ? 0 : 1) : -1; // missing last
+    return (x < y ? -1 : x > y ? 1 : 0) * (descending ? -1 : 1);
+  });
+}
+
+function header(key, label) {
+  const th = document.createElement("th");
+  th.scope = "col";
+  if (key !== "execution") {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "sort";
+    button.textContent = label;
+    button.dataset.key = key;
+    button.addEventListener("click", () => {
+      sort = { key, descending: sort.key === key ? !sort.descending : true };
+      renderTable();
+      document.querySelector(`#runs button.sort[data-key="${CSS.escape(key)}"]`).focus();
+    });
+    th.append(button);
+    if (sort.key === key) th.setAttribute("aria-sort", sort.descending ? "descending" : "ascending");
+    if (key !== "created_at") th.className = "num";
+  } else th.textContent = label;
+  return th;
+}
+
+function renderTable() {
+  const columns = names.filter((n) => shown.has(n));
+  document.querySelector("#runs thead tr").replaceChildren(
+    header("execution", "Execution"), header("created_at", "Created at (UTC)"),
+    ...columns.map((n) => header(n, n)));
+  const body = document.querySelector("#runs tbody");
+  body.replaceChildren();
+  for (const run of sortedRuns()) {
+    const link = document.createElement("a");
+    link.href = "/executions/" + encodeURIComponent(run.execution_id);
+    link.className = "mono";
+    link.textContent = run.execution_id;
+    const tr = headedRow(link);
+    tr.firstElementChild.prepend(selection.box(run.execution_id), " ");
+    cell(tr, timeElement(run.created_at));
+    for (const n of columns) cell(tr, run.values.has(n) ? fmt(run.values.get(n)) : "—", "num mono");
+    tr.dataset.executionId = run.execution_id;
+    body.append(tr);
+  }
+}
+
+function renderColumnChoice() {
+  const choice = document.getElementById("column-choice");
+  choice.hidden = names.length <= DEFAULT_COLUMNS;
+  document.getElementById("column-boxes").replaceChildren(...names.map((n) => {
+    const label = document.createElement("label"), box = document.createElement("input");
+    box.type = "checkbox";
+    box.checked = shown.has(n);
+    box.addEventListener("change", () => { if (box.checked) shown.add(n); else shown.delete(n); renderTable(); });
+    label.append(box, n);
+    return label;
+  }));
+}
+
+function drawTrend(name) {
+  const points = runs.filter((r) => r.values.has(name)).reverse(); // oldest first
+  if (!trend) {
+    const figure = document.createElement("figure");
+    figure.className = "chart";
+    document.getElementById("trend").append(figure);
+    trend = { figure, chart: new Chart(figure, name) };
+  }
+  trend.figure.dataset.metric = name;
+  trend.chart.name = name;
+  trend.chart.indexLabel = (i) => `${points[i].execution_id} (${fmtTime(points[i].created_at)})`;
+  trend.chart.setData(Float64Array.from(points, (r) => r.values.get(name)));
+}
+
+function setupTrend() {
+  const select = document.getElementById("trend-metric");
+  select.replaceChildren(...names.map((n) => new Option(n, n)));
+  select.addEventListener("change", () => drawTrend(select.value));
+  if (names.length) drawTrend(names[0]);
+  else document.getElementById("trend").textContent = "No metric values recorded in these runs.";
+}
+
+async function start() {
+  try {
+    const more = await readRuns();
+    renderColumnChoice();
+    renderTable();
+    setupTrend();
+    const scope = `${main.dataset.kind} ${main.dataset.name}`;
+    setStatus(runs.length ? `${runs.length}${more ? " newest" : ""} runs of ${scope}.` : `No runs of ${scope}.`);
+    main.dataset.state = "ready";
+  } catch (error) {
+    main.dataset.state = "error";
+    if (error.status !== 401) setStatus("Could not load: " + error.message, true);
+  }
+}
+
+start();
