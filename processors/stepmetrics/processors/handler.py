@@ -17,7 +17,7 @@ from typing import TypeVar
 from stepmetrics.processors.deadletter import DeadLetter, DeadLetterSink, RawMessage
 from stepmetrics.processors.errors import WriteRejectedError
 from stepmetrics.processors.ratelimit import RateLimiter
-from stepmetrics.processors.writes.writer import MetricsWriter
+from stepmetrics.processors.writes.writer import MetricsWriter, WriteResult
 from stepmetrics.producers.errors import EnvelopeError
 from stepmetrics.producers.events import Envelope, decode_envelope
 from stepmetrics.store.stats import DEAD_LETTERED, ApplyCounts
@@ -86,22 +86,36 @@ class BatchHandler:
         await self._dead_letter(letters)
         envelopes = [envelope for _, envelope in good]
         try:
-            result = await self._retry(lambda: self._writer.apply(envelopes))
+            written = await self._retry(lambda: self._writer.write(envelopes))
         except WriteRejectedError as exc:
             logger.warning("batch rejected by Redis (%s); applying envelopes one by one", exc)
-            result = await self._apply_one_by_one(good)
-        self.counters.applied += result
+            self.counters.applied += await self._apply_one_by_one(good)
+            return
+        await self._dead_letter_refused(good, written)
+        self.counters.applied += written.counts
 
     async def _apply_one_by_one(self, good: list[tuple[RawMessage, Envelope]]) -> ApplyCounts:
         total = ApplyCounts()
         for message, envelope in good:
             try:
-                result = await self._retry(lambda e=envelope: self._writer.apply([e]))  # type: ignore[misc]
+                result = await self._retry(lambda e=envelope: self._writer.write([e]))  # type: ignore[misc]
             except WriteRejectedError as exc:
                 await self._dead_letter([DeadLetter(message, f"rejected by Redis: {exc}")])
                 continue
-            total += result
+            await self._dead_letter_refused([(message, envelope)], result)
+            total += result.counts
         return total
+
+    async def _dead_letter_refused(
+        self, good: list[tuple[RawMessage, Envelope]], result: WriteResult
+    ) -> None:
+        """Dead-letter the messages of the envelopes the writer refused."""
+        if not result.refused:
+            return
+        messages = {id(envelope): message for message, envelope in good}
+        await self._dead_letter(
+            [DeadLetter(messages[id(r.envelope)], r.reason) for r in result.refused]
+        )
 
     async def _dead_letter(self, letters: list[DeadLetter]) -> None:
         if not letters:

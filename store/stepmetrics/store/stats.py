@@ -36,6 +36,11 @@ class ApplyCounts:
     events_applied: int = 0
     list_values_appended: int = 0
     values_dropped_by_cap: int = 0
+    # envelopes whose pipeline/deployment disagreed with their execution's (dead-lettered)
+    envelopes_refused: int = 0
+    # events and values of names new to an execution beyond its name limits
+    scalar_events_dropped_by_name_cap: int = 0
+    list_values_dropped_by_name_cap: int = 0
 
     def __add__(self, other: ApplyCounts) -> ApplyCounts:
         return ApplyCounts(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))

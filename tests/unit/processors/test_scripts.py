@@ -41,11 +41,22 @@ def test_the_documented_reply_is_apply_reply() -> None:
 
 
 def test_a_reply_parses_into_named_fields() -> None:
-    raw = [[1, 2, 3, 4, 5], b"17", 1, [b"acc"], [b"curve"], b"train", b""]
+    raw = [[1, 2, 3, 4, 5, 6, 7, 8], b"17", 1, [b"acc"], [b"curve"], b"train", b"", 0, [b"x"], []]
     assert ApplyReply.parse(raw) == ApplyReply(
-        ApplyCounts(1, 2, 3, 4, 5), 17, True, ("acc",), ("curve",), "train", ""
+        ApplyCounts(1, 2, 3, 4, 5, 6, 7, 8),
+        17,
+        True,
+        ("acc",),
+        ("curve",),
+        "train",
+        "",
+        False,
+        ("x",),
+        (),
     )
-    assert ApplyReply.parse([[0] * 5, b"", 0, [], [], b"", b""]).created_us is None
+    empty = ApplyReply.parse([[0] * 8, b"", 0, [], [], b"", b"", 1, [], []])
+    assert empty.created_us is None
+    assert empty.refused
 
 
 def test_redis_errors_map_to_retriable_or_rejected() -> None:

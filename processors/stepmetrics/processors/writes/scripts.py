@@ -61,11 +61,16 @@ class ApplyReply(NamedTuple):
     list_names: tuple[str, ...]
     pipeline_name: str
     deployment_name: str
+    # the stored pipeline/deployment disagree with the call's: nothing applied
+    refused: bool
+    dropped_scalar_names: tuple[str, ...]
+    dropped_list_names: tuple[str, ...]
 
     @classmethod
     def parse(cls, raw: Sequence[Any]) -> ApplyReply:
         """Parse the script's raw (bytes) reply."""
-        counts, created, lowered, scalar_names, list_names, pipeline, deployment = raw
+        counts, created, lowered, scalar_names, list_names, pipeline, deployment = raw[:7]
+        refused, dropped_scalars, dropped_lists = raw[7:]
         return cls(
             counts=ApplyCounts(*(int(count) for count in counts)),
             created_us=int(created) if created else None,
@@ -74,6 +79,9 @@ class ApplyReply(NamedTuple):
             list_names=tuple(_text(name) for name in list_names),
             pipeline_name=_text(pipeline),
             deployment_name=_text(deployment),
+            refused=bool(refused),
+            dropped_scalar_names=tuple(_text(name) for name in dropped_scalars),
+            dropped_list_names=tuple(_text(name) for name in dropped_lists),
         )
 
 
