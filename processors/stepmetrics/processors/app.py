@@ -74,8 +74,10 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         socket_timeout=settings.redis_timeout,
         socket_connect_timeout=settings.redis_timeout,
     )
-    writer = MetricsWriter(client, settings.keys)
-    handler = BatchHandler(writer, FaustDeadLetterSink(dead), settings.max_backoff)
+    writer = MetricsWriter(client, settings.keys, limits=settings.limits)
+    handler = BatchHandler(
+        writer, FaustDeadLetterSink(dead), settings.max_backoff, settings.max_envelope_events
+    )
     ready = {"printed": False}
 
     @app.agent(source)

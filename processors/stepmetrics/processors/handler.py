@@ -19,7 +19,7 @@ from stepmetrics.processors.errors import WriteRejectedError
 from stepmetrics.processors.ratelimit import RateLimiter
 from stepmetrics.processors.writes.writer import MetricsWriter, WriteResult
 from stepmetrics.producers.errors import EnvelopeError
-from stepmetrics.producers.events import Envelope, decode_envelope
+from stepmetrics.producers.events import MAX_ENVELOPE_EVENTS, Envelope, decode_envelope
 from stepmetrics.store.stats import DEAD_LETTERED, ApplyCounts
 
 logger = logging.getLogger(__name__)
@@ -57,10 +57,18 @@ class BatchHandler:
         writer: the Redis write model.
         sink: where undecodable or rejected messages go.
         max_backoff: longest wait (seconds) between retries.
+        max_events: events per envelope at most (more: dead-lettered).
     """
 
-    def __init__(self, writer: MetricsWriter, sink: DeadLetterSink, max_backoff: float) -> None:
+    def __init__(
+        self,
+        writer: MetricsWriter,
+        sink: DeadLetterSink,
+        max_backoff: float,
+        max_events: int = MAX_ENVELOPE_EVENTS,
+    ) -> None:
         self._writer = writer
+        self._max_events = max_events
         self._sink = sink
         self._max_backoff = max_backoff
         self._dead_log = RateLimiter(interval=5.0)
@@ -80,7 +88,7 @@ class BatchHandler:
         letters: list[DeadLetter] = []
         for message in messages:
             try:
-                good.append((message, decode_envelope(message.value or b"")))
+                good.append((message, decode_envelope(message.value or b"", self._max_events)))
             except EnvelopeError as exc:
                 letters.append(DeadLetter(message, f"invalid envelope: {exc}"))
         await self._dead_letter(letters)

@@ -11,6 +11,8 @@ from typing import Any, Final
 
 from stepmetrics.envvars import EnvVar, bad_value, read_env
 from stepmetrics.processors.errors import ProcessorSettingsError
+from stepmetrics.processors.writes.limits import MAX_LIST_NAMES, MAX_SCALAR_NAMES, WriteLimits
+from stepmetrics.producers.events import MAX_ENVELOPE_EVENTS
 from stepmetrics.producers.settings import BOOTSTRAP, TOPIC
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.settings import REDIS_PREFIX, REDIS_URL
@@ -56,12 +58,25 @@ _ENV: Final[dict[str, EnvVar[Any]]] = {
     "stats_interval": _seconds("STEPMETRICS_WORKER_STATS_INTERVAL", 10.0),
     "max_backoff": _seconds("STEPMETRICS_WORKER_MAX_BACKOFF", 5.0),
     "datadir": DATADIR,
+    # Limits per execution and envelope (the topic is untrusted input).
+    "max_scalar_names": EnvVar("STEPMETRICS_MAX_SCALAR_NAMES", MAX_SCALAR_NAMES, int, _INTEGER),
+    "max_list_names": EnvVar("STEPMETRICS_MAX_LIST_NAMES", MAX_LIST_NAMES, int, _INTEGER),
+    "max_envelope_events": EnvVar(
+        "STEPMETRICS_MAX_ENVELOPE_EVENTS", MAX_ENVELOPE_EVENTS, int, _INTEGER
+    ),
     "log_level": EnvVar(
         "STEPMETRICS_WORKER_LOG_LEVEL", "info", lambda raw: raw.strip().lower(), "a level name"
     ),
 }
 ENV_VARS: Final[frozenset[str]] = frozenset(v.name for v in _ENV.values())
 _FLOATS: Final = tuple(name for name, var in _ENV.items() if var.parse is float)
+_AT_LEAST_ONE: Final = (
+    "topic_partitions",
+    "batch_size",
+    "max_scalar_names",
+    "max_list_names",
+    "max_envelope_events",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +104,9 @@ class ProcessorSettings:
     stats_interval: float = _ENV["stats_interval"].default
     max_backoff: float = _ENV["max_backoff"].default
     datadir: str = _ENV["datadir"].default
+    max_scalar_names: int = _ENV["max_scalar_names"].default
+    max_list_names: int = _ENV["max_list_names"].default
+    max_envelope_events: int = _ENV["max_envelope_events"].default
     log_level: str = _ENV["log_level"].default
 
     def __post_init__(self) -> None:
@@ -102,7 +120,7 @@ class ProcessorSettings:
                 _fail(name, getattr(self, name), "a non-empty string")
         if self.deadletter_topic == self.topic:
             _fail("deadletter_topic", self.deadletter_topic, "a topic other than the source")
-        for name in ("topic_partitions", "batch_size"):
+        for name in _AT_LEAST_ONE:
             if getattr(self, name) < 1:
                 _fail(name, getattr(self, name), "an integer >= 1")
         for name in _FLOATS:
@@ -125,6 +143,11 @@ class ProcessorSettings:
     @property
     def keys(self) -> RedisKeys:
         return RedisKeys(self.redis_prefix)
+
+    @property
+    def limits(self) -> WriteLimits:
+        """The per-execution limits of the write model."""
+        return WriteLimits(scalar_names=self.max_scalar_names, list_names=self.max_list_names)
 
 
 def _fail(name: str, value: object, allowed: str, cause: Exception | None = None) -> None:
