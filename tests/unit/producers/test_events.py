@@ -145,9 +145,10 @@ def test_an_envelope_with_more_events_than_the_limit_is_refused() -> None:
 
 def test_the_default_event_limit_admits_every_default_sdk_envelope() -> None:
     assert BATCH_EVENTS.default <= MAX_ENVELOPE_EVENTS
-    events = [(KIND_SCALAR, "x", 1, 1.0)] * BATCH_EVENTS.default
-    assert len(decode_envelope(encode_envelope(make_envelope(events))).events) == len(events)
-    over = encode_envelope(make_envelope([(KIND_SCALAR, "x", 1, 1.0)] * (MAX_ENVELOPE_EVENTS + 1)))
+    event: tuple[str, str, int, object] = (KIND_SCALAR, "x", 1, 1.0)
+    full = encode_envelope(make_envelope([event] * BATCH_EVENTS.default))
+    assert len(decode_envelope(full).events) == BATCH_EVENTS.default
+    over = encode_envelope(make_envelope([event] * (MAX_ENVELOPE_EVENTS + 1)))
     with pytest.raises(EnvelopeError, match="exceeds the limit"):
         decode_envelope(over)
 
