@@ -30,6 +30,7 @@ from tests.support.worker import (
 )
 
 EXECUTIONS = ["exec-a", "exec-b", "exec-c"]
+MAX_EVENTS = 20_000
 Spawn = Callable[[dict[str, str], str], WorkerProcess]
 
 
@@ -192,6 +193,11 @@ def _poison() -> list[tuple[bytes | None, str]]:
         (None, "not JSON"),
         # Valid, but Redis refuses it: this execution's scalar hash is a string.
         (orjson.dumps({**good, "eid": "exec-broken", "ev": [["s", "a", T, 1.0]]}), "WRONGTYPE"),
+        # Valid, but exec-a belongs to pipeline 'pipe', deployment 'dep' (its first envelope).
+        (orjson.dumps({**good, "pipe": "other", "ev": [["s", "a", T, 1.0]]}), "pipeline 'pipe'"),
+        (orjson.dumps({**good, "dep": "dep-2", "ev": [["s", "a", T, 1.0]]}), "deployment 'dep'"),
+        # More events than the worker's STEPMETRICS_MAX_ENVELOPE_EVENTS (set below).
+        (orjson.dumps({**good, "ev": [["s", "a", T, 1.0]] * (MAX_EVENTS + 1)}), "20001 events"),
     ]
 
 
@@ -203,7 +209,7 @@ async def test_poison_messages_are_dead_lettered_while_good_ones_flow(
     env: dict[str, str],
     spawn: Spawn,
 ) -> None:
-    worker = spawn(env, "worker")
+    worker = spawn({**env, "STEPMETRICS_MAX_ENVELOPE_EVENTS": str(MAX_EVENTS)}, "worker")
     await worker.start()
     good = make_envelopes("p1", EXECUTIONS, count=40, events_per=10)
     poison = _poison()
@@ -214,7 +220,7 @@ async def test_poison_messages_are_dead_lettered_while_good_ones_flow(
     try:
         for i, envelope in enumerate(good):
             await producer.send_and_wait(topic, encode_envelope(envelope), key=envelope.key)
-            if i % 6 == 3 and len(sources) < len(poison):
+            if i % 4 == 3 and len(sources) < len(poison):
                 value, reason = poison[len(sources)]
                 meta = await producer.send_and_wait(topic, value, key=b"exec-a")
                 sources[(meta.partition, meta.offset)] = (value, reason)

@@ -57,6 +57,11 @@ LAG_UPDATED_US: Final = "lag_updated_us"
 
 COUNTERS: Final = (*APPLY_COUNTERS, DEAD_LETTERED, LAG, LAG_UPDATED_US)
 
+# Fields of an execution's meta hash (`keys.meta`) the apply script adds to when
+# its name limits drop something: the execution detail reports them.
+META_DROPPED_SCALAR_EVENTS: Final = "dropped_scalar_events"
+META_DROPPED_LIST_VALUES: Final = "dropped_list_values"
+
 
 async def read_stats(client: aioredis.Redis, keys: RedisKeys) -> dict[str, int]:
     """All counters, 0 for those never written."""

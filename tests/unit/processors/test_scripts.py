@@ -10,7 +10,12 @@ from stepmetrics.processors.errors import RedisUnavailableError, WriteRejectedEr
 from stepmetrics.processors.writes.scripts import APPLY_LUA, ApplyKeys, ApplyReply
 from stepmetrics.processors.writes.writer import _wrap
 from stepmetrics.store.keys import RedisKeys
-from stepmetrics.store.stats import APPLY_COUNTERS, ApplyCounts
+from stepmetrics.store.stats import (
+    APPLY_COUNTERS,
+    META_DROPPED_LIST_VALUES,
+    META_DROPPED_SCALAR_EVENTS,
+    ApplyCounts,
+)
 
 
 def test_the_lua_reads_keys_in_the_order_of_apply_keys() -> None:
@@ -68,3 +73,10 @@ def test_redis_errors_map_to_retriable_or_rejected() -> None:
     rejected = _wrap(redis_errors.ResponseError("WRONGTYPE oops"))
     assert isinstance(rejected, WriteRejectedError)
     assert not rejected.retriable
+
+
+def test_the_lua_adds_drops_to_the_meta_fields_the_reader_reads() -> None:
+    drops = APPLY_LUA[APPLY_LUA.index("local function write_drops(") :]
+    drops = drops[: drops.index("\nend\n")]
+    fields = re.findall(r"'HINCRBY', meta_key, '(\w+)'", drops)
+    assert fields == [META_DROPPED_SCALAR_EVENTS, META_DROPPED_LIST_VALUES]
