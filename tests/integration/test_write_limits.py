@@ -40,7 +40,8 @@ def _message(offset: int, envelope: Envelope) -> RawMessage:
 
 
 async def _names(client: aioredis.Redis, key: str) -> set[str]:
-    return {name.decode() for name in await client.hkeys(key)}
+    names: list[bytes] = await client.hkeys(key)
+    return {name.decode() for name in names}
 
 
 async def test_name_limits_drop_new_names_exactly_and_keep_updating_known_ones(
