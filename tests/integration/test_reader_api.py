@@ -13,10 +13,14 @@ import redis.asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from stepmetrics.processors.writes.limits import WriteLimits
+from stepmetrics.processors.writes.writer import MetricsWriter
+from stepmetrics.producers.events import Envelope, WireEvent
 from stepmetrics.store.api import create_app, session_cookie_value
 from stepmetrics.store.client import AsyncMetricsClient
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.settings import ApiSettings, ClientSettings, StoreSettings
+from stepmetrics.store.slices import SLICE
 from tests.support.api import API_TOKEN as TOKEN
 from tests.support.seed import seed_execution
 
@@ -474,3 +478,46 @@ async def test_csv_export_holds_every_list_across_pages(
     assert len(list_rows) == 2 * 1001
     assert {row[1] for row in list_rows} == set(lists)
     assert list_rows[-1][:4] == ["list", "l1000", "1", "1000.5"]
+
+
+async def _calls(redis: aioredis.Redis, command: str) -> int:
+    stats = await redis.info("commandstats")
+    return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
+
+
+async def test_an_execution_larger_than_a_slice_reads_back_whole_without_hgetall(
+    redis_client: aioredis.Redis, redis_keys: RedisKeys, http: httpx.AsyncClient
+) -> None:
+    limits = WriteLimits(scalar_names=2_400, list_names=1)
+    writer = MetricsWriter(redis_client, redis_keys, limits=limits)
+    scalars: list[WireEvent] = [("s", f"m{i:04d}", T0 + i, float(i)) for i in range(2_500)]
+    lists: list[WireEvent] = [("l", "kept", T0, [1.0, 2.0]), ("l", "over", T0, [3.0])]
+    await writer.apply([Envelope("p", 0, "big", "pipe", None, [*scalars, *lists])])
+    assert 2 * SLICE < 2_400  # three slices at least
+    hgetall_before = await _calls(redis_client, "hgetall")
+    hscan_before = await _calls(redis_client, "hscan")
+    detail = _body(await http.get("/api/v1/executions/big"))
+    assert [m["name"] for m in detail["scalars"]] == [f"m{i:04d}" for i in range(2_400)]
+    assert detail["scalars"][-1]["value"] == 2_399.0
+    assert detail["scalar_count"] == 2_400
+    assert detail["dropped"] == {
+        "scalar_events_by_name_cap": 100,
+        "list_values_by_name_cap": 1,
+        "list_values_by_value_cap": 0,
+    }
+    page = _body(await http.get("/api/v1/metrics?execution_id=big&limit=10000"))
+    assert len(page["items"]) == 2_400
+    rows = (await http.get("/api/v1/executions/big/metrics.csv")).text.splitlines()
+    assert len([row for row in rows if row.startswith("scalar,")]) == 2_400
+    # Only the meta hash (a few fields) is read whole; the rest in HSCAN slices.
+    assert await _calls(redis_client, "hgetall") - hgetall_before == 2  # detail, CSV
+    assert await _calls(redis_client, "hscan") - hscan_before >= 3 * 3
+    stats = _body(await http.get("/api/v1/stats"))
+    assert (
+        stats["scalar_events_dropped_by_name_cap"],
+        stats["list_values_dropped_by_name_cap"],
+    ) == (
+        100,
+        1,
+    )
+    assert "envelopes_refused" not in stats  # counters appear once they count something
