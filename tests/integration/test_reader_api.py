@@ -9,14 +9,19 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from redis.asyncio.cluster import RedisCluster
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from stepmetrics.processors.writes.limits import WriteLimits
+from stepmetrics.processors.writes.writer import MetricsWriter
+from stepmetrics.producers.events import Envelope, WireEvent
 from stepmetrics.store.api import create_app, session_cookie_value
 from stepmetrics.store.client import AsyncMetricsClient
 from stepmetrics.store.connection import RedisClient, RedisConnection
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.settings import ApiSettings, ClientSettings, StoreSettings
+from stepmetrics.store.slices import SLICE
 from tests.support.api import API_TOKEN as TOKEN
 from tests.support.redis_targets import BOTH_REDIS_MODES, RedisTarget
 from tests.support.seed import seed_execution
@@ -534,3 +539,51 @@ async def test_cursors_of_the_longest_ids_are_accepted(
     assert len(first["next_cursor"]) > 1024
     rest = _body(await http.get("/api/v1/executions", params={"cursor": first["next_cursor"]}))
     assert [e["execution_id"] for e in first["items"] + rest["items"]] == ids[::-1]
+
+
+async def _calls(redis: RedisClient, command: str) -> int:
+    """Calls of `command` Redis counted (summed over a cluster's nodes)."""
+    name = f"cmdstat_{command}"
+    if isinstance(redis, RedisCluster):
+        per_node = await redis.info("commandstats", target_nodes=RedisCluster.ALL_NODES)
+        return sum(int(node.get(name, {}).get("calls", 0)) for node in per_node.values())
+    stats = await redis.info("commandstats")
+    return int(stats.get(name, {}).get("calls", 0))
+
+
+async def test_an_execution_larger_than_a_slice_reads_back_whole_without_hgetall(
+    redis_client: RedisClient, redis_keys: RedisKeys, http: httpx.AsyncClient
+) -> None:
+    limits = WriteLimits(scalar_names=2_400, list_names=1)
+    writer = MetricsWriter(redis_client, redis_keys, limits=limits)
+    scalars: list[WireEvent] = [("s", f"m{i:04d}", T0 + i, float(i)) for i in range(2_500)]
+    lists: list[WireEvent] = [("l", "kept", T0, [1.0, 2.0]), ("l", "over", T0, [3.0])]
+    await writer.apply([Envelope("p", 0, "big", "pipe", None, [*scalars, *lists])])
+    assert 2 * SLICE < 2_400  # three slices at least
+    hgetall_before = await _calls(redis_client, "hgetall")
+    hscan_before = await _calls(redis_client, "hscan")
+    detail = _body(await http.get("/api/v1/executions/big"))
+    assert [m["name"] for m in detail["scalars"]] == [f"m{i:04d}" for i in range(2_400)]
+    assert detail["scalars"][-1]["value"] == 2_399.0
+    assert detail["scalar_count"] == 2_400
+    assert detail["dropped"] == {
+        "scalar_events_by_name_cap": 100,
+        "list_values_by_name_cap": 1,
+        "list_values_by_value_cap": 0,
+    }
+    page = _body(await http.get("/api/v1/metrics?execution_id=big&limit=10000"))
+    assert len(page["items"]) == 2_400
+    rows = (await http.get("/api/v1/executions/big/metrics.csv")).text.splitlines()
+    assert len([row for row in rows if row.startswith("scalar,")]) == 2_400
+    # Only the meta hash (a few fields) is read whole; the rest in HSCAN slices.
+    assert await _calls(redis_client, "hgetall") - hgetall_before == 2  # detail, CSV
+    assert await _calls(redis_client, "hscan") - hscan_before >= 3 * 3
+    stats = _body(await http.get("/api/v1/stats"))
+    assert (
+        stats["scalar_events_dropped_by_name_cap"],
+        stats["list_values_dropped_by_name_cap"],
+    ) == (
+        100,
+        1,
+    )
+    assert "envelopes_refused" not in stats  # counters appear once they count something

@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from redis.exceptions import AuthenticationError
 
+from stepmetrics.envvars import redact
 from stepmetrics.stack.apps import API
 from stepmetrics.stack.services import free_port
 from stepmetrics.stack.state import read_state
@@ -177,7 +178,11 @@ async def test_up_ready_answers_and_stops_clean(up: Up) -> None:
             response = await client.get(pairs["api"] + "/healthz")
         assert response.status_code == 200
     await _kafka_answers(pairs["kafka"], "stepmetrics.events")
-    await _redis_answers(pairs["redis"])
+    # The ready line shows the Redis URL without its password; the state file
+    # (0600) and `stepmetrics env` hold the whole URL.
+    redis_url = read_state(up.data_dir).redis
+    assert pairs["redis"] == redact(redis_url)
+    await _redis_answers(redis_url)
 
     _second_up_is_refused(up.data_dir)
     exports = _env_exports(up.data_dir)
@@ -203,12 +208,12 @@ async def test_up_ready_answers_and_stops_clean(up: Up) -> None:
 
 async def test_up_locks_its_redis_and_data_down(up: Up) -> None:
     pairs = up.ready()
-    password = urlsplit(pairs["redis"]).password
+    state = read_state(up.data_dir)
+    password = urlsplit(state.redis).password
     assert password
     assert len(password) >= 24
-    state = read_state(up.data_dir)
     # Without the password the embedded redis-server refuses every command.
-    parts = urlsplit(pairs["redis"])
+    parts = urlsplit(state.redis)
     anonymous = aioredis.Redis(host=parts.hostname or "", port=parts.port or 0)
     try:
         with pytest.raises(AuthenticationError):
@@ -222,8 +227,9 @@ async def test_up_locks_its_redis_and_data_down(up: Up) -> None:
     for name in ("worker", "api"):
         if name in state.children:
             environ = _proc(state.children[name], "environ").split(b"\0")
-            assert f"STEPMETRICS_REDIS_URL={pairs['redis']}".encode() in environ
-    assert _env_exports(up.data_dir)["STEPMETRICS_REDIS_URL"] == pairs["redis"]
+            assert f"STEPMETRICS_REDIS_URL={state.redis}".encode() in environ
+    assert _env_exports(up.data_dir)["STEPMETRICS_REDIS_URL"] == state.redis
+    assert password not in " ".join(pairs.values())  # the ready line redacts it
     # Owner only: the data directory, every directory under it 0700, every file 0600.
     assert _mode(up.data_dir) == 0o700
     for path in up.data_dir.rglob("*"):

@@ -34,6 +34,7 @@ from tests.support.worker import (
 )
 
 EXECUTIONS = ["exec-a", "exec-b", "exec-c"]
+MAX_EVENTS = 20_000
 
 
 @BOTH_REDIS_MODES
@@ -175,6 +176,11 @@ def _poison() -> list[tuple[bytes | None, str]]:
         (None, "not JSON"),
         # Valid, but Redis refuses it: this execution's scalar hash is a string.
         (orjson.dumps({**good, "eid": "exec-broken", "ev": [["s", "a", T, 1.0]]}), "WRONGTYPE"),
+        # Valid, but exec-a belongs to pipeline 'pipe', deployment 'dep' (its first envelope).
+        (orjson.dumps({**good, "pipe": "other", "ev": [["s", "a", T, 1.0]]}), "pipeline 'pipe'"),
+        (orjson.dumps({**good, "dep": "dep-2", "ev": [["s", "a", T, 1.0]]}), "deployment 'dep'"),
+        # More events than the worker's STEPMETRICS_MAX_ENVELOPE_EVENTS (set below).
+        (orjson.dumps({**good, "ev": [["s", "a", T, 1.0]] * (MAX_EVENTS + 1)}), "20001 events"),
     ]
 
 
@@ -186,13 +192,13 @@ async def test_poison_messages_are_dead_lettered_while_good_ones_flow(
     env: dict[str, str],
     spawn: Spawn,
 ) -> None:
-    worker = spawn(env, "worker")
+    worker = spawn({**env, "STEPMETRICS_MAX_ENVELOPE_EVENTS": str(MAX_EVENTS)}, "worker")
     await worker.start()
     good = make_envelopes("p1", EXECUTIONS, count=40, events_per=10)
     poison = _poison()
     await redis_client.set(redis_keys.scalar_values("exec-broken"), b"not a hash")
     hostile: list[Hostile] = [(b"exec-a", value, reason) for value, reason in poison]
-    sources = await produce_interleaved(broker.address, topic, good, hostile, every=6)
+    sources = await produce_interleaved(broker.address, topic, good, hostile, every=4)
     assert len(sources) == len(poison)
 
     async def done() -> bool:

@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 
 from stepmetrics.processors.deadletter import DeadLetter, RawMessage
 from stepmetrics.processors.handler import BatchHandler
+from stepmetrics.processors.writes.limits import WriteLimits
 from stepmetrics.processors.writes.writer import MetricsWriter
 from stepmetrics.producers.events import SEQ_WINDOW, Envelope, encode_envelope
 from stepmetrics.store.keys import RedisKeys
@@ -72,7 +73,7 @@ class ListSink:
 async def test_a_producer_beyond_the_cap_is_refused_and_dead_lettered(
     redis_client: aioredis.Redis, redis_keys: RedisKeys
 ) -> None:
-    writer = MetricsWriter(redis_client, redis_keys, max_producers=2)
+    writer = MetricsWriter(redis_client, redis_keys, limits=WriteLimits(producers=2))
     sink = ListSink()
     count = partial(add_to_counter, redis_client, redis_keys)
     handler = BatchHandler(writer, sink, max_backoff=0.1, count=count)
@@ -90,7 +91,7 @@ async def test_a_producer_beyond_the_cap_is_refused_and_dead_lettered(
     assert "STEPMETRICS_WORKER_MAX_PRODUCERS" in sink.letters[0].reason
     assert "above 10^15 - 1" in sink.letters[1].reason
     stats = await read_stats(redis_client, redis_keys)
-    assert (stats["envelopes_rejected"], stats["dead_lettered"]) == (2, 2)
+    assert (stats["envelopes_refused"], stats["dead_lettered"]) == (2, 2)
     assert sorted(await redis_client.hkeys(redis_keys.seq("e1"))) == [b"p1", b"p2"]
 
 

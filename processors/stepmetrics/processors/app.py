@@ -76,10 +76,12 @@ def create_app(settings: ProcessorSettings) -> faust.App:
     source = app.topic(settings.topic, value_serializer="raw", key_serializer="raw")
     dead = app.topic(settings.deadletter_topic, value_serializer="raw", key_serializer="raw")
     client = settings.redis.connect(timeout=settings.redis_timeout)
-    writer = MetricsWriter(client, settings.keys, max_producers=settings.max_producers)
+    writer = MetricsWriter(client, settings.keys, limits=settings.limits)
     sink = FaustDeadLetterSink(dead, settings.deadletter_max_bytes)
     count = partial(add_to_counter, client, settings.keys)
-    handler = BatchHandler(writer, sink, settings.max_backoff, count)
+    handler = BatchHandler(
+        writer, sink, settings.max_backoff, count, max_events=settings.max_envelope_events
+    )
     ready = {"printed": False}
 
     @app.agent(source)

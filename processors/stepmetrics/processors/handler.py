@@ -26,10 +26,10 @@ from redis.exceptions import RedisError
 from stepmetrics.processors.deadletter import DeadLetter, DeadLetterSink, RawMessage
 from stepmetrics.processors.errors import ProcessorError, WriteRejectedError
 from stepmetrics.processors.ratelimit import RateLimiter
-from stepmetrics.processors.writes.writer import ApplyOutcome, MetricsWriter
+from stepmetrics.processors.writes.writer import MetricsWriter, Refusal, WriteResult
 from stepmetrics.producers.delivery import is_fatal
 from stepmetrics.producers.errors import EnvelopeError
-from stepmetrics.producers.events import Envelope, decode_envelope
+from stepmetrics.producers.events import MAX_ENVELOPE_EVENTS, Envelope, decode_envelope
 from stepmetrics.producers.excerpt import excerpt
 from stepmetrics.store.stats import DEAD_LETTERED, DEAD_LETTERS_FAILED, ApplyCounts
 
@@ -73,6 +73,7 @@ class BatchHandler:
         sink: where undecodable or rejected messages go.
         max_backoff: longest wait (seconds) between retries.
         count: adds to a `P:stats` counter (name, amount).
+        max_events: events per envelope at most (more: dead-lettered).
     """
 
     def __init__(
@@ -81,8 +82,10 @@ class BatchHandler:
         sink: DeadLetterSink,
         max_backoff: float,
         count: Callable[[str, int], Awaitable[None]],
+        max_events: int = MAX_ENVELOPE_EVENTS,
     ) -> None:
         self._writer = writer
+        self._max_events = max_events
         self._sink = sink
         self._max_backoff = max_backoff
         self._count = count
@@ -103,7 +106,7 @@ class BatchHandler:
         good: list[tuple[RawMessage, Envelope]] = []
         letters: list[DeadLetter] = []
         for message in messages:
-            decoded = _decode(message)
+            decoded = _decode(message, self._max_events)
             if isinstance(decoded, DeadLetter):
                 letters.append(decoded)
             else:
@@ -111,20 +114,18 @@ class BatchHandler:
         await self._dead_letter(letters)
         envelopes = [envelope for _, envelope in good]
         try:
-            outcome = await self._retry(lambda: self._writer.apply_envelopes(envelopes), _rejected)
+            written = await self._retry(lambda: self._writer.write(envelopes), _rejected)
         except Exception as exc:  # noqa: BLE001 - only rejections escape _retry
             logger.warning("batch rejected (%s); applying envelopes one by one", excerpt(exc))
-            outcome = await self._apply_one_by_one(good)
-        await self._dead_letter_refused(good, outcome)
-        self.counters.applied += outcome.counts
+            written = await self._apply_one_by_one(good)
+        await self._dead_letter_refused(good, written)
+        self.counters.applied += written.counts
 
-    async def _apply_one_by_one(self, good: list[tuple[RawMessage, Envelope]]) -> ApplyOutcome:
-        total, rejected = ApplyCounts(), dict[tuple[str, str], str]()
+    async def _apply_one_by_one(self, good: list[tuple[RawMessage, Envelope]]) -> WriteResult:
+        total, refused = ApplyCounts(), tuple[Refusal, ...]()
         for message, envelope in good:
             try:
-                outcome = await self._retry(
-                    partial(self._writer.apply_envelopes, [envelope]), _rejected
-                )
+                result = await self._retry(partial(self._writer.write, [envelope]), _rejected)
             except WriteRejectedError as exc:
                 await self._dead_letter([DeadLetter(message, f"rejected by Redis: {exc}")])
                 continue
@@ -132,21 +133,24 @@ class BatchHandler:
                 reason = f"cannot be applied: {type(exc).__name__}: {excerpt(str(exc))}"
                 await self._dead_letter([DeadLetter(message, reason)])
                 continue
-            total += outcome.counts
-            rejected.update(outcome.rejected)
-        return ApplyOutcome(total, rejected)
+            total += result.counts
+            refused += result.refused
+        return WriteResult(total, refused)
 
     async def _dead_letter_refused(
-        self, good: list[tuple[RawMessage, Envelope]], outcome: ApplyOutcome
+        self, good: list[tuple[RawMessage, Envelope]], result: WriteResult
     ) -> None:
-        """Dead-letter the envelopes the apply script refused (a bound bit)."""
-        refused = outcome.rejected
-        letters = []
-        for message, envelope in good:
-            reason = refused.get((envelope.execution_id, envelope.identity))
-            if reason is not None:
-                letters.append(DeadLetter(message, f"refused: {reason}"))
-        await self._dead_letter(letters)
+        """Dead-letter, in message order, the envelopes the writer refused (a bound bit)."""
+        if not result.refused:
+            return
+        reasons = {id(refusal.envelope): refusal.reason for refusal in result.refused}
+        await self._dead_letter(
+            [
+                DeadLetter(message, f"refused: {reasons[id(envelope)]}")
+                for message, envelope in good
+                if id(envelope) in reasons
+            ]
+        )
 
     async def _dead_letter(self, letters: list[DeadLetter]) -> None:
         if not letters:
@@ -223,10 +227,10 @@ class BatchHandler:
             delay = min(delay * 2, self._max_backoff)
 
 
-def _decode(message: RawMessage) -> Envelope | DeadLetter:
+def _decode(message: RawMessage, max_events: int) -> Envelope | DeadLetter:
     """The envelope, or the dead letter saying why there is none: never raises."""
     try:
-        return decode_envelope(message.value or b"")
+        return decode_envelope(message.value or b"", max_events)
     except EnvelopeError as exc:
         return DeadLetter(message, f"invalid envelope: {exc}")
     except Exception as exc:  # noqa: BLE001 - a decoder bug must not stop the worker

@@ -12,8 +12,14 @@ from typing import Any, Final
 from stepmetrics.envvars import EnvVar, bad_value, read_env
 from stepmetrics.processors.deadletter import MIN_DEAD_LETTER_BYTES
 from stepmetrics.processors.errors import ProcessorSettingsError
-from stepmetrics.processors.writes.reduce import DEFAULT_MAX_PRODUCERS
+from stepmetrics.processors.writes.limits import (
+    MAX_LIST_NAMES,
+    MAX_PRODUCERS,
+    MAX_SCALAR_NAMES,
+    WriteLimits,
+)
 from stepmetrics.producers.errors import SettingsError
+from stepmetrics.producers.events import MAX_ENVELOPE_EVENTS
 from stepmetrics.producers.security import ENV_VARS as KAFKA_SECURITY_ENV_VARS
 from stepmetrics.producers.security import KafkaSecurity
 from stepmetrics.producers.settings import BOOTSTRAP, TOPIC
@@ -53,9 +59,7 @@ _ENV: Final[dict[str, EnvVar[Any]]] = {
     "redis_timeout": _seconds("STEPMETRICS_REDIS_TIMEOUT", 10.0),
     "group_id": EnvVar("STEPMETRICS_WORKER_GROUP", "stepmetrics-worker", str.strip, "a name"),
     "batch_size": EnvVar("STEPMETRICS_WORKER_BATCH_SIZE", 200, int, _INTEGER),
-    "max_producers": EnvVar(
-        "STEPMETRICS_WORKER_MAX_PRODUCERS", DEFAULT_MAX_PRODUCERS, int, _INTEGER
-    ),
+    "max_producers": EnvVar("STEPMETRICS_WORKER_MAX_PRODUCERS", MAX_PRODUCERS, int, _INTEGER),
     "batch_within": _seconds("STEPMETRICS_WORKER_BATCH_WITHIN", 0.05),
     "session_timeout": _seconds("STEPMETRICS_KAFKA_SESSION_TIMEOUT", 10.0),
     "heartbeat_interval": _seconds("STEPMETRICS_KAFKA_HEARTBEAT_INTERVAL", 1.0),
@@ -75,6 +79,12 @@ _ENV: Final[dict[str, EnvVar[Any]]] = {
     "stats_interval": _seconds("STEPMETRICS_WORKER_STATS_INTERVAL", 10.0),
     "max_backoff": _seconds("STEPMETRICS_WORKER_MAX_BACKOFF", 5.0),
     "datadir": DATADIR,
+    # Limits per execution and envelope (the topic is untrusted input).
+    "max_scalar_names": EnvVar("STEPMETRICS_MAX_SCALAR_NAMES", MAX_SCALAR_NAMES, int, _INTEGER),
+    "max_list_names": EnvVar("STEPMETRICS_MAX_LIST_NAMES", MAX_LIST_NAMES, int, _INTEGER),
+    "max_envelope_events": EnvVar(
+        "STEPMETRICS_MAX_ENVELOPE_EVENTS", MAX_ENVELOPE_EVENTS, int, _INTEGER
+    ),
     "log_level": EnvVar(
         "STEPMETRICS_WORKER_LOG_LEVEL", "info", lambda raw: raw.strip().lower(), "a level name"
     ),
@@ -92,6 +102,9 @@ _MINIMUMS: Final = {
     "fetch_max_bytes": 1,
     "deadletter_max_bytes": MIN_DEAD_LETTER_BYTES,
     "max_producers": 1,
+    "max_scalar_names": 1,
+    "max_list_names": 1,
+    "max_envelope_events": 1,
 }
 _FLOATS: Final = tuple(name for name, var in _ENV.items() if var.parse is float)
 
@@ -128,6 +141,9 @@ class ProcessorSettings:
     stats_interval: float = _ENV["stats_interval"].default
     max_backoff: float = _ENV["max_backoff"].default
     datadir: str = _ENV["datadir"].default
+    max_scalar_names: int = _ENV["max_scalar_names"].default
+    max_list_names: int = _ENV["max_list_names"].default
+    max_envelope_events: int = _ENV["max_envelope_events"].default
     log_level: str = _ENV["log_level"].default
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
@@ -174,6 +190,15 @@ class ProcessorSettings:
     @property
     def keys(self) -> RedisKeys:
         return RedisKeys(self.redis_prefix)
+
+    @property
+    def limits(self) -> WriteLimits:
+        """The per-execution limits of the write model."""
+        return WriteLimits(
+            scalar_names=self.max_scalar_names,
+            list_names=self.max_list_names,
+            producers=self.max_producers,
+        )
 
 
 def _fail(name: str, value: object, allowed: str, cause: Exception | None = None) -> None:

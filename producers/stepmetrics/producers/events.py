@@ -37,6 +37,10 @@ MAX_LIST_VALUES: Final = 50_000
 SEQ_WINDOW: Final = 32
 # Kafka's default max.message.bytes is 1 MiB; stay under it with headroom.
 MAX_ENVELOPE_BYTES: Final = 900_000
+# The decoder's default bound of events per envelope (the worker's setting
+# STEPMETRICS_MAX_ENVELOPE_EVENTS); at least the SDK's STEPMETRICS_BATCH_MAX_EVENTS
+# default (20,000), so a default SDK's envelopes always pass.
+MAX_ENVELOPE_EVENTS: Final = 50_000
 
 # The one spelling of non-finite numbers in the event contract (the reader
 # API's JSON spells them alike: stepmetrics.store.wire, checked by a test).
@@ -105,15 +109,17 @@ def encode_envelope(envelope: Envelope) -> bytes:
     )
 
 
-def decode_envelope(data: bytes) -> Envelope:
+def decode_envelope(data: bytes, max_events: int = MAX_ENVELOPE_EVENTS) -> Envelope:
     """Parse and strictly validate one message; raise `EnvelopeError` saying why.
+
+    An envelope of more than `max_events` events is refused whole.
 
     Raises nothing else, whatever `data` holds: any other exception on the way
     is a bug this function turns into an `EnvelopeError` (and so a dead
     letter), never one that stops the consumer.
     """
     try:
-        return _decode(data)
+        return _decode(data, max_events)
     except EnvelopeError:
         raise
     except Exception as exc:
@@ -122,7 +128,7 @@ def decode_envelope(data: bytes) -> Envelope:
         ) from exc
 
 
-def _decode(data: bytes) -> Envelope:
+def _decode(data: bytes, max_events: int = MAX_ENVELOPE_EVENTS) -> Envelope:
     if len(data) > MAX_ENVELOPE_BYTES:
         raise EnvelopeError(f"envelope of {len(data)} bytes exceeds {MAX_ENVELOPE_BYTES}")
     try:
@@ -139,6 +145,11 @@ def _decode(data: bytes) -> Envelope:
     raw_events = doc.get("ev")
     if not isinstance(raw_events, list) or not raw_events:
         raise EnvelopeError(f"'ev' must be a non-empty list of events, got {excerpt(raw_events)}")
+    if len(raw_events) > max_events:
+        raise EnvelopeError(
+            f"envelope of {len(raw_events)} events exceeds the limit of {max_events} "
+            "events per envelope (STEPMETRICS_MAX_ENVELOPE_EVENTS)"
+        )
     # A batch repeats the same few names thousands of times: check each once.
     valid_names: set[str] = set()
     return Envelope(

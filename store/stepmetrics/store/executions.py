@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.index import Position, newest_positions
 from stepmetrics.store.keys import RedisKeys
@@ -13,7 +15,9 @@ from stepmetrics.store.page_reads import (
     text,
     unpack_values,
 )
-from stepmetrics.store.types import ExecutionDetail, ExecutionSummary, ListInfo, Metric
+from stepmetrics.store.slices import scan_hashes
+from stepmetrics.store.stats import META_DROPPED_LIST_VALUES, META_DROPPED_SCALAR_EVENTS
+from stepmetrics.store.types import Dropped, ExecutionDetail, ExecutionSummary, ListInfo, Metric
 from stepmetrics.store.wire import Cursor, iso_us
 
 
@@ -74,15 +78,19 @@ async def execution_detail(
     redis: RedisClient, keys: RedisKeys, execution_id: str
 ) -> ExecutionDetail | None:
     """One execution with its scalars and list outlines; None if unknown."""
-    pipe = redis.pipeline(transaction=False)
-    pipe.hgetall(keys.meta(execution_id))
-    pipe.hgetall(keys.scalar_values(execution_id))
-    pipe.hgetall(keys.scalar_orders(execution_id))
-    pipe.hgetall(keys.list_created(execution_id))
-    pipe.hgetall(keys.list_dropped(execution_id))
-    meta, values, orders, created, dropped = await pipe.execute()
+    # meta holds a few fixed fields; the other hashes grow with the execution.
+    meta = cast("dict[bytes, bytes]", await redis.hgetall(keys.meta(execution_id)))
     if not meta:
         return None
+    values, orders, created, dropped = await scan_hashes(
+        redis,
+        [
+            keys.scalar_values(execution_id),
+            keys.scalar_orders(execution_id),
+            keys.list_created(execution_id),
+            keys.list_dropped(execution_id),
+        ],
+    )
     names = sorted(created)
     pipe = redis.pipeline(transaction=False)
     for name in names:
@@ -100,7 +108,12 @@ async def execution_detail(
         }
         for name, size in zip(names, sizes, strict=True)
     ]
-    return {**head, "scalars": scalars, "lists": lists}
+    drops: Dropped = {
+        "scalar_events_by_name_cap": int(meta.get(META_DROPPED_SCALAR_EVENTS.encode(), 0)),
+        "list_values_by_name_cap": int(meta.get(META_DROPPED_LIST_VALUES.encode(), 0)),
+        "list_values_by_value_cap": sum(info["dropped"] for info in lists),
+    }
+    return {**head, "scalars": scalars, "lists": lists, "dropped": drops}
 
 
 async def list_metric(

@@ -7,7 +7,9 @@ one Lua script can update them atomically:
     P:{E}:meta          HASH   pipeline_name, deployment_name, created_us, updated_us,
                                version (starts at the Redis clock in µs when E is
                                created; +1 per applied envelope, never changed by a
-                               replay: readers cache answers about E per version)
+                               replay: readers cache answers about E per version),
+                               dropped_scalar_events, dropped_list_values (what the
+                               worker's per-execution name limits dropped; absent = 0)
     P:{E}:sv            HASH   scalar name -> value (repr of a float, 'nan', 'inf', '-inf')
     P:{E}:so            HASH   scalar name -> order "ts_us seq idx" of the kept value
     P:{E}:lc            HASH   list name -> ts_us of the list's first value (its created_at)

@@ -21,6 +21,7 @@ from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.endpoints import MAX_PAGE_VALUES
 from stepmetrics.store.index import Filter, Position, execution_positions
 from stepmetrics.store.keys import RedisKeys
+from stepmetrics.store.slices import scan_hashes
 from stepmetrics.store.types import Metric
 from stepmetrics.store.wire import Cursor, iso_us, iso_us_many
 
@@ -143,22 +144,31 @@ async def _load_scalars(
     pipe = redis.pipeline(transaction=False)
     for _, eid in batch:
         pipe.hmget(keys.meta(eid), META_FIELDS)
-        if only is None:
-            pipe.hgetall(keys.scalar_values(eid))
-            pipe.hgetall(keys.scalar_orders(eid))
-        else:
+        if only is not None:
             pipe.hget(keys.scalar_values(eid), only)
             pipe.hget(keys.scalar_orders(eid), only)
     replies = await pipe.execute()
-    loaded: list[_Scalars] = []
-    for i in range(0, len(replies), 3):
-        meta, values, orders = replies[i : i + 3]
-        if only is not None:
-            values = {} if values is None else {only.encode(): values}
-            orders = {} if orders is None else {only.encode(): orders}
-        rows = scalar_rows(values, orders)
-        loaded.append((text(meta[0]), text(meta[1]), rows))
-    return loaded
+    if only is None:
+        # All scalars of each execution: in slices, however many there are.
+        hashes = [key for _, eid in batch for key in _scalar_keys(keys, eid)]
+        flat = await scan_hashes(redis, hashes)
+        metas, pairs = replies, list(zip(flat[::2], flat[1::2], strict=True))
+    else:
+        found = zip(replies[1::3], replies[2::3], strict=True)
+        metas, pairs = replies[::3], [(_one(only, v), _one(only, o)) for v, o in found]
+    return [
+        (text(meta[0]), text(meta[1]), scalar_rows(values, orders))
+        for meta, (values, orders) in zip(metas, pairs, strict=True)
+    ]
+
+
+def _scalar_keys(keys: RedisKeys, eid: str) -> tuple[str, str]:
+    return keys.scalar_values(eid), keys.scalar_orders(eid)
+
+
+def _one(name: str, raw: bytes | None) -> dict[bytes, bytes]:
+    """One field read with HGET as the hash slice it is."""
+    return {} if raw is None else {name.encode(): raw}
 
 
 async def list_page(
@@ -212,15 +222,16 @@ async def _list_outline(
     pipe = redis.pipeline(transaction=False)
     for _, eid in batch:
         pipe.hmget(keys.meta(eid), META_FIELDS)
-        if only is None:
-            pipe.hgetall(keys.list_created(eid))
-        else:
+        if only is not None:
             pipe.hget(keys.list_created(eid), only)
     replies = await pipe.execute()
+    if only is None:
+        metas = replies
+        outlines = await scan_hashes(redis, [keys.list_created(eid) for _, eid in batch])
+    else:
+        metas, outlines = replies[::2], [_one(only, raw) for raw in replies[1::2]]
     refs: list[_ListRef] = []
-    for position, meta, created in zip(batch, replies[::2], replies[1::2], strict=True):
-        if only is not None:
-            created = {} if created is None else {only.encode(): created}
+    for position, meta, created in zip(batch, metas, outlines, strict=True):
         pipeline, deployment = text(meta[0]), text(meta[1])
         if not _matches(flt, pipeline, deployment):
             continue

@@ -36,9 +36,12 @@ class ApplyCounts:
     events_applied: int = 0
     list_values_appended: int = 0
     values_dropped_by_cap: int = 0
-    # refused by a bound (too many producers in the execution, seq too large);
-    # the worker dead-letters them
-    envelopes_rejected: int = 0
+    # envelopes refused by a bound (too many producers in the execution, seq too
+    # large, pipeline/deployment disagreeing with the execution's): dead-lettered
+    envelopes_refused: int = 0
+    # events and values of names new to an execution beyond its name limits
+    scalar_events_dropped_by_name_cap: int = 0
+    list_values_dropped_by_name_cap: int = 0
 
     def __add__(self, other: ApplyCounts) -> ApplyCounts:
         return ApplyCounts(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
@@ -57,6 +60,11 @@ LAG_UPDATED_US: Final = "lag_updated_us"
 DEAD_LETTERS_FAILED: Final = "dead_letters_failed"
 
 COUNTERS: Final = (*APPLY_COUNTERS, DEAD_LETTERED, LAG, LAG_UPDATED_US, DEAD_LETTERS_FAILED)
+
+# Fields of an execution's meta hash (`keys.meta`) the apply script adds to when
+# its name limits drop something: the execution detail reports them.
+META_DROPPED_SCALAR_EVENTS: Final = "dropped_scalar_events"
+META_DROPPED_LIST_VALUES: Final = "dropped_list_values"
 
 
 async def read_stats(client: RedisClient, keys: RedisKeys) -> dict[str, int]:

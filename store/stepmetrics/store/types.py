@@ -42,8 +42,21 @@ class ListInfo(TypedDict):
     dropped: int
 
 
+class Dropped(TypedDict):
+    """What the worker's limits dropped from one execution (not stored anywhere)."""
+
+    # events of scalar names new to the execution once it held the most scalars allowed
+    scalar_events_by_name_cap: int
+    # values of list names new to the execution once it held the most lists allowed
+    list_values_by_name_cap: int
+    # values beyond a list's cap of values (the sum of the lists' `dropped`)
+    list_values_by_value_cap: int
+
+
 class ExecutionDetail(ExecutionSummary):
-    """One execution with its scalar metrics and the outline of its lists."""
+    """One execution with its scalar metrics, the outline of its lists and what
+    the worker's limits dropped from it."""
 
     scalars: list[Metric]
     lists: list[ListInfo]
+    dropped: Dropped

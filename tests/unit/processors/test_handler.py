@@ -21,7 +21,7 @@ from stepmetrics.processors.handler import (
     WorkerCounters,
     _chunks,
 )
-from stepmetrics.processors.writes.writer import ApplyOutcome, MetricsWriter
+from stepmetrics.processors.writes.writer import MetricsWriter, Refusal, WriteResult
 from stepmetrics.producers.events import Envelope, decode_envelope, encode_envelope
 from stepmetrics.store.stats import DEAD_LETTERS_FAILED, ApplyCounts
 
@@ -41,7 +41,8 @@ def test_the_log_line_names_every_counter_once() -> None:
     counters.applied += ApplyCounts(envelopes_applied=1)
     assert counters.summary() == (
         "messages=7 envelopes_applied=4 duplicates_skipped=1 events_applied=9 "
-        "list_values_appended=4 values_dropped_by_cap=0 envelopes_rejected=0 "
+        "list_values_appended=4 values_dropped_by_cap=0 envelopes_refused=0 "
+        "scalar_events_dropped_by_name_cap=0 list_values_dropped_by_name_cap=0 "
         "dead_lettered=2 retries=1 dead_letters_failed=3"
     )
 
@@ -49,16 +50,22 @@ def test_the_log_line_names_every_counter_once() -> None:
 class FakeWriter:
     """Applies envelopes by counting them; `poison` execution ids break it."""
 
-    def __init__(self, poison: str = "") -> None:
+    def __init__(self, poison: str = "", refuse: str = "") -> None:
         self.applied: list[Envelope] = []
         self.dead_lettered = 0
         self.poison = poison
+        self.refuse = refuse  # envelopes of this execution id are refused by a bound
 
-    async def apply_envelopes(self, envelopes: Sequence[Envelope]) -> ApplyOutcome:
+    async def write(self, envelopes: Sequence[Envelope]) -> WriteResult:
         if any(e.execution_id == self.poison for e in envelopes):
             raise OverflowError("int too large to convert")  # a bug an input triggers
-        self.applied += envelopes
-        return ApplyOutcome(ApplyCounts(envelopes_applied=len(envelopes)), {})
+        refused = tuple(
+            Refusal(e, "a bound bit") for e in envelopes if e.execution_id == self.refuse
+        )
+        applied = [e for e in envelopes if e.execution_id != self.refuse]
+        self.applied += applied
+        counts = ApplyCounts(envelopes_applied=len(applied), envelopes_refused=len(refused))
+        return WriteResult(counts, refused)
 
     async def count_dead_lettered(self, messages: int) -> None:
         self.dead_lettered += messages
@@ -95,10 +102,10 @@ async def test_any_decoder_exception_dead_letters_the_message_and_the_batch_flow
 ) -> None:
     real = decode_envelope
 
-    def decode(data: bytes) -> Envelope:
+    def decode(data: bytes, max_events: int) -> Envelope:
         if b"exec-deep" in data:
             raise RecursionError("maximum recursion depth exceeded")
-        return real(data)
+        return real(data, max_events)
 
     monkeypatch.setattr(handler_module, "decode_envelope", decode)  # the guard under test
     writer, sink = FakeWriter(), FakeSink()
@@ -118,6 +125,21 @@ async def test_an_envelope_that_breaks_the_writer_is_dead_lettered_not_retried()
         "cannot be applied: OverflowError: 'int too large to convert'"
     ]
     assert (handler.counters.retries, writer.dead_lettered) == (0, 1)
+
+
+@pytest.mark.parametrize("poison", ["", "exec-x"])  # the batch path, the one-by-one fallback
+async def test_a_refused_envelope_is_dead_lettered_once_with_its_reason(poison: str) -> None:
+    writer, sink = FakeWriter(poison=poison, refuse="exec-r"), FakeSink()
+    handler = _handler(writer, sink, {})
+    await handler.handle(_messages("exec-r", "exec-a", "exec-x", "exec-r"))
+    refused = [(ltr.message.offset, ltr.reason) for ltr in sink.letters if ltr.message.offset != 2]
+    assert refused == [(0, "refused: a bound bit"), (3, "refused: a bound bit")]
+    assert len(sink.letters) == (3 if poison else 2)
+    assert [e.execution_id for e in writer.applied] == (
+        ["exec-a"] if poison else ["exec-a", "exec-x"]
+    )
+    assert handler.counters.applied.envelopes_refused == 2
+    assert writer.dead_lettered == len(sink.letters)
 
 
 @pytest.mark.parametrize(

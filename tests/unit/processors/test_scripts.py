@@ -7,11 +7,18 @@ import re
 from redis import exceptions as redis_errors
 
 from stepmetrics.processors.errors import RedisUnavailableError, WriteRejectedError
+from stepmetrics.processors.writes.limits import WriteLimits
+from stepmetrics.processors.writes.reduce import plan_batch
 from stepmetrics.processors.writes.scripts import APPLY_LUA, ApplyKeys, ApplyReply
 from stepmetrics.processors.writes.writer import _wrap
-from stepmetrics.producers.events import SEQ_WINDOW
+from stepmetrics.producers.events import SEQ_WINDOW, Envelope, WireEvent
 from stepmetrics.store.keys import RedisKeys
-from stepmetrics.store.stats import APPLY_COUNTERS, ApplyCounts
+from stepmetrics.store.stats import (
+    APPLY_COUNTERS,
+    META_DROPPED_LIST_VALUES,
+    META_DROPPED_SCALAR_EVENTS,
+    ApplyCounts,
+)
 
 
 def test_the_lua_reads_keys_in_the_order_of_apply_keys() -> None:
@@ -42,11 +49,25 @@ def test_the_documented_reply_is_apply_reply() -> None:
 
 
 def test_a_reply_parses_into_named_fields() -> None:
-    raw = [[1, 2, 3, 4, 5, 6], b"17", 1, [b"acc"], [b"curve"], b"train", b"", [b"p:1", b"why"]]
+    raw = [[1, 2, 3, 4, 5, 6, 7, 8], b"17", 1, [b"acc"], [b"curve"], b"train", b""]
+    raw += [[b"p:1", b"why"], 0, [b"x"], []]
     assert ApplyReply.parse(raw) == ApplyReply(
-        ApplyCounts(1, 2, 3, 4, 5, 6), 17, True, ("acc",), ("curve",), "train", "", {"p:1": "why"}
+        ApplyCounts(1, 2, 3, 4, 5, 6, 7, 8),
+        17,
+        True,
+        ("acc",),
+        ("curve",),
+        "train",
+        "",
+        {"p:1": "why"},
+        False,
+        ("x",),
+        (),
     )
-    assert ApplyReply.parse([[0] * 6, b"", 0, [], [], b"", b"", []]).created_us is None
+    empty = ApplyReply.parse([[0] * 8, b"", 0, [], [], b"", b"", [], 1, [], []])
+    assert empty.created_us is None
+    assert empty.refused
+    assert empty.rejected == {}
 
 
 def test_redis_errors_map_to_retriable_or_rejected() -> None:
@@ -65,3 +86,47 @@ def test_the_lua_window_is_the_sdk_window() -> None:
     # mask must cover at least that far below the high-water mark.
     assert f"\nlocal WINDOW = {SEQ_WINDOW}\n" in APPLY_LUA
     assert "\n--#include" not in APPLY_LUA  # dedup.lua is in, at its place
+
+
+def test_the_lua_adds_drops_to_the_meta_fields_the_reader_reads() -> None:
+    drops = APPLY_LUA[APPLY_LUA.index("local function write_drops(") :]
+    drops = drops[: drops.index("\nend\n")]
+    fields = re.findall(r"'HINCRBY', meta_key, '(\w+)'", drops)
+    assert fields == [META_DROPPED_SCALAR_EVENTS, META_DROPPED_LIST_VALUES]
+
+
+def _documented_fixed_args() -> list[str]:
+    doc = APPLY_LUA[APPLY_LUA.index("ARGV: ") : APPLY_LUA.index("then <list names")]
+    doc = re.sub(r"\([^)]*\)", "", doc[doc.index("order:") + len("order:") :])
+    return doc.split()
+
+
+def test_the_lua_reads_the_fixed_args_in_the_documented_order() -> None:
+    names: list[str] = []
+    indices: list[int] = []
+    for left, right in re.findall(r"^local ([\w, ]+) = (.*ARGV\[\d+\].*)$", APPLY_LUA, re.M):
+        names += left.split(", ")
+        indices += [int(i) for i in re.findall(r"ARGV\[(\d+)\]", right)]
+    documented = _documented_fixed_args()
+    assert names == documented
+    assert indices == list(range(1, len(documented) + 1))
+    assert f"local FIXED_ARGS = {len(documented)}\n" in APPLY_LUA
+
+
+def test_the_plan_sends_the_fixed_args_in_the_documented_order() -> None:
+    limits = WriteLimits(list_values=7, scalar_names=8, list_names=9, producers=5)
+    events: list[WireEvent] = [("s", "a", 1, 1.0), ("l", "c", 1, [2.0])]
+    envelope = Envelope("p", 3, "e1", "train", "dep", events)
+    (plan,) = plan_batch(RedisKeys("p"), [envelope], limits)
+    sent = dict(zip(_documented_fixed_args(), plan.args, strict=False))
+    assert sent == {
+        "pipeline_name": "train",
+        "deployment_name": "dep",
+        "cap": 7,
+        "n_envelopes": 1,
+        "n_lists": 1,
+        "max_producers": 5,
+        "max_scalar_names": 8,
+        "max_list_names": 9,
+    }
+    assert plan.args[len(sent)] == "c"  # then the list names by slot

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stepmetrics.processors import ENV_VARS, ProcessorSettings, ProcessorSettingsError
+from stepmetrics.processors.writes.limits import WriteLimits
 from stepmetrics.producers.security import ENV_VARS as KAFKA_SECURITY_ENV_VARS
 
 
@@ -57,6 +58,9 @@ def test_from_env_reads_every_variable_it_declares() -> None:
         ("STEPMETRICS_DEADLETTER_MAX_BYTES", "4095"),
         ("STEPMETRICS_KAFKA_FETCH_MAX_BYTES", "0"),
         ("STEPMETRICS_KAFKA_MAX_PARTITION_FETCH_BYTES", "-5"),
+        ("STEPMETRICS_MAX_SCALAR_NAMES", "0"),
+        ("STEPMETRICS_MAX_LIST_NAMES", "-3"),
+        ("STEPMETRICS_MAX_ENVELOPE_EVENTS", "0"),
     ],
 )
 def test_bad_values_name_the_variable_and_the_value(variable: str, value: str) -> None:
@@ -86,3 +90,19 @@ def test_kafka_security_errors_are_the_workers_own() -> None:
     with pytest.raises(ProcessorSettingsError, match="STEPMETRICS_KAFKA_SASL_USERNAME is required"):
         ProcessorSettings.from_env(env)
     assert KAFKA_SECURITY_ENV_VARS <= ENV_VARS
+
+
+def test_limits_per_execution_default_and_are_configured() -> None:
+    defaults = ProcessorSettings.from_env({})
+    assert defaults.limits == WriteLimits(scalar_names=10_000, list_names=10_000, producers=1_000)
+    assert defaults.max_envelope_events == 50_000
+    env = {
+        "STEPMETRICS_MAX_SCALAR_NAMES": "3",
+        "STEPMETRICS_MAX_LIST_NAMES": "4",
+        "STEPMETRICS_MAX_ENVELOPE_EVENTS": "25000",
+        "STEPMETRICS_WORKER_MAX_PRODUCERS": "5",
+    }
+    settings = ProcessorSettings.from_env(env)
+    assert set(env) <= ENV_VARS
+    assert settings.limits == WriteLimits(scalar_names=3, list_names=4, producers=5)
+    assert settings.max_envelope_events == 25_000

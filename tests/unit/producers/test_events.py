@@ -12,12 +12,15 @@ from stepmetrics.producers.events import (
     KIND_LIST,
     KIND_SCALAR,
     MAX_ENVELOPE_BYTES,
+    MAX_ENVELOPE_EVENTS,
+    MAX_NAME_LENGTH,
     Envelope,
     check_name,
     decode_envelope,
     encode_envelope,
     to_wire,
 )
+from stepmetrics.producers.settings import BATCH_EVENTS
 
 
 def make_envelope(events: list[tuple[str, str, int, object]]) -> Envelope:
@@ -126,3 +129,30 @@ def test_check_name(name: object, problem: str | None) -> None:
     else:
         assert result is not None
         assert problem in result
+
+
+def test_an_envelope_with_more_events_than_the_limit_is_refused() -> None:
+    data = encode_envelope(make_envelope([(KIND_SCALAR, f"m{i}", 1, 1.0) for i in range(5)]))
+    assert len(decode_envelope(data, max_events=5).events) == 5
+    with pytest.raises(EnvelopeError) as info:
+        decode_envelope(data, max_events=4)
+    assert str(info.value) == (
+        "envelope of 5 events exceeds the limit of 4 events per envelope "
+        "(STEPMETRICS_MAX_ENVELOPE_EVENTS)"
+    )
+    assert isinstance(info.value, ValueError)
+
+
+def test_the_default_event_limit_admits_every_default_sdk_envelope() -> None:
+    assert BATCH_EVENTS.default <= MAX_ENVELOPE_EVENTS
+    event: tuple[str, str, int, object] = (KIND_SCALAR, "x", 1, 1.0)
+    full = encode_envelope(make_envelope([event] * BATCH_EVENTS.default))
+    assert len(decode_envelope(full).events) == BATCH_EVENTS.default
+    over = encode_envelope(make_envelope([event] * (MAX_ENVELOPE_EVENTS + 1)))
+    with pytest.raises(EnvelopeError, match="exceeds the limit"):
+        decode_envelope(over)
+
+
+def test_names_are_limited_to_max_name_length() -> None:
+    assert check_name("n" * MAX_NAME_LENGTH) is None
+    assert f"at most {MAX_NAME_LENGTH}" in (check_name("n" * (MAX_NAME_LENGTH + 1)) or "")

@@ -11,10 +11,12 @@ stepmetrics.processors.writes.scripts.
 KEYS: the `local <name>_key = KEYS[i]` lines below, in the order of
       stepmetrics.processors.writes.scripts.ApplyKeys (a unit test checks it),
       then KEYS[FIXED_KEYS + slot] = the packed values of list slot `slot`.
-ARGV: pipeline deployment('' = none) cap n_envelopes n_list_names max_producers
-          <list names by slot>
+ARGV: the FIXED_ARGS fixed ones, in this order:
+          pipeline_name deployment_name('' = none) cap n_envelopes n_lists
+          max_producers max_scalar_names max_list_names
+      then <list names by slot>
       then per envelope: identity n_events min_ts max_ts n_scalars n_lists
-          n_scalars x (name ts_us seq idx value)
+          n_scalars x (name ts_us seq idx value n_events_of_name)
           n_lists   x (list_slot first_ts_us packed_float64)
 REPLY (parsed by stepmetrics.processors.writes.scripts.ApplyReply):
       1 counts (in the order of stepmetrics.store.stats.ApplyCounts; see reply())
@@ -22,9 +24,22 @@ REPLY (parsed by stepmetrics.processors.writes.scripts.ApplyReply):
       3 lowered (1 when this call lowered created_us, else 0)
       4 scalar_names (all stored ones when lowered, else empty)
       5 list_names (all stored ones when lowered, else empty)
-      6 pipeline_name (stored, when lowered, else '')
-      7 deployment_name (stored, when lowered, else '')
-      8 rejected (identity, reason, identity, reason, ...: envelopes refused)
+      6 pipeline_name (stored, when lowered or refused, else '')
+      7 deployment_name (stored, when lowered or refused, else '')
+      8 rejected (identity, reason, identity, reason, ...: single envelopes
+        refused by a dedup bound, see dedup.lua admit())
+      9 refused (1 when the stored pipeline/deployment disagree: nothing applied)
+      10 dropped_scalar_names (new names of this call dropped by max_scalar_names)
+      11 dropped_list_names (new names of this call dropped by max_list_names)
+
+Limits per execution: a name that is new to the execution once it holds
+max_scalar_names scalars (max_list_names lists) is dropped with its events and
+counted, in `meta` (dropped_scalar_events, dropped_list_values) and in the
+reply's counts. The pipeline is fixed by the first applied envelope, the
+deployment by the first applied one naming one: a call that disagrees is
+refused whole before anything is written (not even marked applied, so dedup
+never sees its envelopes). Every refused envelope, of a refused call or
+rejected alone, counts in envelopes_refused.
 
 Lua numbers are doubles: timestamps (~1.8e15 µs) and sequences stay exact, but
 `tostring` would print them as `1.8e+15`, so everything written back is the
@@ -47,7 +62,9 @@ local cap = tonumber(ARGV[3])
 local n_envelopes = tonumber(ARGV[4])
 local n_lists = tonumber(ARGV[5])
 local max_producers = tonumber(ARGV[6])
-local FIXED_ARGS = 6
+local max_scalar_names, max_list_names = tonumber(ARGV[7]), tonumber(ARGV[8])
+local FIXED_ARGS = 8
+local SCALAR_FIELDS = 6
 
 -- Scripts are not rolled back on error: refuse before the first write if a
 -- key has a foreign type, so a failed call leaves nothing (not even `applied`).
@@ -88,15 +105,18 @@ local function read_scalars(batch, pos, n)
     local name = ARGV[pos]
     local cand = {tonumber(ARGV[pos + 1]), tonumber(ARGV[pos + 2]),
                   tonumber(ARGV[pos + 3]), ARGV[pos + 4],
-                  ARGV[pos + 1] .. ' ' .. ARGV[pos + 2] .. ' ' .. ARGV[pos + 3]}
+                  ARGV[pos + 1] .. ' ' .. ARGV[pos + 2] .. ' ' .. ARGV[pos + 3],
+                  tonumber(ARGV[pos + 5])}
     local cur = batch.best[name]
     if cur == nil then
       batch.best_names[#batch.best_names + 1] = name
       batch.best[name] = cand
-    elseif later(cand, cur) then
-      batch.best[name] = cand
+    else
+      local n_events = cur[6] + cand[6]
+      if later(cand, cur) then batch.best[name] = cand end
+      batch.best[name][6] = n_events
     end
-    pos = pos + 5
+    pos = pos + SCALAR_FIELDS
   end
   return pos
 end
@@ -121,7 +141,7 @@ end
 
 -- Mark each envelope applied; read what the new ones carry, skip the others.
 local function read_envelopes(counts, rejected)
-  local batch = {best = {}, best_names = {}, pending = {}}
+  local batch = {best = {}, best_names = {}, pending = {}, dropped_scalars = {}, dropped_lists = {}}
   local dedup = open_dedup()
   local pos = FIXED_ARGS + n_lists + 1
   for _ = 1, n_envelopes do
@@ -137,21 +157,23 @@ local function read_envelopes(counts, rejected)
       if verdict == 'duplicate' then
         counts.duplicates_skipped = counts.duplicates_skipped + 1
       else
-        counts.envelopes_rejected = counts.envelopes_rejected + 1
+        counts.envelopes_refused = counts.envelopes_refused + 1
         rejected[#rejected + 1] = identity
         rejected[#rejected + 1] = verdict
       end
-      pos = pos + 6 + 5 * ns + 3 * nl
+      pos = pos + 6 + SCALAR_FIELDS * ns + 3 * nl
     end
   end
   save_dedup(dedup)
   return batch
 end
 
--- Write each scalar whose candidate is later than the stored one.
-local function write_scalars(batch)
+-- Write each scalar whose candidate is later than the stored one; a new name
+-- beyond max_scalar_names is dropped with its events.
+local function write_scalars(batch, counts)
   local names = batch.best_names
   if #names == 0 then return end
+  local room = max_scalar_names - redis.call('HLEN', scalar_values_key)
   local stored = {}
   for i = 1, #names, 1000 do
     local part = redis.call('HMGET', scalar_orders_key, unpack(names, i, math.min(i + 999, #names)))
@@ -163,6 +185,12 @@ local function write_scalars(batch)
     if stored[i] then
       local t, s, x = string.match(stored[i], '^(%d+) (%d+) (%d+)$')
       keep = later(cand, {tonumber(t), tonumber(s), tonumber(x)})
+    elseif room > 0 then
+      room = room - 1
+    else
+      keep = false
+      batch.dropped_scalars[#batch.dropped_scalars + 1] = name
+      counts.scalar_events_dropped_by_name_cap = counts.scalar_events_dropped_by_name_cap + cand[6]
     end
     if keep then
       values[#values + 1] = name
@@ -203,6 +231,45 @@ local function append_list(slot, p, counts)
   end
 end
 
+-- Whether list `slot` may be written: a known name, or a new one while the
+-- execution holds fewer than max_list_names lists (else dropped and counted).
+local function list_admitted(slot, p, batch, counts)
+  local name = ARGV[FIXED_ARGS + slot]
+  if redis.call('HEXISTS', list_created_key, name) == 1 then return true end
+  if batch.list_room == nil then
+    batch.list_room = max_list_names - redis.call('HLEN', list_created_key)
+  end
+  if batch.list_room > 0 then
+    batch.list_room = batch.list_room - 1
+    return true
+  end
+  local values = 0
+  for _, chunk in ipairs(p[2]) do values = values + #chunk / 8 end
+  batch.dropped_lists[#batch.dropped_lists + 1] = name
+  counts.list_values_dropped_by_name_cap = counts.list_values_dropped_by_name_cap + values
+  return false
+end
+
+-- The stored meta when this call's pipeline or deployment disagrees with it.
+local function disagreement()
+  local stored = redis.call('HMGET', meta_key, 'created_us', 'pipeline_name', 'deployment_name')
+  if not stored[1] then return nil end
+  local other_pipeline = stored[2] and stored[2] ~= pipeline_name
+  local other_deployment = stored[3] and deployment_name ~= '' and stored[3] ~= deployment_name
+  if other_pipeline or other_deployment then return stored end
+  return nil
+end
+
+-- Record in the execution's meta what the name limits dropped.
+local function write_drops(counts)
+  if counts.scalar_events_dropped_by_name_cap > 0 then
+    redis.call('HINCRBY', meta_key, 'dropped_scalar_events', counts.scalar_events_dropped_by_name_cap)
+  end
+  if counts.list_values_dropped_by_name_cap > 0 then
+    redis.call('HINCRBY', meta_key, 'dropped_list_values', counts.list_values_dropped_by_name_cap)
+  end
+end
+
 -- Update names, times and version; true when created_us went down.
 local function write_meta(batch, applied)
   local meta = redis.call('HMGET', meta_key, 'created_us', 'updated_us')
@@ -236,15 +303,18 @@ end
 
 -- See REPLY above. When a late event lowered created_us, every index entry of
 -- the execution needs the new score, not only those of this batch's names.
-local function reply(counts, lowered, rejected)
+local function reply(counts, lowered, batch, rejected, refused)
   local scalar_names, list_names, names = {}, {}, {'', ''}
   if lowered then
     scalar_names = redis.call('HKEYS', scalar_values_key)
     list_names = redis.call('HKEYS', list_created_key)
     names = redis.call('HMGET', meta_key, 'pipeline_name', 'deployment_name')
+  elseif refused then
+    names = {refused[2], refused[3]}
   end
   return {
-    {counts.envelopes_applied, counts.duplicates_skipped, counts.events_applied, counts.list_values_appended, counts.values_dropped_by_cap, counts.envelopes_rejected},
+    {counts.envelopes_applied, counts.duplicates_skipped, counts.events_applied, counts.list_values_appended, counts.values_dropped_by_cap,
+     counts.envelopes_refused, counts.scalar_events_dropped_by_name_cap, counts.list_values_dropped_by_name_cap},
     redis.call('HGET', meta_key, 'created_us') or '',
     lowered and 1 or 0,
     scalar_names,
@@ -252,26 +322,36 @@ local function reply(counts, lowered, rejected)
     names[1] or '',
     names[2] or '',
     rejected,
+    refused and 1 or 0,
+    batch.dropped_scalars,
+    batch.dropped_lists,
   }
 end
 
 local function main()
-  local refused = type_error()
-  if refused then return redis.error_reply(refused) end
+  local wrong = type_error()
+  if wrong then return redis.error_reply(wrong) end
   local counts = {envelopes_applied = 0, duplicates_skipped = 0, events_applied = 0,
-                  list_values_appended = 0, values_dropped_by_cap = 0, envelopes_rejected = 0}
+                  list_values_appended = 0, values_dropped_by_cap = 0, envelopes_refused = 0,
+                  scalar_events_dropped_by_name_cap = 0, list_values_dropped_by_name_cap = 0}
+  local refused = disagreement()
+  if refused then
+    counts.envelopes_refused = n_envelopes
+    return reply(counts, false, {dropped_scalars = {}, dropped_lists = {}}, {}, refused)
+  end
   local rejected = {}
   local batch = read_envelopes(counts, rejected)
   local lowered = false
   if counts.envelopes_applied > 0 then
-    write_scalars(batch)
+    write_scalars(batch, counts)
     for slot = 1, n_lists do
       local p = batch.pending[slot]
-      if p then append_list(slot, p, counts) end
+      if p and list_admitted(slot, p, batch, counts) then append_list(slot, p, counts) end
     end
     lowered = write_meta(batch, counts.envelopes_applied)
+    write_drops(counts)
   end
-  return reply(counts, lowered, rejected)
+  return reply(counts, lowered, batch, rejected, nil)
 end
 
 return main()

@@ -18,14 +18,12 @@ from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from stepmetrics.processors.writes.limits import WriteLimits
 from stepmetrics.processors.writes.scripts import ApplyKeys
 from stepmetrics.producers.events import KIND_SCALAR, Envelope
 from stepmetrics.store.keys import RedisKeys
 
 ScriptArg = str | bytes | int
-
-# Producers whose envelopes one execution accepts (each costs one dedup field).
-DEFAULT_MAX_PRODUCERS = 1_000
 
 
 @dataclass(slots=True)
@@ -39,6 +37,8 @@ class EnvelopeReduction:
     max_ts: int
     # name -> (ts_us, idx, value) of the envelope's last value of that scalar
     scalars: dict[str, tuple[int, int, float]]
+    # name -> how many events of that scalar the envelope holds
+    scalar_events: dict[str, int]
     # name -> (ts_us of the first value, values in record order as float64)
     lists: dict[str, tuple[int, array[float]]]
 
@@ -48,6 +48,7 @@ class ExecutionPlan:
     """One script call (keys and args) plus the index writes of one execution."""
 
     execution_id: str
+    envelopes: Sequence[Envelope]
     keys: list[str]
     args: list[ScriptArg]
     min_ts: int
@@ -61,6 +62,7 @@ class ExecutionPlan:
 def reduce_envelope(envelope: Envelope) -> EnvelopeReduction:
     """Reduce one decoded envelope: last value per scalar, values per list."""
     scalars: dict[str, tuple[int, int, float]] = {}
+    scalar_events: dict[str, int] = {}
     lists: dict[str, tuple[int, array[float]]] = {}
     min_ts = max_ts = envelope.events[0][2]
     for idx, (kind, name, ts_us, payload) in enumerate(envelope.events):
@@ -69,6 +71,7 @@ def reduce_envelope(envelope: Envelope) -> EnvelopeReduction:
         elif ts_us > max_ts:
             max_ts = ts_us
         if kind == KIND_SCALAR:
+            scalar_events[name] = scalar_events.get(name, 0) + 1
             current = scalars.get(name)
             # Same envelope = same seq: a later index wins a timestamp tie.
             if current is None or ts_us >= current[0]:
@@ -87,6 +90,7 @@ def reduce_envelope(envelope: Envelope) -> EnvelopeReduction:
         min_ts=min_ts,
         max_ts=max_ts,
         scalars=scalars,
+        scalar_events=scalar_events,
         lists=lists,
     )
 
@@ -108,14 +112,21 @@ def group_by_execution(envelopes: Iterable[Envelope]) -> dict[str, list[Envelope
     return groups
 
 
+def group_by_origin(envelopes: Sequence[Envelope]) -> list[list[Envelope]]:
+    """Split one execution's envelopes by (pipeline, deployment), in order of
+    first appearance: the script applies or refuses each group whole."""
+    groups: dict[tuple[str, str | None], list[Envelope]] = {}
+    for envelope in envelopes:
+        origin = (envelope.pipeline_name, envelope.deployment_name)
+        groups.setdefault(origin, []).append(envelope)
+    return list(groups.values())
+
+
 def plan_execution(
-    keys: RedisKeys,
-    execution_id: str,
-    envelopes: Sequence[Envelope],
-    cap: int,
-    max_producers: int = DEFAULT_MAX_PRODUCERS,
+    keys: RedisKeys, execution_id: str, envelopes: Sequence[Envelope], limits: WriteLimits
 ) -> ExecutionPlan:
-    """Build the script call for the envelopes of one execution (in order)."""
+    """Build the script call for envelopes of one execution (in order) that
+    share one pipeline and deployment."""
     reductions = [reduce_envelope(envelope) for envelope in envelopes]
     list_slots: dict[str, int] = {}
     for reduction in reductions:
@@ -123,6 +134,7 @@ def plan_execution(
             list_slots.setdefault(name, len(list_slots) + 1)
     plan = ExecutionPlan(
         execution_id=execution_id,
+        envelopes=envelopes,
         keys=[
             *ApplyKeys.of(keys, execution_id),
             *(keys.list_values(execution_id, name) for name in list_slots),
@@ -136,10 +148,10 @@ def plan_execution(
         plan.pipelines.add(envelope.pipeline_name)
         if envelope.deployment_name is not None:
             plan.deployments.add(envelope.deployment_name)
-    # One execution has one pipeline/deployment; the first envelope's win.
     first = envelopes[0]
-    plan.args = [first.pipeline_name, first.deployment_name or "", cap, len(reductions)]
-    plan.args += [len(list_slots), max_producers, *list_slots]
+    plan.args = [first.pipeline_name, first.deployment_name or "", limits.list_values]
+    plan.args += [len(reductions), len(list_slots), limits.producers]
+    plan.args += [limits.scalar_names, limits.list_names, *list_slots]
     for reduction in reductions:
         _append_reduction(plan, reduction, list_slots)
     return plan
@@ -152,21 +164,20 @@ def _append_reduction(
     args += [reduction.identity, reduction.n_events, reduction.min_ts, reduction.max_ts]
     args += [len(reduction.scalars), len(reduction.lists)]
     seq = reduction.seq
+    counts = reduction.scalar_events
     for name, (ts_us, idx, value) in reduction.scalars.items():
-        args += [name, ts_us, seq, idx, repr(float(value))]
+        args += [name, ts_us, seq, idx, repr(float(value)), counts[name]]
         plan.scalar_names.add(name)
     for name, (first_ts, values) in reduction.lists.items():
         args += [list_slots[name], first_ts, pack_values(values)]
 
 
 def plan_batch(
-    keys: RedisKeys,
-    envelopes: Iterable[Envelope],
-    cap: int,
-    max_producers: int = DEFAULT_MAX_PRODUCERS,
+    keys: RedisKeys, envelopes: Iterable[Envelope], limits: WriteLimits
 ) -> list[ExecutionPlan]:
-    """One plan per execution present in `envelopes`."""
+    """One plan per execution and (pipeline, deployment) present in `envelopes`."""
     return [
-        plan_execution(keys, execution_id, group, cap, max_producers)
-        for execution_id, group in group_by_execution(envelopes).items()
+        plan_execution(keys, execution_id, group, limits)
+        for execution_id, same_execution in group_by_execution(envelopes).items()
+        for group in group_by_origin(same_execution)
     ]

@@ -66,13 +66,18 @@ class ApplyReply(NamedTuple):
     list_names: tuple[str, ...]
     pipeline_name: str
     deployment_name: str
-    # identity -> why the script refused that envelope (nothing of it applied)
+    # identity -> why the script refused that envelope alone (nothing of it applied)
     rejected: dict[str, str]
+    # the stored pipeline/deployment disagree with the call's: nothing applied
+    refused: bool
+    dropped_scalar_names: tuple[str, ...]
+    dropped_list_names: tuple[str, ...]
 
     @classmethod
     def parse(cls, raw: Sequence[Any]) -> ApplyReply:
         """Parse the script's raw (bytes) reply."""
-        counts, created, lowered, scalar_names, list_names, pipeline, deployment, rejected = raw
+        counts, created, lowered, scalar_names, list_names, pipeline, deployment = raw[:7]
+        rejected, refused, dropped_scalars, dropped_lists = raw[7:]
         return cls(
             counts=ApplyCounts(*(int(count) for count in counts)),
             created_us=int(created) if created else None,
@@ -84,6 +89,9 @@ class ApplyReply(NamedTuple):
             rejected={
                 _text(rejected[i]): _text(rejected[i + 1]) for i in range(0, len(rejected), 2)
             },
+            refused=bool(refused),
+            dropped_scalar_names=tuple(_text(name) for name in dropped_scalars),
+            dropped_list_names=tuple(_text(name) for name in dropped_lists),
         )
 
 

@@ -1,16 +1,27 @@
 """The write model: apply envelopes to Redis with exactly-once effect.
 
-`MetricsWriter.apply` sends a whole batch in one pipeline: one call of the
-apply script per execution (atomic, one hash tag each, deduplicated per
-producer by a seq high-water mark and window, see docs/worker.md) followed by
-the index writes. redis-py checks `SCRIPT EXISTS` before the pipeline (and
-loads the script if Redis lost it); if Redis loses it between that check and
-the pipeline, the batch fails as retriable and the retry reloads it. On Redis
-Cluster the pipeline is a cluster pipeline (one per node, sent in parallel)
-and the writer checks and loads the script on every primary itself (see
-`_queue_applies`). Index writes are `ZADD ... LT`: they add new members and
-only ever lower a score, so replays change nothing and the final score is the
-execution's `created_us`.
+`MetricsWriter.write` sends a whole batch in one pipeline: one call of the
+apply script per execution and (pipeline, deployment) (atomic, one hash tag
+each, deduplicated per producer by a seq high-water mark and window, see
+docs/worker.md); a second pipeline then writes the indexes of what the scripts
+applied: not the names a per-execution limit dropped, not the pipeline or
+deployment of a refused call, each scored with the `created_us` the script
+returned. redis-py checks `SCRIPT EXISTS` before the pipeline (and loads the
+script if Redis lost it); if Redis loses it between that check and the
+pipeline, the batch fails as retriable and the retry reloads it. Index writes
+are `ZADD ... LT`: they add new members and only ever lower a score, so replays
+change nothing and the final score is the execution's `created_us`. (A replayed
+batch whose index writes were lost re-sends them: a replay is skipped by the
+script but still indexes its envelopes' names, so a name a limit dropped can
+then gain an index entry; readers skip an execution that lacks the name.)
+
+The script refuses an envelope for a bound (too many producers, seq too large:
+alone; pipeline/deployment disagreeing with the execution's: the whole call);
+`write` returns each refused envelope with its reason for the dead-letter topic.
+
+On Redis Cluster the pipeline is a cluster pipeline (one per node, sent in
+parallel) and the writer checks and loads the script on every primary itself
+(see `_queue_applies`).
 
 The counters in `P:stats` live in another cluster slot than any execution, so
 the scripts only return what they counted and a second, small pipeline adds it.
@@ -23,8 +34,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Final
 
 from redis import exceptions as redis_errors
 from redis.asyncio.client import Pipeline
@@ -35,9 +46,11 @@ from stepmetrics.processors.errors import (
     RedisUnavailableError,
     WriteRejectedError,
 )
-from stepmetrics.processors.writes.reduce import DEFAULT_MAX_PRODUCERS, ExecutionPlan, plan_batch
+from stepmetrics.processors.writes.limits import WriteLimits
+from stepmetrics.processors.writes.reduce import ExecutionPlan, plan_batch
 from stepmetrics.processors.writes.scripts import APPLY_LUA, ApplyReply, register_apply
-from stepmetrics.producers.events import MAX_LIST_VALUES, Envelope
+from stepmetrics.producers.events import Envelope
+from stepmetrics.producers.excerpt import excerpt
 from stepmetrics.store import stats
 from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.keys import RedisKeys
@@ -47,7 +60,7 @@ logger = logging.getLogger(__name__)
 
 # Least privilege: the Redis ACL commands the worker needs (its user also gets
 # `~<prefix>:*`, no channels): the script calls, the index and counter writes,
-# and every command `apply.lua` calls (ACLs apply inside scripts too).
+# and every command `apply.lua` and `dedup.lua` call (ACLs apply inside scripts too).
 WRITER_ACL_COMMANDS: Final = (
     "-@all",
     "+evalsha", "+script|load", "+script|exists", "+zadd", "+hincrby", "+hset",
@@ -63,17 +76,19 @@ _RETRIABLE_REPLIES = ("OOM", "BUSY", "LOADING", "READONLY", "MASTERDOWN", "TRYAG
 
 
 @dataclass(frozen=True, slots=True)
-class ApplyOutcome:
-    """What `MetricsWriter.apply_envelopes` did.
+class Refusal:
+    """An envelope the script refused (nothing of it applied) and why."""
 
-    Attributes:
-        counts: what was applied, skipped and refused.
-        rejected: (execution id, identity) -> reason, for each envelope the
-            script refused (for good: the caller dead-letters it).
-    """
+    envelope: Envelope
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What `MetricsWriter.write` applied and which envelopes it refused."""
 
     counts: ApplyCounts
-    rejected: dict[tuple[str, str], str] = field(default_factory=dict)
+    refused: tuple[Refusal, ...] = ()
 
 
 class MetricsWriter:
@@ -82,58 +97,58 @@ class MetricsWriter:
     Args:
         client: an asyncio Redis client (the caller owns and closes it).
         keys: the key layout (prefix).
-        list_cap: values kept per (execution, list name).
-        created_cache_size: executions whose `created_us` is remembered to
-            score index writes right in the first round trip.
-        max_producers: producers whose envelopes one execution accepts.
+        limits: the per-execution limits (`WriteLimits`).
     """
 
     def __init__(
-        self,
-        client: RedisClient,
-        keys: RedisKeys,
-        *,
-        list_cap: int = MAX_LIST_VALUES,
-        created_cache_size: int = 100_000,
-        max_producers: int = DEFAULT_MAX_PRODUCERS,
+        self, client: RedisClient, keys: RedisKeys, *, limits: WriteLimits | None = None
     ) -> None:
         self._client = client
         self._keys = keys
-        self._cap = list_cap
-        self._created: dict[str, int] = {}
-        self._cache_size = created_cache_size
-        self._max_producers = max_producers
+        self._limits = WriteLimits() if limits is None else limits
         self._script = register_apply(client)
 
     async def apply(self, envelopes: Sequence[Envelope]) -> ApplyCounts:
-        """Apply `envelopes` (any executions, any order) in one pipeline.
+        """Apply `envelopes`; see `write` (this returns its counts only)."""
+        return (await self.write(envelopes)).counts
+
+    async def write(self, envelopes: Sequence[Envelope]) -> WriteResult:
+        """Apply `envelopes` (any executions, any order): the scripts in one
+        pipeline, then the index writes of what they applied in a second.
 
         Args:
-            envelopes: decoded envelopes; already applied ones are skipped whole.
+            envelopes: decoded envelopes; already applied ones are skipped whole;
+                those a bound refuses (too many producers in the execution, seq
+                too large, pipeline or deployment disagreeing with their
+                execution's) are returned with the reason, for the dead-letter topic.
 
         Raises:
             RedisUnavailableError: Redis cannot be reached or cannot write yet
                 (retriable: nothing is lost by calling again).
             WriteRejectedError: Redis rejected the write for good.
         """
-        return (await self.apply_envelopes(envelopes)).counts
-
-    async def apply_envelopes(self, envelopes: Sequence[Envelope]) -> ApplyOutcome:
-        """Like `apply`, and also say which envelopes were refused and why."""
-        plans = plan_batch(self._keys, envelopes, self._cap, self._max_producers)
+        plans = plan_batch(self._keys, envelopes, self._limits)
         if not plans:
-            return ApplyOutcome(ApplyCounts())
-        scores = {p.execution_id: self._score_guess(p) for p in plans}
-        replies = await self._run(plans, scores)
-        await self._fix_scores(plans, scores, replies)
-        result = _total(replies)
+            return WriteResult(ApplyCounts())
+        pipe = self._client.pipeline(transaction=False)
+        await self._queue_applies(pipe, plans)
+        with _writing():
+            results = await pipe.execute(raise_on_error=False)
+        done = [
+            (plan, ApplyReply.parse(raw))
+            for plan, raw in zip(plans, results, strict=True)
+            if not isinstance(raw, Exception)
+        ]
+        # The index writes and counts of the scripts that did apply come first,
+        # or a retry would count their envelopes as duplicates.
+        await self._index(done)
+        result = _total(reply for _, reply in done)
         await self._count(result)
-        rejected = {
-            (plan.execution_id, identity): reason
-            for plan, reply in zip(plans, replies, strict=True)
-            for identity, reason in reply.rejected.items()
-        }
-        return ApplyOutcome(result, rejected)
+        errors = [r for r in results if isinstance(r, Exception)]
+        if errors:
+            raise _wrap(errors[0]) from errors[0]
+        refused = [refusal for plan, reply in done for refusal in _refusals(plan, reply)]
+        return WriteResult(result, tuple(refused))
 
     async def count_dead_lettered(self, messages: int) -> None:
         """Add `messages` sent to the dead-letter topic to the `dead_lettered` counter."""
@@ -146,27 +161,6 @@ class MetricsWriter:
             await self._client.hset(
                 self._keys.stats, mapping={stats.LAG: lag, stats.LAG_UPDATED_US: now_us}
             )
-
-    def _score_guess(self, plan: ExecutionPlan) -> int:
-        # An upper bound of created_us; _fix_scores lowers it when Redis knows better.
-        return min(self._created.get(plan.execution_id, plan.min_ts), plan.min_ts)
-
-    async def _run(self, plans: list[ExecutionPlan], scores: dict[str, int]) -> list[ApplyReply]:
-        pipe = self._client.pipeline(transaction=False)
-        await self._queue_applies(pipe, plans)
-        for plan in plans:
-            self._add_index_writes(pipe, plan, scores[plan.execution_id])
-        with _writing():
-            results = await pipe.execute(raise_on_error=False)
-        raw = results[: len(plans)]
-        errors = [r for r in results if isinstance(r, Exception)]
-        if errors:
-            # The other executions' scripts did apply: count them now, or a
-            # retry would count their envelopes as duplicates.
-            applied = [ApplyReply.parse(r) for r in raw if not isinstance(r, Exception)]
-            await self._count(_total(applied))
-            raise _wrap(errors[0]) from errors[0]
-        return [ApplyReply.parse(r) for r in raw]
 
     async def _queue_applies(
         self, pipe: Pipeline | ClusterPipeline, plans: list[ExecutionPlan]
@@ -203,38 +197,52 @@ class MetricsWriter:
             # batch would count its envelopes as duplicates instead.
             logger.warning("stepmetrics: could not add %s to the counters: %s", counts, exc)
 
-    def _add_index_writes(self, pipe: Any, plan: ExecutionPlan, score: int) -> None:
-        keys, member = self._keys, {plan.execution_id: score}
+    async def _index(self, done: list[tuple[ExecutionPlan, ApplyReply]]) -> None:
+        """ZADD LT each execution into the indexes of what it now holds."""
+        pipe = self._client.pipeline(transaction=False)
+        writes = 0
+        for plan, reply in done:
+            if reply.refused or reply.created_us is None:
+                continue
+            if reply.lowered:  # created_us went down: rescore every index entry
+                _add_stored_names(plan, reply)
+            member = {plan.execution_id: reply.created_us}
+            for key in self._index_keys(plan, reply):
+                pipe.zadd(key, member, lt=True)
+                writes += 1
+        if writes:
+            with _writing():
+                await pipe.execute()
+
+    def _index_keys(self, plan: ExecutionPlan, reply: ApplyReply) -> list[str]:
+        keys = self._keys
+        scalars = plan.scalar_names.difference(reply.dropped_scalar_names)
+        dropped_lists = set(reply.dropped_list_names)
         index_keys = [keys.executions]
         index_keys += [keys.pipeline_index(p) for p in sorted(plan.pipelines)]
         index_keys += [keys.deployment_index(d) for d in sorted(plan.deployments)]
-        index_keys += [keys.scalar_name_index(n) for n in sorted(plan.scalar_names)]
-        index_keys += [keys.list_name_index(n) for n in plan.list_names]
-        for key in index_keys:
-            pipe.zadd(key, member, lt=True)
+        index_keys += [keys.scalar_name_index(n) for n in sorted(scalars)]
+        index_keys += [keys.list_name_index(n) for n in plan.list_names if n not in dropped_lists]
+        return index_keys
 
-    async def _fix_scores(
-        self, plans: list[ExecutionPlan], scores: dict[str, int], replies: list[ApplyReply]
-    ) -> None:
-        late = []
-        for plan, reply in zip(plans, replies, strict=True):
-            guess = scores[plan.execution_id]
-            created = guess if reply.created_us is None else reply.created_us
-            if reply.lowered:  # created_us went down: rescore every index entry
-                _add_stored_names(plan, reply)
-                late.append((plan, created))
-            elif created < guess:
-                late.append((plan, created))
-            if len(self._created) >= self._cache_size:
-                self._created.clear()
-            self._created[plan.execution_id] = created
-        if not late:
-            return
-        pipe = self._client.pipeline(transaction=False)
-        for plan, created in late:
-            self._add_index_writes(pipe, plan, created)
-        with _writing():
-            await pipe.execute()
+
+def _refusals(plan: ExecutionPlan, reply: ApplyReply) -> list[Refusal]:
+    """The plan's envelopes the script refused: alone (`rejected`) or all (`refused`)."""
+    if not reply.refused:
+        return [
+            Refusal(envelope, reply.rejected[envelope.identity])
+            for envelope in plan.envelopes
+            if envelope.identity in reply.rejected
+        ]
+    first = plan.envelopes[0]
+    field, stored, says = "pipeline", reply.pipeline_name, first.pipeline_name
+    if stored == says:
+        field, stored, says = "deployment", reply.deployment_name, first.deployment_name or ""
+    reason = (
+        f"execution {excerpt(plan.execution_id)} belongs to {field} {excerpt(stored)}; "
+        f"this envelope says {excerpt(says)} (fixed by the execution's first applied envelope)"
+    )
+    return [Refusal(envelope, reason) for envelope in plan.envelopes]
 
 
 def _add_stored_names(plan: ExecutionPlan, reply: ApplyReply) -> None:

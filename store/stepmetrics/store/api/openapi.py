@@ -8,6 +8,7 @@ from stepmetrics.store import downsample, endpoints
 from stepmetrics.store.api.params import MAX_PARAM_LENGTH
 from stepmetrics.store.endpoints import PageLimit
 from stepmetrics.store.index import FILTERS
+from stepmetrics.store.stats import COUNTERS
 from stepmetrics.store.wire import CURSOR_PATTERN, MAX_CURSOR_LENGTH, NON_FINITE_WIRE
 
 _TIME: Final = {
@@ -103,6 +104,10 @@ def _path_param(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": _TEXT}
 
 
+def _count(description: str) -> dict[str, Any]:
+    return {"type": "integer", "description": description}
+
+
 def _object(properties: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "required": sorted(properties), "properties": properties}
 
@@ -160,6 +165,7 @@ SCHEMAS: Final[dict[str, Any]] = {
             **_SUMMARY,
             "scalars": {"type": "array", "items": {"$ref": "#/components/schemas/Metric"}},
             "lists": {"type": "array", "items": {"$ref": "#/components/schemas/ListInfo"}},
+            "dropped": {"$ref": "#/components/schemas/Dropped"},
         }
     ),
     "ListBuckets": _object(
@@ -176,7 +182,26 @@ SCHEMAS: Final[dict[str, Any]] = {
             "flags": {"type": "array", "items": {"type": "integer"}},
         }
     ),
-    "Stats": {"type": "object", "additionalProperties": {"type": ["integer", "string"]}},
+    "Dropped": _object(
+        {
+            "scalar_events_by_name_cap": _count(
+                "events of scalar names new to the execution once it held the most "
+                "distinct scalars the worker allows (STEPMETRICS_MAX_SCALAR_NAMES)"
+            ),
+            "list_values_by_name_cap": _count(
+                "values of list names new to the execution once it held the most "
+                "distinct lists the worker allows (STEPMETRICS_MAX_LIST_NAMES)"
+            ),
+            "list_values_by_value_cap": _count(
+                "values beyond the 50,000 kept per list (the sum of the lists' `dropped`)"
+            ),
+        }
+    ),
+    "Stats": {
+        "type": "object",
+        "description": "The worker's counters: " + ", ".join(COUNTERS),
+        "additionalProperties": {"type": ["integer", "string"]},
+    },
 }
 
 
@@ -213,8 +238,8 @@ def _paths() -> dict[str, Any]:
             ],
         ),
         endpoints.EXECUTION_PATH: _get(
-            "One execution: summary, scalar metrics and list outlines. Poll `updated_at` to "
-            "follow a running execution.",
+            "One execution: summary, scalar metrics, list outlines and what the worker's "
+            "limits dropped from it (`dropped`). Poll `updated_at` to follow a running execution.",
             {**_ok("ExecutionDetail"), **not_found},
             execution,
         ),
