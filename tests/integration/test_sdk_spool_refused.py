@@ -12,15 +12,11 @@ from __future__ import annotations
 import asyncio
 import shutil
 import textwrap
-from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 
 from stepmetrics.producers.events import decode_envelope
 from stepmetrics.producers.spool import SUFFIX, parse
-from stepmetrics.stack.services import ManagedProcess
-from stepmetrics.store.keys import RedisKeys
 from tests.support.metrics_state import snapshot
 from tests.support.spool import EXECUTION, Rig, expected, run_sync, start_step
 
@@ -40,14 +36,9 @@ assert (stats.spooled, stats.failed, stats.delivered) == ({2 * COUNT}, 0, 0), st
 @pytest.mark.parametrize("durability", ["memory", "disk"])
 async def test_an_envelope_refused_for_good_is_spooled_then_synced_exactly_once(
     durability: str,
-    broker: ManagedProcess,
-    topic: str,
-    redis_server: ManagedProcess,
-    redis_client: aioredis.Redis,
-    redis_keys: RedisKeys,
-    tmp_path: Path,
+    rig: Rig,
 ) -> None:
-    rig = Rig(broker, topic, redis_server.address, redis_client, redis_keys, tmp_path)
+    tmp_path = rig.tmp_path
     too_small = rig.env(
         STEPMETRICS_MAX_REQUEST_BYTES="1024",
         STEPMETRICS_LINGER_MS="1000",

@@ -2,7 +2,9 @@
 
 `Delivery.send` sends every envelope it is given (oldest first), waits for
 the acknowledgements and says which envelopes are settled: acknowledged, or
-failed with an error no retry can fix (`is_fatal`). Everything else (a broker
+failed with an error no retry can fix (`is_fatal`; raised by the broker, or
+by aiokafka's `send` itself for a message beyond its max request size).
+Everything else (a broker
 that is down, slow or electing a leader) stays unsettled and is retried by
 the sender with the same bytes.
 

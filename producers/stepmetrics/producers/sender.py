@@ -7,7 +7,9 @@ the SAME bytes (same `producer_id:seq`), so a re-send is a duplicate the
 processor recognizes. Retriable failures are retried with exponential backoff
 for as long as it takes; the buffer keeps every unacknowledged value counted,
 so an outage ends in blocked and then dropped `record_*` calls, never in
-unbounded memory. The loop runs in its own daemon thread (`LoopThread`).
+unbounded memory. An envelope refused for good (`delivery.is_fatal`) is
+spooled (`SenderSpool.refused`) for `stepmetrics sync`. The loop runs in its
+own daemon thread (`LoopThread`).
 """
 
 from __future__ import annotations
