@@ -1,5 +1,5 @@
-"""Fixtures of the integration tests: the reader API in this process over the
-test's redis-server and key prefix (tests.support.api) with a client to it,
+"""Fixtures of the integration tests: the spool tests' `Rig`; the reader API
+in this process over the test's redis-server and key prefix (tests.support.api) with a client to it,
 and worker processes on the test's topic and prefix (tests.support.worker), and
 for the browser tests a whole running stack and a Chromium."""
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from playwright.async_api import Browser, async_playwright
 from starlette.applications import Starlette
 
@@ -18,10 +19,24 @@ from stepmetrics.store.keys import RedisKeys
 from tests.support.api import API_TOKEN, api_client, running_api
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.redis_targets import RedisTarget
+from tests.support.spool import Rig
 from tests.support.web_stack import WebStack, start_web_stack
 from tests.support.worker import WorkerProcess, worker_env
 
 Spawn = Callable[[dict[str, str], str], WorkerProcess]
+
+
+@pytest.fixture
+async def rig(
+    broker: ManagedProcess,
+    topic: str,
+    redis_server: ManagedProcess,
+    redis_client: aioredis.Redis,
+    redis_keys: RedisKeys,
+    tmp_path: Path,
+) -> Rig:
+    """The shared broker and a fresh topic."""
+    return Rig(broker, topic, redis_server.address, redis_client, redis_keys, tmp_path)
 
 
 @pytest.fixture

@@ -57,19 +57,6 @@ def _spool_files(spool: Path) -> list[Path]:
 
 
 @pytest.fixture
-async def rig(
-    broker: ManagedProcess,
-    topic: str,
-    redis_server: ManagedProcess,
-    redis_client: aioredis.Redis,
-    redis_keys: RedisKeys,
-    tmp_path: Path,
-) -> Rig:
-    """The shared broker and a fresh topic."""
-    return Rig(broker, topic, redis_server.address, redis_client, redis_keys, tmp_path)
-
-
-@pytest.fixture
 async def private_rig(
     broker_factory: Callable[[], ManagedProcess],
     unique_name: str,

@@ -2,7 +2,9 @@
 
 `Delivery.send` sends every envelope it is given (oldest first), waits for
 the acknowledgements and says which envelopes are settled: acknowledged, or
-failed with an error no retry can fix (`is_fatal`). Everything else (a broker
+failed with an error no retry can fix (`is_fatal`; raised by the broker, or
+by aiokafka's `send` itself for a message beyond its max request size).
+Everything else (a broker
 that is down, slow or electing a leader) stays unsettled and is retried by
 the sender with the same bytes.
 
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from stepmetrics.producers.batcher import Outgoing
+from stepmetrics.producers.excerpt import excerpt
 from stepmetrics.producers.settings import ProducerSettings
 
 log = logging.getLogger(__name__)
@@ -38,12 +41,14 @@ class Receipt:
         delivered: metric values acknowledged by the broker.
         failed: metric values given up after a fatal error.
         given_up: numbers of the envelopes given up (a subset of `settled`).
+        refusal: the last fatal error, in bounded text ("" when none).
     """
 
     settled: frozenset[int]
     delivered: int
     failed: int
     given_up: frozenset[int] = frozenset()
+    refusal: str = ""
 
 
 @functools.cache
@@ -73,18 +78,20 @@ def settle(envelopes: Sequence[Outgoing], results: Sequence[object]) -> Receipt:
     settled: set[int] = set()
     given_up: set[int] = set()
     delivered = failed = 0
+    refusal = ""
     for out, result in zip(envelopes, results, strict=True):
         if not isinstance(result, BaseException):
             settled.add(out.number)
             delivered += out.values
         elif is_fatal(result):
-            log.error("stepmetrics: %d metric values lost: %r", out.values, result)
+            refusal = f"{type(result).__name__}: {excerpt(str(result))}"
+            log.error("stepmetrics: %d metric values refused for good: %s", out.values, refusal)
             settled.add(out.number)
             given_up.add(out.number)
             failed += out.values
         else:
             log.warning("stepmetrics: delivery failed (%r); will retry", result)
-    return Receipt(frozenset(settled), delivered, failed, frozenset(given_up))
+    return Receipt(frozenset(settled), delivered, failed, frozenset(given_up), refusal)
 
 
 class Delivery:
@@ -105,7 +112,7 @@ class Delivery:
         try:
             producer = await self._ensure_producer()
             for out in envelopes:
-                futures.append(await producer.send(self._settings.topic, out.data, key=out.key))
+                futures.append(await _produce(producer, self._settings.topic, out))
                 sent.append(out)
         except Exception as exc:  # noqa: BLE001 - any failure here is retried
             log.warning("stepmetrics: sending failed (%r); will retry", exc)
@@ -135,6 +142,19 @@ class Delivery:
         return self._producer
 
 
+async def _produce(producer: Any, topic: str, out: Outgoing) -> asyncio.Future[Any]:
+    """`producer.send`, with a fatal error it raises (an envelope beyond the
+    producer's max request size) as that envelope's outcome, not a retry."""
+    try:
+        return await producer.send(topic, out.data, key=out.key)  # type: ignore[no-any-return]
+    except Exception as exc:
+        if not is_fatal(exc):
+            raise
+        refused: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        refused.set_exception(exc)
+        return refused
+
+
 def new_producer(settings: ProducerSettings) -> Any:
     """The SDK's aiokafka producer for `settings`, not started yet."""
     from aiokafka import AIOKafkaProducer  # lazy: keeps `import` of the SDK light
@@ -148,6 +168,7 @@ def new_producer(settings: ProducerSettings) -> Any:
         enable_idempotence=s.enable_idempotence,
         request_timeout_ms=s.request_timeout_ms,
         max_batch_size=1_048_576,
+        max_request_size=s.max_request_bytes,
         linger_ms=0,  # the SDK lingers itself, before coalescing
         **s.security.aiokafka_kwargs(),
     )

@@ -7,7 +7,9 @@ the SAME bytes (same `producer_id:seq`), so a re-send is a duplicate the
 processor recognizes. Retriable failures are retried with exponential backoff
 for as long as it takes; the buffer keeps every unacknowledged value counted,
 so an outage ends in blocked and then dropped `record_*` calls, never in
-unbounded memory. The loop runs in its own daemon thread (`LoopThread`).
+unbounded memory. An envelope refused for good (`delivery.is_fatal`) is
+spooled (`SenderSpool.refused`) for `stepmetrics sync`. The loop runs in its
+own daemon thread (`LoopThread`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, Final, TypeVar
 from stepmetrics.producers.batcher import Batcher, Outgoing
 from stepmetrics.producers.buffer import Buffer
 from stepmetrics.producers.context import StepContext
-from stepmetrics.producers.delivery import STOP_TIMEOUT, Delivery
+from stepmetrics.producers.delivery import STOP_TIMEOUT, Delivery, Receipt
 from stepmetrics.producers.events import WireEvent
 from stepmetrics.producers.loop_thread import LoopThread
 from stepmetrics.producers.outbox import FlushRequest, Outbox
@@ -233,6 +235,11 @@ class Sender:
             await asyncio.wait({future}, timeout=min(interval, left))
             self._take_new()
 
+    def _release(self, receipt: Receipt, given_up: Sequence[Outgoing]) -> None:
+        """Count a receipt: what the broker refused for good goes to the spool."""
+        spooled, failed = self._spool.refused(given_up, receipt.refusal) if given_up else (0, 0)
+        self._buffer.release(receipt.delivered, failed, spooled)
+
     async def _round(self) -> bool:
         """One round; True when an envelope sent was not settled (retry later)."""
         self._take_new()
@@ -245,7 +252,7 @@ class Sender:
             retry = len(receipt.settled) < len(sending)
             if receipt.settled:
                 self._outbox.settle(receipt.settled)
-                self._buffer.release(receipt.delivered, receipt.failed)
+                self._release(receipt, [out for out in sending if out.number in receipt.given_up])
             if self._spool.writes_first:
                 self._spool.settled(list(self._outbox))
         if not retry:

@@ -7,8 +7,15 @@
   round) before they are sent; once the outbox is empty, the file is emptied.
 - offline: envelopes are appended and fsynced instead of being sent.
 
+In both online modes an envelope the broker refuses for good (a fatal error:
+an unauthorized or invalid topic, an envelope beyond the max request size) is
+appended to a second file, `<producer_id>-refused.spool`, which durable mode's
+emptying and compaction leave alone, for a `stepmetrics sync` once the cause
+is fixed.
+
 Envelopes refused by the size cap are counted: as failed when they are not
-sent at all (offline, or at stop), and they are still sent in durable mode.
+sent at all (offline, refused for good, or at stop), and they are still sent
+in durable mode.
 """
 
 from __future__ import annotations
@@ -37,6 +44,9 @@ class SenderSpool:
         self._writer = SpoolWriter(
             self.directory, producer_id, settings.topic, settings.spool_max_bytes
         )
+        self._refusals = SpoolWriter(
+            self.directory, f"{producer_id}-refused", settings.topic, settings.spool_max_bytes
+        )
         self._max_bytes = settings.spool_max_bytes
         self.refused_values = 0  # values the size cap kept off the disk, ever
         # Numbers (`Outgoing.number`) of envelopes sent from memory only (durable mode).
@@ -47,14 +57,26 @@ class SenderSpool:
 
         Returns the metric values the size cap refused (0 when all were written).
         """
-        try:
-            refused = self._writer.append(envelopes)
-            self._writer.sync()
-        except OSError as exc:
-            log.error("stepmetrics: cannot write the spool %s: %r", self._writer.path, exc)
-            refused = list(envelopes)
+        refused = _write(self._writer, envelopes)
         self._unwritten.update(out.number for out in refused)
         return self._refused(refused)
+
+    def refused(self, envelopes: Sequence[Outgoing], reason: str) -> tuple[int, int]:
+        """Keep `envelopes`, refused for good (`reason`), for a later sync.
+
+        Returns (values spooled, values the size cap kept off the disk: failed).
+        """
+        failed = self._refused(_write(self._refusals, envelopes))
+        spooled = sum(out.values for out in envelopes) - failed
+        if spooled:
+            log.error(
+                "stepmetrics: %d metric value(s) refused for good (%s) spooled "
+                "to %s; fix the cause, then send them with `stepmetrics sync`",
+                spooled,
+                reason,
+                self._refusals.path,
+            )
+        return spooled, failed
 
     def settled(self, unacknowledged: Sequence[Outgoing]) -> None:
         """Durable mode, after acks: empty the file, or compact it when mostly acknowledged."""
@@ -87,10 +109,11 @@ class SenderSpool:
             written, unwritten = [], list(undelivered)
         unwritten += undrained
         refused = self.keep(unwritten) if unwritten else 0
-        try:
-            self._writer.close()
-        except OSError as exc:
-            log.error("stepmetrics: cannot close the spool %s: %r", self._writer.path, exc)
+        for writer in (self._writer, self._refusals):
+            try:
+                writer.close()
+            except OSError as exc:
+                log.error("stepmetrics: cannot close the spool %s: %r", writer.path, exc)
         spooled = sum(out.values for out in [*written, *unwritten]) - refused
         if spooled:
             log.warning(
@@ -112,6 +135,17 @@ class SenderSpool:
                 values,
             )
         return values
+
+
+def _write(writer: SpoolWriter, envelopes: Sequence[Outgoing]) -> list[Outgoing]:
+    """Append and fsync `envelopes`; returns those not written (the cap, a disk error)."""
+    try:
+        refused = writer.append(envelopes)
+        writer.sync()
+    except OSError as exc:
+        log.error("stepmetrics: cannot write the spool %s: %r", writer.path, exc)
+        return list(envelopes)
+    return refused
 
 
 def _size(envelopes: Sequence[Outgoing]) -> int:

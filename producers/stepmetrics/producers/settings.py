@@ -43,6 +43,9 @@ BLOCK_TIMEOUT: Final = EnvVar("STEPMETRICS_BUFFER_BLOCK_TIMEOUT", 1.0, float, _N
 LINGER_MS: Final = EnvVar("STEPMETRICS_LINGER_MS", 20, int, _INTEGER)
 BATCH_BYTES: Final = EnvVar("STEPMETRICS_BATCH_MAX_BYTES", MAX_ENVELOPE_BYTES, int, _INTEGER)
 BATCH_EVENTS: Final = EnvVar("STEPMETRICS_BATCH_MAX_EVENTS", 20_000, int, _INTEGER)
+# Kafka's max.request.size: at most the broker's message.max.bytes; an envelope
+# beyond it is refused for good (spooled, for a `stepmetrics sync` once fixed).
+MAX_REQUEST: Final = EnvVar("STEPMETRICS_MAX_REQUEST_BYTES", 1_048_576, int, _INTEGER)
 # aiokafka runs gzip and lz4 at their slowest levels (lz4: ~10 MB/s on a real
 # envelope, 73% of the sender's time); zstd: ~130 MB/s.
 COMPRESSION: Final = EnvVar("STEPMETRICS_COMPRESSION", "zstd", _word, "a codec name")
@@ -66,6 +69,7 @@ _ENV: Final[dict[str, EnvVar[Any]]] = {
     "linger_ms": LINGER_MS,
     "batch_max_bytes": BATCH_BYTES,
     "batch_max_events": BATCH_EVENTS,
+    "max_request_bytes": MAX_REQUEST,
     "compression": COMPRESSION,
     "acks": ACKS,
     "enable_idempotence": IDEMPOTENCE,
@@ -105,6 +109,8 @@ class ProducerSettings:
         linger_ms: how long the sender lets events accumulate before sending.
         batch_max_bytes: upper bound of one encoded envelope.
         batch_max_events: upper bound of events in one envelope.
+        max_request_bytes: the producer's max request size (Kafka's
+            max.request.size); an envelope beyond it is refused for good.
         compression: Kafka compression codec: "zstd" (the default), "lz4",
             "snappy", "gzip" or "none".
         acks: "all" (default) or "1".
@@ -131,6 +137,7 @@ class ProducerSettings:
     linger_ms: int = LINGER_MS.default
     batch_max_bytes: int = BATCH_BYTES.default
     batch_max_events: int = BATCH_EVENTS.default
+    max_request_bytes: int = MAX_REQUEST.default
     compression: str = COMPRESSION.default
     acks: str = ACKS.default
     enable_idempotence: bool = IDEMPOTENCE.default
@@ -156,6 +163,7 @@ class ProducerSettings:
             f"{MIN_BATCH_BYTES}..{MAX_ENVELOPE_BYTES}",
         )
         _require(BATCH_EVENTS, self.batch_max_events, self.batch_max_events >= 1, ">= 1")
+        _require(MAX_REQUEST, self.max_request_bytes, self.max_request_bytes >= 1024, ">= 1024")
         _require(COMPRESSION, self.compression, self.compression in COMPRESSIONS, str(COMPRESSIONS))
         _require(ACKS, self.acks, self.acks in ACKS_VALUES, str(ACKS_VALUES))
         _require(

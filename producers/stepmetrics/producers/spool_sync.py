@@ -51,7 +51,9 @@ class SyncReport:
     Attributes:
         files: spool files sent completely (and removed).
         envelopes: envelopes acknowledged; values: their metric values.
-        left: envelopes still unacknowledged, kept in their file.
+        left: envelopes still unacknowledged, kept in their file (`refused` included).
+        refused: of those, envelopes refused for good (a fatal
+            error, `refusal` the last one): fix the cause, then sync again.
         busy: files skipped because another process holds their lock.
         damaged: `.damaged` files written, with the bytes each holds.
     """
@@ -60,6 +62,8 @@ class SyncReport:
     envelopes: int = 0
     values: int = 0
     left: int = 0
+    refused: int = 0
+    refusal: str = ""
     busy: list[str] = field(default_factory=list)
     damaged: list[tuple[str, int]] = field(default_factory=list)
 
@@ -145,6 +149,9 @@ async def _send_all(
             report.values += receipt.delivered
             # Given up (a fatal error) is not acknowledged: it stays in the spool.
             left.extend(out for out in pending if out.number in receipt.given_up)
+            if receipt.given_up:
+                report.refused += len(receipt.given_up)
+                report.refusal = receipt.refusal
             pending = [out for out in pending if out.number not in receipt.settled]
             if not pending:
                 break

@@ -8,7 +8,7 @@ import sys
 
 from stepmetrics.cli.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from stepmetrics.producers.errors import ProducerError
-from stepmetrics.producers.settings import BOOTSTRAP, SPOOL_DIR, ProducerSettings
+from stepmetrics.producers.settings import BOOTSTRAP, MAX_REQUEST, SPOOL_DIR, ProducerSettings
 from stepmetrics.producers.spool_sync import SyncReport, sync_directory
 
 
@@ -45,9 +45,17 @@ def _print_report(directory: str, report: SyncReport) -> None:
         f"stepmetrics sync: {report.envelopes} envelope(s), {report.values} metric value(s) "
         f"delivered from {directory}; {report.files} spool file(s) done"
     )
-    if report.left:
+    if report.refused:
         print(
-            f"stepmetrics sync: {report.left} envelope(s) not acknowledged, kept for the next sync",
+            f"stepmetrics sync: {report.refused} envelope(s) refused for good "
+            f"({report.refusal}), kept in the spool: fix the cause (topic rights, "
+            f"{MAX_REQUEST.name}, ...), then sync again",
+            file=sys.stderr,
+        )
+    if unacknowledged := report.left - report.refused:
+        print(
+            f"stepmetrics sync: {unacknowledged} envelope(s) not acknowledged, "
+            "kept for the next sync",
             file=sys.stderr,
         )
     for path in report.busy:

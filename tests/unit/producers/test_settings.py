@@ -40,6 +40,7 @@ def test_the_spool_defaults_to_the_users_cache_directory(
         ("STEPMETRICS_DURABILITY", "ssd", "memory"),
         ("STEPMETRICS_MODE", "airgap", "offline"),
         ("STEPMETRICS_SPOOL_MAX_BYTES", "-1", ">= 0"),
+        ("STEPMETRICS_MAX_REQUEST_BYTES", "1023", ">= 1024"),
     ],
 )
 def test_spool_settings_name_the_bad_value(name: str, raw: str, allowed: str) -> None:
@@ -59,6 +60,7 @@ def test_every_variable_is_read() -> None:
         "STEPMETRICS_LINGER_MS": "5",
         "STEPMETRICS_BATCH_MAX_BYTES": "100000",
         "STEPMETRICS_BATCH_MAX_EVENTS": "10",
+        "STEPMETRICS_MAX_REQUEST_BYTES": "2048",
         "STEPMETRICS_COMPRESSION": "GZIP",
         "STEPMETRICS_ACKS": "ALL",
         "STEPMETRICS_ENABLE_IDEMPOTENCE": "true",
@@ -87,6 +89,7 @@ def test_every_variable_is_read() -> None:
         linger_ms=5,
         batch_max_bytes=100_000,
         batch_max_events=10,
+        max_request_bytes=2048,
         compression="gzip",
         acks="all",
         enable_idempotence=True,
