@@ -21,6 +21,7 @@ from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.keys import RedisKeys
 from tests.support.redis_targets import CLUSTER, SINGLE, RedisTarget, start_cluster
 from tests.support.services import ServiceFactory, create_topic, service_pool
+from tests.support.tls import Certificates, make_certificates
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -105,6 +106,14 @@ async def redis_client(redis_target: RedisTarget) -> AsyncIterator[RedisClient]:
     client = redis_target.client()
     yield client
     await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    """A throwaway CA with the server and client certificates it signed, and an
+    unrelated CA (tests.support.tls): for the TLS broker, the TLS redis-server
+    and the security settings."""
+    return make_certificates(tmp_path_factory.mktemp("certs"))
 
 
 @pytest.fixture(scope="session")

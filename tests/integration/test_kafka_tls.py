@@ -28,7 +28,7 @@ from stepmetrics.producers.security import (
     KafkaSecurity,
 )
 from tests.support.redis_targets import RedisTarget
-from tests.support.tls import Certificates, TlsBroker, make_certificates, start_tls_broker
+from tests.support.tls import Certificates, TlsBroker, start_tls_broker
 from tests.support.web_stack import start_web_stack
 from tests.support.worker import run_worker
 
@@ -38,11 +38,6 @@ sdk = CraftAiSdk()
 sdk.record_metric_value("accuracy", 0.5)
 sdk.record_list_metric_values("loss", [3.0, 2.0, 1.0])
 """
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
-    return make_certificates(tmp_path_factory.mktemp("certs"))
 
 
 @pytest.fixture(scope="module")

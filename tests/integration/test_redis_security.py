@@ -10,7 +10,7 @@ reads through `rediss://reader:...@`, each with exactly its command list.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,7 +28,8 @@ from stepmetrics.store.stats import read_stats
 from tests.support.api import api_client, running_api
 from tests.support.metrics_state import actual_state, expected_state
 from tests.support.redis_targets import RedisTarget
-from tests.support.secured_redis import TlsFiles, make_tls_files, start_secured_redis
+from tests.support.secured_redis import start_secured_redis
+from tests.support.tls import Certificates
 from tests.support.worker import WorkerProcess, make_envelopes, produce, wait_for, worker_env
 
 PREFIX = "secured"
@@ -43,42 +44,39 @@ def _user(name: str, commands: tuple[str, ...]) -> str:
 
 
 @pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return make_tls_files(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(scope="module")
-def secured(tmp_path_factory: pytest.TempPathFactory, tls: TlsFiles) -> Iterator[ManagedProcess]:
+def secured(
+    tmp_path_factory: pytest.TempPathFactory, certs: Certificates
+) -> Iterator[ManagedProcess]:
     users = [
         _user("writer", WRITER_ACL_COMMANDS),
         _user("reader", READER_ACL_COMMANDS),
         _user("admin", ("+@all",)),
     ]
-    server = start_secured_redis(tmp_path_factory.mktemp("secured"), free_port(), tls, users)
+    server = start_secured_redis(tmp_path_factory.mktemp("secured"), free_port(), certs, users)
     yield server
     server.stop()
 
 
-def _as(user: str, server: ManagedProcess, tls: TlsFiles) -> RedisTarget:
+def _as(user: str, server: ManagedProcess, certs: Certificates) -> RedisTarget:
     return RedisTarget(
         f"rediss://{user}:{PASSWORDS[user]}@{server.address}/0",
         cluster=False,
-        ssl_cafile=str(tls.ca),
-        ssl_certfile=str(tls.client_cert),
-        ssl_keyfile=str(tls.client_key),
+        ssl_cafile=str(certs.ca),
+        ssl_certfile=str(certs.client_cert),
+        ssl_keyfile=str(certs.client_key),
     )
 
 
 async def test_worker_and_reader_api_work_with_least_privilege_over_tls(
-    broker: ManagedProcess, topic: str, secured: ManagedProcess, tls: TlsFiles, tmp_path: Path
+    broker: ManagedProcess, topic: str, secured: ManagedProcess, certs: Certificates, tmp_path: Path
 ) -> None:
     keys = RedisKeys(PREFIX)
-    writer = _as("writer", secured, tls)
+    writer = _as("writer", secured, certs)
     worker = WorkerProcess(
         worker_env(broker.address, topic, writer, PREFIX, topic), tmp_path / "worker.log"
     )
     await worker.start()
-    admin = _as("admin", secured, tls).client()
+    admin = _as("admin", secured, certs).client()
     try:
         envelopes = make_envelopes("p1", EXECUTIONS, count=30, events_per=10, seed=3)
         await produce(broker.address, topic, envelopes)
@@ -92,7 +90,7 @@ async def test_worker_and_reader_api_work_with_least_privilege_over_tls(
         assert await actual_state(admin, keys, EXECUTIONS) == expected_state(envelopes)
         assert await worker.stop() == 0
         assert "NOPERM" not in worker.log()
-        reader = _as("reader", secured, tls)
+        reader = _as("reader", secured, certs)
         async with running_api(reader, PREFIX, TOKEN) as app, api_client(app, TOKEN) as http:
             assert (await http.get("/readyz")).status_code == 200
             await _every_read_answers(http)
@@ -122,58 +120,65 @@ async def _every_read_answers(http: httpx.AsyncClient) -> None:
     assert {item["execution_id"] for item in items} == {EXECUTIONS[0]}
 
 
-async def test_the_read_only_user_cannot_write(secured: ManagedProcess, tls: TlsFiles) -> None:
-    keys = RedisKeys(PREFIX)
-    client = _as("reader", secured, tls).client()
+async def _each_refused(
+    target: RedisTarget,
+    calls: Callable[[RedisClient], Iterable[Awaitable[object]]],
+    error: type[Exception] = NoPermissionError,
+) -> None:
+    """Each of the `calls` made by a new client of `target` fails with `error`."""
+    client = target.client()
     try:
+        for call in calls(client):
+            with pytest.raises(error):
+                await call
+    finally:
+        await client.aclose()
+
+
+async def test_the_read_only_user_cannot_write(
+    secured: ManagedProcess, certs: Certificates
+) -> None:
+    keys = RedisKeys(PREFIX)
+    reader = _as("reader", secured, certs)
+    async with reader.client() as client:
         await client.hgetall(keys.stats)  # reading is allowed
-        for write in (
+    await _each_refused(
+        reader,
+        lambda client: (
             client.hset(keys.stats, "lag", 1),
             client.zadd(keys.executions, {"x": 1}),
             client.delete(keys.meta("exec-a")),
             client.script_load("return 1"),
             client.flushdb(),
-        ):
-            with pytest.raises(NoPermissionError):
-                await write
-    finally:
-        await client.aclose()
+        ),
+    )
 
 
 async def test_the_worker_user_can_only_write_its_prefix(
-    secured: ManagedProcess, tls: TlsFiles
+    secured: ManagedProcess, certs: Certificates
 ) -> None:
-    client = _as("writer", secured, tls).client()
-    try:
-        for forbidden in (
+    await _each_refused(
+        _as("writer", secured, certs),
+        lambda client: (
             client.hset("other:stats", "lag", 1),  # another prefix
             # DEL is the worker's for its own prefix only (the one-time
             # migration of old `applied` sets deletes them).
             client.delete("other:stats"),
             client.flushdb(),
             client.keys("*"),
-        ):
-            with pytest.raises(NoPermissionError):
-                await forbidden
-    finally:
-        await client.aclose()
+        ),
+    )
 
 
 async def test_tls_refuses_a_client_without_certificate_or_with_a_wrong_ca(
-    secured: ManagedProcess, tls: TlsFiles, tmp_path: Path
+    secured: ManagedProcess, certs: Certificates
 ) -> None:
-    reader = _as("reader", secured, tls)
-    other_ca = make_tls_files(tmp_path / "other").ca
+    reader = _as("reader", secured, certs)
     for target in (
         replace(reader, ssl_certfile="", ssl_keyfile=""),  # tls-auth-clients yes
-        replace(reader, ssl_cafile=str(other_ca)),  # the server's certificate is not trusted
+        replace(reader, ssl_cafile=str(certs.other_ca)),  # the server's certificate is not trusted
     ):
-        client = target.client()
-        try:
-            with pytest.raises(RedisConnectionError):
-                await client.ping()
-        finally:
-            await client.aclose()
+        await _each_refused(target, lambda client: [client.ping()], RedisConnectionError)
     wrong_password = replace(reader, url=reader.url.replace(PASSWORDS["reader"], "wrong-pw"))
     client = wrong_password.client()
     try:

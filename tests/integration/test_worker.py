@@ -6,9 +6,11 @@ import asyncio
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -37,70 +39,86 @@ EXECUTIONS = ["exec-a", "exec-b", "exec-c"]
 MAX_EVENTS = 20_000
 
 
-@BOTH_REDIS_MODES
-async def test_kill_9_restart_then_full_replay_leave_exactly_the_expected_state(
+@dataclass(frozen=True)
+class Rig:
+    """What a worker test runs on: the shared broker, the test's topic, a client of
+    the test's Redis with the test's keys, a worker environment for them, and
+    the factory of worker processes."""
+
+    broker: ManagedProcess
+    redis: RedisClient
+    keys: RedisKeys
+    topic: str
+    env: dict[str, str]
+    spawn: Spawn
+
+    async def stats(self) -> dict[str, int]:
+        """The worker's counters, as the store reads them."""
+        return await read_stats(self.redis, self.keys)
+
+    async def applied(self, at_least: int) -> bool:
+        return (await self.stats())["envelopes_applied"] >= at_least
+
+
+@pytest.fixture
+def rig(
     broker: ManagedProcess,
     redis_client: RedisClient,
     redis_keys: RedisKeys,
     topic: str,
     env: dict[str, str],
     spawn: Spawn,
-) -> None:
+) -> Rig:
+    return Rig(broker, redis_client, redis_keys, topic, env, spawn)
+
+
+@BOTH_REDIS_MODES
+async def test_kill_9_restart_then_full_replay_leave_exactly_the_expected_state(rig: Rig) -> None:
     envelopes = make_envelopes("p1", EXECUTIONS, count=240, events_per=30)
 
-    async def applied(at_least: int) -> bool:
-        return (await read_stats(redis_client, redis_keys))["envelopes_applied"] >= at_least
-
     # Phase 1: a worker that commits nothing, killed -9 mid-stream.
-    first = spawn({**env, "STEPMETRICS_WORKER_COMMIT_INTERVAL": "600"}, "w1")
+    first = rig.spawn({**rig.env, "STEPMETRICS_WORKER_COMMIT_INTERVAL": "600"}, "w1")
     await first.start()
-    stream = asyncio.create_task(produce(broker.address, topic, envelopes, pause=0.05))
-    await wait_for(lambda: applied(40), 30, "40 envelopes applied")
+    stream = asyncio.create_task(produce(rig.broker.address, rig.topic, envelopes, pause=0.05))
+    await wait_for(lambda: rig.applied(40), 30, "40 envelopes applied")
     await first.kill()
-    killed_at = (await read_stats(redis_client, redis_keys))["envelopes_applied"]
+    killed_at = (await rig.stats())["envelopes_applied"]
     assert killed_at < len(envelopes), "the kill was not mid-stream"
 
     # Phase 2: a restart in the same group re-reads everything uncommitted.
-    second = spawn(env, "w2")
+    second = rig.spawn(rig.env, "w2")
     await second.start()
     await stream
-    await wait_for(lambda: applied(len(envelopes)), 60, "all envelopes applied")
+    await wait_for(lambda: rig.applied(len(envelopes)), 60, "all envelopes applied")
     assert await second.stop() == 0
-    stats = await read_stats(redis_client, redis_keys)
+    stats = await rig.stats()
     assert stats["envelopes_applied"] == len(envelopes)
     assert stats["duplicates_skipped"] >= killed_at  # replayed, and skipped
-    assert await actual_state(redis_client, redis_keys, EXECUTIONS) == expected_state(envelopes)
-    assert await _committed_total(broker.address, topic, group=topic) == len(envelopes)
-    before = await snapshot(redis_client, redis_keys.prefix)
+    assert await actual_state(rig.redis, rig.keys, EXECUTIONS) == expected_state(envelopes)
+    assert await _committed_total(rig.broker.address, rig.topic, group=rig.topic) == len(envelopes)
+    before = await snapshot(rig.redis, rig.keys.prefix)
 
     # Phase 3: a new consumer group replays the whole topic: nothing changes.
-    replay = spawn({**env, "STEPMETRICS_WORKER_GROUP": f"{topic}-replay"}, "w3")
+    replay = rig.spawn({**rig.env, "STEPMETRICS_WORKER_GROUP": f"{rig.topic}-replay"}, "w3")
     await replay.start()
     skipped = stats["duplicates_skipped"]
 
     async def replayed() -> bool:
-        now = await read_stats(redis_client, redis_keys)
+        now = await rig.stats()
         return now["duplicates_skipped"] >= skipped + len(envelopes)
 
     await wait_for(replayed, 60, "the whole topic replayed")
     assert await replay.stop() == 0
-    assert await snapshot(redis_client, redis_keys.prefix) == before
-    stats = await read_stats(redis_client, redis_keys)
+    assert await snapshot(rig.redis, rig.keys.prefix) == before
+    stats = await rig.stats()
     assert stats["envelopes_applied"] == len(envelopes)
     assert stats["duplicates_skipped"] == skipped + len(envelopes)
 
 
 @BOTH_REDIS_MODES
-async def test_cap_is_exact_with_two_concurrent_producer_processes(
-    broker: ManagedProcess,
-    redis_client: RedisClient,
-    redis_keys: RedisKeys,
-    topic: str,
-    env: dict[str, str],
-    spawn: Spawn,
-) -> None:
+async def test_cap_is_exact_with_two_concurrent_producer_processes(rig: Rig) -> None:
     # Two workers share the group: the second one's join rebalances the partitions.
-    workers = [spawn(env, "w1"), spawn(env, "w2")]
+    workers = [rig.spawn(rig.env, "w1"), rig.spawn(rig.env, "w2")]
     await asyncio.gather(*(w.start() for w in workers))
     count, per = 30, 1000  # 2 x 30,000 values for a cap of 50,000
     producers = [
@@ -108,8 +126,8 @@ async def test_cap_is_exact_with_two_concurrent_producer_processes(
             sys.executable,
             "-m",
             "tests.support.produce_list",
-            broker.address,
-            topic,
+            rig.broker.address,
+            rig.topic,
             f"producer-{i}",
             "shared",
             str(count),
@@ -121,12 +139,9 @@ async def test_cap_is_exact_with_two_concurrent_producer_processes(
     ]
     assert [await p.wait() for p in producers] == [0, 0]
 
-    async def all_applied() -> bool:
-        return (await read_stats(redis_client, redis_keys))["envelopes_applied"] >= 2 * count
-
-    await wait_for(all_applied, 60, "both producers' envelopes applied")
+    await wait_for(lambda: rig.applied(2 * count), 60, "both producers' envelopes applied")
     assert [await w.stop() for w in workers] == [0, 0]
-    state = (await actual_state(redis_client, redis_keys, ["shared"]))["shared"]
+    state = (await actual_state(rig.redis, rig.keys, ["shared"]))["shared"]
     values = state.lists["curve"]
     assert len(values) == 50_000
     assert state.dropped == {"curve": 2 * count * per - 50_000}
@@ -134,34 +149,27 @@ async def test_cap_is_exact_with_two_concurrent_producer_processes(
     for base in (0, 1_000_000):
         mine = [v - base for v in values if base <= v < base + 1_000_000]
         assert mine == [float(k) for k in range(len(mine))]
-    stats = await read_stats(redis_client, redis_keys)
+    stats = await rig.stats()
     assert stats["values_dropped_by_cap"] == 2 * count * per - 50_000
 
 
 @BOTH_REDIS_MODES
-async def test_script_flushes_mid_stream_lose_nothing(
-    broker: ManagedProcess,
-    redis_client: RedisClient,
-    redis_keys: RedisKeys,
-    topic: str,
-    env: dict[str, str],
-    spawn: Spawn,
-) -> None:
+async def test_script_flushes_mid_stream_lose_nothing(rig: Rig) -> None:
     envelopes = make_envelopes("p1", EXECUTIONS, count=120, events_per=20, seed=3)
-    worker = spawn(env, "w")
+    worker = rig.spawn(rig.env, "w")
     await worker.start()
-    stream = asyncio.create_task(produce(broker.address, topic, envelopes, pause=0.05))
+    stream = asyncio.create_task(produce(rig.broker.address, rig.topic, envelopes, pause=0.05))
 
     async def all_applied() -> bool:
-        await redis_client.script_flush()  # the worker's next batch finds no script
-        return (await read_stats(redis_client, redis_keys))["envelopes_applied"] >= len(envelopes)
+        await rig.redis.script_flush()  # the worker's next batch finds no script
+        return (await rig.stats())["envelopes_applied"] >= len(envelopes)
 
     await wait_for(all_applied, 60, "all envelopes applied", interval=0.05)
     await stream
     assert await worker.stop() == 0
-    stats = await read_stats(redis_client, redis_keys)
+    stats = await rig.stats()
     assert (stats["envelopes_applied"], stats["dead_lettered"]) == (len(envelopes), 0)
-    assert await actual_state(redis_client, redis_keys, EXECUTIONS) == expected_state(envelopes)
+    assert await actual_state(rig.redis, rig.keys, EXECUTIONS) == expected_state(envelopes)
 
 
 def _poison() -> list[tuple[bytes | None, str]]:
@@ -184,43 +192,36 @@ def _poison() -> list[tuple[bytes | None, str]]:
     ]
 
 
-async def test_poison_messages_are_dead_lettered_while_good_ones_flow(
-    broker: ManagedProcess,
-    redis_client: RedisClient,
-    redis_keys: RedisKeys,
-    topic: str,
-    env: dict[str, str],
-    spawn: Spawn,
-) -> None:
-    worker = spawn({**env, "STEPMETRICS_MAX_ENVELOPE_EVENTS": str(MAX_EVENTS)}, "worker")
+async def test_poison_messages_are_dead_lettered_while_good_ones_flow(rig: Rig) -> None:
+    worker = rig.spawn({**rig.env, "STEPMETRICS_MAX_ENVELOPE_EVENTS": str(MAX_EVENTS)}, "worker")
     await worker.start()
     good = make_envelopes("p1", EXECUTIONS, count=40, events_per=10)
     poison = _poison()
-    await redis_client.set(redis_keys.scalar_values("exec-broken"), b"not a hash")
+    await rig.redis.set(rig.keys.scalar_values("exec-broken"), b"not a hash")
     hostile: list[Hostile] = [(b"exec-a", value, reason) for value, reason in poison]
-    sources = await produce_interleaved(broker.address, topic, good, hostile, every=4)
+    sources = await produce_interleaved(rig.broker.address, rig.topic, good, hostile, every=4)
     assert len(sources) == len(poison)
 
     async def done() -> bool:
-        stats = await read_stats(redis_client, redis_keys)
+        stats = await rig.stats()
         return stats["envelopes_applied"] >= len(good) and stats["dead_lettered"] >= len(poison)
 
     await wait_for(done, 60, "good envelopes applied and poison dead-lettered")
     started_us = time.time_ns() // 1000
 
     async def lag_reported() -> bool:
-        stats = await read_stats(redis_client, redis_keys)
+        stats = await rig.stats()
         return stats["lag_updated_us"] > started_us and stats["lag"] == 0
 
     await wait_for(lag_reported, 10, "the worker to report lag 0")
     assert await worker.stop() == 0
-    stats = await read_stats(redis_client, redis_keys)
+    stats = await rig.stats()
     assert (stats["envelopes_applied"], stats["dead_lettered"]) == (len(good), len(poison))
-    assert await actual_state(redis_client, redis_keys, EXECUTIONS) == expected_state(good)
-    letters = await consume_all(broker.address, f"{topic}.deadletter", len(poison))
+    assert await actual_state(rig.redis, rig.keys, EXECUTIONS) == expected_state(good)
+    letters = await consume_all(rig.broker.address, f"{rig.topic}.deadletter", len(poison))
     for letter in letters:
         headers = dict(letter.headers)
-        assert headers["stepmetrics-source-topic"] == topic.encode()
+        assert headers["stepmetrics-source-topic"] == rig.topic.encode()
         _, value, reason = sources.pop(letter_source(letter))
         if value is not None and len(value) > 900_000:  # only the head is kept
             assert headers[TRUNCATED_HEADER] == f"key=6,value={len(value)},headers=0".encode()

@@ -8,7 +8,7 @@ import pytest
 
 from stepmetrics.processors.settings import ProcessorSettings
 from stepmetrics.producers.security import KafkaSecurity
-from tests.support.tls import Certificates, client_security, comparable, make_certificates
+from tests.support.tls import Certificates, client_security, comparable
 
 
 def test_the_worker_transport_is_registered_with_faust() -> None:
@@ -17,11 +17,6 @@ def test_the_worker_transport_is_registered_with_faust() -> None:
     from stepmetrics.processors.transport import SCHEME, Transport
 
     assert by_url(f"{SCHEME}://127.0.0.1:9092") is Transport
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
-    return make_certificates(tmp_path_factory.mktemp("certs"))
 
 
 def _security(protocol: str, certs: Certificates) -> KafkaSecurity:

@@ -11,7 +11,7 @@ from stepmetrics.producers.errors import SettingsError
 from stepmetrics.producers.security import ENV_VARS, KafkaSecurity
 from stepmetrics.producers.settings import ENV_VARS as SDK_ENV_VARS
 from stepmetrics.producers.settings import ProducerSettings
-from tests.support.tls import Certificates, make_certificates
+from tests.support.tls import Certificates
 
 PASSWORD = "pa55-w0rd-never-shown"  # noqa: S105 (a test secret)
 USER = "svc-user-never-shown"
@@ -21,11 +21,6 @@ SASL = {
     "STEPMETRICS_KAFKA_SASL_USERNAME": USER,
     "STEPMETRICS_KAFKA_SASL_PASSWORD": PASSWORD,
 }
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
-    return make_certificates(tmp_path_factory.mktemp("certs"))
 
 
 def test_the_default_is_plaintext() -> None:
@@ -67,10 +62,6 @@ def test_sasl_ssl_gives_aiokafka_every_argument(certs: Certificates) -> None:
 @pytest.mark.parametrize(
     ("env", "named"),
     [
-        (
-            {"STEPMETRICS_KAFKA_SECURITY_PROTOCOL": "TLS"},
-            "STEPMETRICS_KAFKA_SECURITY_PROTOCOL='TLS'",
-        ),
         (
             {**SASL, "STEPMETRICS_KAFKA_SASL_MECHANISM": "GSSAPI"},
             "STEPMETRICS_KAFKA_SASL_MECHANISM='GSSAPI'",

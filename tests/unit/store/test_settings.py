@@ -36,40 +36,23 @@ def test_defaults_and_environment() -> None:
     assert SECRET not in repr(client)
 
 
+# Bad values of the other variables: tests/unit/test_envvars.py (one wording for all).
 @pytest.mark.parametrize(
-    ("environ", "fragment"),
+    ("settings", "token", "fragment"),
     [
-        ({"STEPMETRICS_REDIS_URL": "http://x"}, "STEPMETRICS_REDIS_URL='http://x'"),
-        ({"STEPMETRICS_REDIS_PREFIX": "a b"}, "STEPMETRICS_REDIS_PREFIX='a b'"),
-        ({"STEPMETRICS_API_PORT": "eighty"}, "STEPMETRICS_API_PORT='eighty'"),
-        ({"STEPMETRICS_API_PORT": "70000"}, "STEPMETRICS_API_PORT=70000"),
-        ({"STEPMETRICS_API_TOKEN": ""}, "STEPMETRICS_API_TOKEN is not set"),
-        ({"STEPMETRICS_API_TOKEN": "short"}, "at least 8 characters"),
+        (ApiSettings, "", "STEPMETRICS_API_TOKEN is not set"),
+        (ApiSettings, "short", "at least 8 characters"),
+        (ClientSettings, "", "STEPMETRICS_API_TOKEN is not set"),
     ],
 )
-def test_api_settings_name_the_bad_variable(environ: dict[str, str], fragment: str) -> None:
-    with pytest.raises(StoreSettingsError) as caught:
-        ApiSettings.from_env({"STEPMETRICS_API_TOKEN": SECRET, **environ})
+def test_a_bad_token_is_named_but_never_echoed(
+    settings: type[ApiSettings | ClientSettings], token: str, fragment: str
+) -> None:
+    with pytest.raises(StoreSettingsError, match="STEPMETRICS_API_TOKEN") as caught:
+        settings.from_env({"STEPMETRICS_API_TOKEN": token})
     assert fragment in str(caught.value)
     assert isinstance(caught.value, ValueError)
-    assert SECRET not in str(caught.value)
-
-
-@pytest.mark.parametrize(
-    ("environ", "fragment"),
-    [
-        ({"STEPMETRICS_API_URL": "ftp://x"}, "STEPMETRICS_API_URL='ftp://x'"),
-        ({"STEPMETRICS_API_TIMEOUT": "soon"}, "STEPMETRICS_API_TIMEOUT='soon'"),
-        ({"STEPMETRICS_API_TIMEOUT": "0"}, "STEPMETRICS_API_TIMEOUT=0.0"),
-        ({"STEPMETRICS_API_TOKEN": ""}, "STEPMETRICS_API_TOKEN is not set"),
-    ],
-)
-def test_client_settings_name_the_bad_variable(environ: dict[str, str], fragment: str) -> None:
-    with pytest.raises(StoreSettingsError, match="STEPMETRICS_"):
-        ClientSettings.from_env({"STEPMETRICS_API_TOKEN": SECRET, **environ})
-    with pytest.raises(StoreSettingsError) as caught:
-        ClientSettings.from_env({"STEPMETRICS_API_TOKEN": SECRET, **environ})
-    assert fragment in str(caught.value)
+    assert not token or token not in str(caught.value)
 
 
 def test_env_vars_lists_every_variable_read() -> None:
