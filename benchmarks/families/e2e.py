@@ -11,8 +11,6 @@ import struct
 import time
 from typing import Final, cast
 
-import redis
-
 from benchmarks.children import STEP
 from benchmarks.harness import dataset
 from benchmarks.harness.runner import (
@@ -118,7 +116,7 @@ def paced_latency(stack: BenchStack, count: int) -> dict[str, float]:
         "count": count,
     }
     step = start_child(STEP, spec, timeout=120, env=stack.step_env())
-    client = redis.Redis.from_url(stack.redis_url)
+    client = stack.sync_redis()
     key = dataset.redis_keys().list_values(eid, "lat")
     latencies: list[float] = []
     seen = 0

@@ -14,13 +14,11 @@ import time
 from collections.abc import Sequence
 from typing import Any, Final
 
-import redis
-
 from benchmarks.children import STEP
 from benchmarks.harness.runner import finish_child, start_child, wait_for
 from stepmetrics.processors.writes.reduce import pack_values
 from stepmetrics.store.keys import DEFAULT_PREFIX, RedisKeys
-from tests.support.services import BenchStack
+from tests.support.services import BenchStack, SyncRedis
 
 Execution = dict[str, Any]
 POLL_S: Final = 0.002
@@ -48,7 +46,7 @@ def ingest(stack: BenchStack, executions: Sequence[Execution], timeout: float = 
     call until all of it is queryable, after checking every stored value."""
     spec = {"mode": "workload", "executions": list(executions)}
     step = start_child(STEP, spec, timeout=120, env=stack.step_env())
-    client, keys = redis.Redis.from_url(stack.redis_url), redis_keys()
+    client, keys = stack.sync_redis(), redis_keys()
     try:
         done_at = wait_for(
             lambda: _all_landed(client, keys, executions),
@@ -73,7 +71,7 @@ def _name(execution: Execution, index: int) -> str:
     return f"{execution.get('names', 'm')}{index}"
 
 
-def _all_landed(client: redis.Redis, keys: RedisKeys, executions: Sequence[Execution]) -> bool:
+def _all_landed(client: SyncRedis, keys: RedisKeys, executions: Sequence[Execution]) -> bool:
     """True once the last thing each execution records is visible (an execution is
     one partition, applied in order, so everything before it is there too)."""
     pipe = client.pipeline(transaction=False)
@@ -88,7 +86,7 @@ def _all_landed(client: redis.Redis, keys: RedisKeys, executions: Sequence[Execu
     return bool(pipe.execute() == wanted)
 
 
-def _verify(client: redis.Redis, keys: RedisKeys, e: Execution) -> None:
+def _verify(client: SyncRedis, keys: RedisKeys, e: Execution) -> None:
     eid, scalars = e["id"], e.get("scalars", 0)
     if scalars:
         stored = client.hgetall(keys.scalar_values(eid))

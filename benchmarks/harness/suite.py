@@ -1,14 +1,24 @@
-"""Run the benchmark families in order; a family that fails is reported, not fatal."""
+"""Run the benchmark families in order; a family that fails is reported, not fatal.
+
+The stack families run on a stack with its own redis-server ("single"); the
+cluster families (`e2e-cluster`, `queries-cluster`) run the same benchmarks
+again on a second stack whose worker and API use a real 3-master Redis Cluster
+(`tests.support.redis_targets.start_cluster`), reported under their own family.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import logging
 import os
+import tempfile
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Final
 
 from benchmarks.families import (
@@ -23,6 +33,7 @@ from benchmarks.families import (
 )
 from benchmarks.harness.report import ratios
 from benchmarks.harness.runner import Measurement, Scale, measure, peak_rss_mib
+from tests.support.redis_targets import start_cluster
 from tests.support.services import BenchStack, running_stack
 
 logger = logging.getLogger(__name__)
@@ -38,7 +49,23 @@ STACK_FAMILIES: Final[dict[str, StackBenchmark]] = {
     "growth": growth.run,
     "dedup": dedup_state.run,
 }
-FAMILIES: Final = ("mlflow", *STACK_FAMILIES)
+CLUSTER_SUFFIX: Final = "-cluster"
+
+
+def on_cluster(run: StackBenchmark) -> StackBenchmark:
+    """`run`, its measurements reported under `<family>-cluster`."""
+
+    def relabelled(stack: BenchStack, scale: Scale) -> list[Measurement]:
+        return [dataclasses.replace(m, family=m.family + CLUSTER_SUFFIX) for m in run(stack, scale)]
+
+    return relabelled
+
+
+CLUSTER_FAMILIES: Final[dict[str, StackBenchmark]] = {
+    f"e2e{CLUSTER_SUFFIX}": on_cluster(e2e.run),
+    f"queries{CLUSTER_SUFFIX}": on_cluster(queries.run),
+}
+FAMILIES: Final = ("mlflow", *STACK_FAMILIES, *CLUSTER_FAMILIES)
 
 
 @dataclass
@@ -62,11 +89,36 @@ def run_suite(scale: Scale, only: Sequence[str] = FAMILIES) -> SuiteResult:
     wanted = [name for name in STACK_FAMILIES if name in only]
     if wanted:
         with running_stack() as stack:
-            for name in wanted:
-                _attempt(result, name, functools.partial(STACK_FAMILIES[name], stack, scale))
+            _run_families(result, STACK_FAMILIES, wanted, stack, scale)
             _attempt(result, "memory", functools.partial(memory, stack))
+    wanted = [name for name in CLUSTER_FAMILIES if name in only]
+    if wanted:
+        with cluster_stack() as stack:
+            _run_families(result, CLUSTER_FAMILIES, wanted, stack, scale)
     result.measurements.extend(ratios(result.measurements))
     return result
+
+
+@contextlib.contextmanager
+def cluster_stack() -> Iterator[BenchStack]:
+    """A stack whose worker and API use a fresh 3-master Redis Cluster."""
+    with (
+        tempfile.TemporaryDirectory(prefix="stepmetrics-bench-cluster-") as tmp,
+        start_cluster(Path(tmp)) as cluster,
+        running_stack(cluster) as stack,
+    ):
+        yield stack
+
+
+def _run_families(
+    result: SuiteResult,
+    families: dict[str, StackBenchmark],
+    names: Sequence[str],
+    stack: BenchStack,
+    scale: Scale,
+) -> None:
+    for name in names:
+        _attempt(result, name, functools.partial(families[name], stack, scale))
 
 
 def memory(stack: BenchStack) -> list[Measurement]:

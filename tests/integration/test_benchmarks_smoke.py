@@ -1,7 +1,9 @@
 """Smoke test of the benchmark suite: every benchmark function runs at a tiny size.
 
 It proves the benchmark code works against the real stack (and that each
-benchmark's own correctness checks pass); it asserts no timings.
+benchmark's own correctness checks pass), the cluster families on a stack
+whose worker and API use the session's 3-master Redis Cluster; it asserts no
+timings.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import pytest
 from benchmarks.families import mlflow_peer
 from benchmarks.harness.report import machine, ratios, table, write_json
 from benchmarks.harness.runner import TINY, Measurement
-from benchmarks.harness.suite import STACK_FAMILIES, memory
+from benchmarks.harness.suite import CLUSTER_FAMILIES, STACK_FAMILIES, memory
+from stepmetrics.store.connection import REDIS_CLUSTER, REDIS_URL
+from tests.support.redis_targets import RedisTarget
 from tests.support.services import BenchStack, running_stack
 
 
@@ -24,6 +28,17 @@ from tests.support.services import BenchStack, running_stack
 def bench_stack() -> Iterator[BenchStack]:
     with running_stack() as stack:
         yield stack
+
+
+@pytest.fixture(scope="module")
+def cluster_bench_stack(redis_cluster: RedisTarget) -> Iterator[BenchStack]:
+    with running_stack(redis_cluster) as stack:
+        yield stack
+
+
+def process_env(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().decode()
+    return dict(entry.split("=", 1) for entry in raw.split("\0") if "=" in entry)
 
 
 def check(found: list[Measurement], family: str) -> None:
@@ -40,6 +55,20 @@ def test_stack_benchmark_runs_at_tiny_size(bench_stack: BenchStack, family: str)
     found = STACK_FAMILIES[family](bench_stack, TINY)
     check(found, "peers" if family == "raw" else family)
     assert len(table(found).splitlines()) == len(found) + 2  # header, rule, one row each
+
+
+@pytest.mark.parametrize("family", list(CLUSTER_FAMILIES))
+def test_cluster_benchmark_runs_at_tiny_size(
+    cluster_bench_stack: BenchStack, redis_cluster: RedisTarget, family: str
+) -> None:
+    assert "redis" not in cluster_bench_stack.children  # no embedded redis-server
+    for app in ("worker", "api"):
+        env = process_env(cluster_bench_stack.pid(app))
+        assert env[REDIS_CLUSTER.name] == "true", app
+        assert env[REDIS_URL.name] == redis_cluster.url, app
+    found = CLUSTER_FAMILIES[family](cluster_bench_stack, TINY)
+    check(found, family)
+    assert {m.family for m in found} == {family}
 
 
 def test_mlflow_peer_ratios_and_json_at_tiny_size(tmp_path: Path) -> None:

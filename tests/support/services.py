@@ -6,7 +6,8 @@ it); `create_topic()` creates a topic as the worker does
 (`stepmetrics.processors.topics`). `running_stack()` drives
 `stepmetrics.stack.launcher.Launcher` (broker, redis-server, topics, worker,
 reader API, all child processes on 127.0.0.1) from a background thread, in a
-temp data dir, with free ports.
+temp data dir, with free ports; given a `RedisTarget` (the test cluster),
+the worker and API use it instead of an embedded redis-server.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeAlias
+
+import redis
+from redis.cluster import RedisCluster
 
 from stepmetrics.processors.topics import create_missing_topics
 from stepmetrics.producers.security import KafkaSecurity
@@ -28,8 +32,10 @@ from stepmetrics.stack.services import ManagedProcess, free_port
 from stepmetrics.stack.settings import DEFAULT_PARTITIONS, StackSettings
 from stepmetrics.stack.state import StackState
 from stepmetrics.store.settings import API_TOKEN, API_URL
+from tests.support.redis_targets import RedisTarget
 
 START_TIMEOUT: Final = 90.0
+SyncRedis: TypeAlias = "redis.Redis | RedisCluster"
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,7 @@ class BenchStack:
     partitions: int
     children: dict[str, ManagedProcess]
     workdir: Path
+    redis_cluster: bool = False
 
     def pid(self, name: str) -> int:
         """Process id of a child ("broker", "redis", "worker", "api")."""
@@ -57,6 +64,12 @@ class BenchStack:
             API_URL.name: self.api_url,
             API_TOKEN.name: self.token,
         }
+
+    def sync_redis(self) -> SyncRedis:
+        """A blocking client of the stack's Redis (a cluster client on a cluster)."""
+        if self.redis_cluster:
+            return RedisCluster.from_url(self.redis_url)
+        return redis.Redis.from_url(self.redis_url)
 
 
 ServiceFactory = Callable[[], ManagedProcess]
@@ -92,12 +105,31 @@ async def create_topic(
     return name
 
 
+class _TargetLauncher(Launcher):
+    """A launcher whose worker and API use `target` if given, with the variables
+    `stepmetrics up` passes on from its environment for an external Redis (cluster
+    mode, TLS files)."""
+
+    def __init__(self, settings: StackSettings, ports: Ports, target: RedisTarget | None) -> None:
+        super().__init__(settings, ports)
+        self.target = target
+
+    def _app_env(self, kafka: str, redis: str, api_url: str, token: str) -> dict[str, str]:
+        env = super()._app_env(kafka, redis, api_url, token)
+        return env if self.target is None else {**env, **self.target.env()}
+
+
 @contextlib.contextmanager
-def running_stack() -> Iterator[BenchStack]:
-    """Run the whole local stack in a temp dir until the block exits."""
+def running_stack(target: RedisTarget | None = None) -> Iterator[BenchStack]:
+    """Run the whole local stack in a temp dir until the block exits; on `target`'s
+    Redis if given, else on its own redis-server."""
     with tempfile.TemporaryDirectory(prefix="stepmetrics-bench-") as tmp:
-        settings = StackSettings(data_dir=Path(tmp), api_token=secrets.token_urlsafe(24))
-        launcher = Launcher(settings, Ports(free_port(), free_port(), free_port()))
+        settings = StackSettings(
+            data_dir=Path(tmp),
+            api_token=secrets.token_urlsafe(24),
+            redis_url=None if target is None else target.url,
+        )
+        launcher = _TargetLauncher(settings, Ports(free_port(), free_port(), free_port()), target)
         ready = threading.Event()
         states: list[StackState] = []
         failures: list[BaseException] = []
@@ -118,14 +150,17 @@ def running_stack() -> Iterator[BenchStack]:
         try:
             if not ready.wait(START_TIMEOUT) or failures:
                 raise RuntimeError(f"the stack did not start: {failures or 'timeout'}")
-            yield _bench_stack(states[0], launcher, Path(tmp), settings.topic_partitions)
+            cluster = target is not None and target.cluster
+            yield _bench_stack(states[0], launcher, Path(tmp), settings.topic_partitions, cluster)
         finally:
             launcher.stopping = True
             thread.join(5)
             launcher.shutdown()
 
 
-def _bench_stack(state: StackState, launcher: Launcher, workdir: Path, parts: int) -> BenchStack:
+def _bench_stack(
+    state: StackState, launcher: Launcher, workdir: Path, parts: int, cluster: bool
+) -> BenchStack:
     return BenchStack(
         bootstrap=state.kafka,
         redis_url=state.redis,
@@ -135,4 +170,5 @@ def _bench_stack(state: StackState, launcher: Launcher, workdir: Path, parts: in
         partitions=parts,
         children={child.name: child for child in launcher.children},
         workdir=workdir,
+        redis_cluster=cluster,
     )
