@@ -65,6 +65,7 @@ async def test_a_small_range_is_exact_and_the_binary_form_matches(http: httpx.As
     assert binary.headers["content-type"] == "application/octet-stream"
     assert binary.headers["x-stepmetrics-buckets"] == "10"
     assert binary.headers["x-stepmetrics-length"] == "50000"
+    assert binary.headers["x-stepmetrics-non-finite"] == "0"
     assert array("d", binary.content[160:240]).tolist() == LONG[31_330:31_340]
     assert binary.content[240:] == bytes([FINITE] * 10)
 
@@ -74,6 +75,7 @@ async def test_non_finite_values_travel_as_their_json_names(http: httpx.AsyncCli
     body = (await http.get(LIST_BUCKETS_PATH, params=query)).json()
     assert body["last"] == [0.5, "NaN", "NaN", 2.0]
     assert body["flags"] == [FINITE, NAN, 4, FINITE]
+    assert body["non_finite"] == 2
 
 
 @pytest.mark.parametrize(

@@ -77,6 +77,33 @@ def chart(page: Page, name: str) -> tuple[Locator, Locator]:
     return figure.locator(".plot"), figure.locator(".plot canvas").first
 
 
+async def drag_to_zoom(page: Page, plot: Locator, canvas: Locator) -> int:
+    """Drag across 60 px of `plot` (2,000 values): the range is re-read, exact; its start."""
+    await plot.scroll_into_view_if_needed()
+    box = await plot.bounding_box()
+    assert box is not None
+    y = box["y"] + 100
+    await page.mouse.move(box["x"] + 500, y)
+    await page.mouse.down()
+    await page.mouse.move(box["x"] + 560, y, steps=4)
+    await page.mouse.up()
+    await expect(canvas).to_have_attribute("data-exact", "true")
+    start, end = (
+        int(str(await canvas.get_attribute("data-start"))),
+        int(str(await canvas.get_attribute("data-end"))),
+    )
+    assert 0 < start < end <= 2000
+    assert end - start < 200
+    return start
+
+
+async def expect_full_view(canvas: Locator) -> None:
+    """The chart of `canvas` shows all 2,000 values again, reduced to buckets."""
+    await expect(canvas).to_have_attribute("data-start", "0")
+    await expect(canvas).to_have_attribute("data-end", "2000")
+    await expect(canvas).to_have_attribute("data-exact", "false")
+
+
 async def test_selected_executions_are_compared_zoomed_smoothed_filtered_and_live(
     stack: WebStack, browser: Browser, artifacts_dir: Path
 ) -> None:
@@ -125,18 +152,7 @@ async def test_selected_executions_are_compared_zoomed_smoothed_filtered_and_liv
     await page.screenshot(path=str(artifacts_dir / "web-compare.png"), full_page=True)
 
     # Drag to zoom: the range is re-read and, now narrower than the chart, exact.
-    y = box["y"] + 100
-    await page.mouse.move(box["x"] + 500, y)
-    await page.mouse.down()
-    await page.mouse.move(box["x"] + 560, y, steps=4)
-    await page.mouse.up()
-    await expect(canvas).to_have_attribute("data-exact", "true")
-    start, end = (
-        int(str(await canvas.get_attribute("data-start"))),
-        int(str(await canvas.get_attribute("data-end"))),
-    )
-    assert 0 < start < end <= 2000
-    assert end - start < 200
+    start = await drag_to_zoom(page, plot, canvas)
     await plot.focus()
     await page.keyboard.press("Home")
     await expect(readout).to_contain_text(f"index {start:,}")
@@ -145,9 +161,7 @@ async def test_selected_executions_are_compared_zoomed_smoothed_filtered_and_liv
     await page.screenshot(path=str(artifacts_dir / "web-compare-zoomed.png"), full_page=True)
     # Double-click resets the zoom.
     await plot.dblclick()
-    await expect(canvas).to_have_attribute("data-start", "0")
-    await expect(canvas).to_have_attribute("data-end", "2000")
-    await expect(canvas).to_have_attribute("data-exact", "false")
+    await expect_full_view(canvas)
 
     # Log scale and smoothing apply to every chart.
     await page.get_by_label("Logarithmic y axis").check()
@@ -229,3 +243,93 @@ async def test_a_pipeline_page_sorts_its_runs_charts_a_trend_and_compares(
     await page.locator("#compare").click()
     await page.wait_for_selector("main[data-state=ready]")
     await expect(page.locator("#compared tbody tr")).to_have_count(2)
+
+
+async def test_the_execution_page_charts_zoom_reset_use_a_log_scale_and_smooth(
+    stack: WebStack, browser: Browser, artifacts_dir: Path
+) -> None:
+    execution_id = f"web-one-{uuid.uuid4().hex[:6]}"
+    stack.step(execution_id, STEP.format(k=0, n=2000), pipeline="web-one", deployment="d")
+    stack.wait_for(execution_id, lambda d: any(x["length"] == 2000 for x in d["lists"]))
+    page = await signed_in_page(browser, stack)
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+    await page.goto(f"/executions/{execution_id}")
+    await page.wait_for_selector("main[data-state=ready]")
+    assert await page.evaluate(A11Y_PROBLEMS) == []
+    plot, canvas = chart(page, "loss")
+    assert await canvas.get_attribute("data-points") == "2000"
+    assert await canvas.get_attribute("data-exact") == "false"  # 2,000 values, ~1,000 px
+    readout = page.locator('figure[data-metric="loss"] .readout')
+
+    # Drag to zoom: the range is re-read from the buckets endpoint and is exact.
+    start = await drag_to_zoom(page, plot, canvas)
+    await plot.focus()
+    await page.keyboard.press("Home")
+    await expect(readout).to_have_text(f"loss, index {start:,}: {loss(0, start)!r}")
+    await page.keyboard.press("ArrowRight")
+    await expect(readout).to_have_text(f"loss, index {start + 1:,}: {loss(0, start + 1)!r}")
+    await page.screenshot(path=str(artifacts_dir / "web-execution-zoomed.png"), full_page=True)
+    # Double-click resets; so does the "Reset zoom" button after a keyboard zoom.
+    await plot.dblclick()
+    await expect_full_view(canvas)
+    await plot.focus()
+    await page.keyboard.press("+")
+    await expect(canvas).not_to_have_attribute("data-end", "2000")
+    await page.get_by_role("button", name="Reset the zoom of loss").click()
+    await expect_full_view(canvas)
+
+    # Log scale and smoothing redraw every chart; the readout keeps raw values.
+    image = "c => c.toDataURL()"
+    linear = await canvas.evaluate(image)
+    await page.get_by_label("Logarithmic y axis").check()
+    await expect(canvas).to_have_attribute("data-log", "true")
+    await expect(plot).to_have_attribute("aria-label", re.compile(r"log scale"))
+    logarithmic = await canvas.evaluate(image)
+    assert logarithmic != linear
+    await page.locator("#smoothing").fill("0.9")
+    await expect(page.locator("#smoothing-value")).to_have_text("0.9")
+    for name in ("loss", "acc"):
+        await expect(chart(page, name)[1]).to_have_attribute("data-smoothing", "0.9")
+    assert await canvas.evaluate(image) != logarithmic
+    acc_plot, acc = chart(page, "acc")
+    assert await acc.get_attribute("data-exact") == "true"  # 50 values
+    await acc_plot.focus()
+    await page.keyboard.press("End")
+    await expect(page.locator('figure[data-metric="acc"] .readout')).to_have_text(
+        f"acc, index 49: {0.5 + 49 / 1000!r}"
+    )
+    await page.screenshot(path=str(artifacts_dir / "web-execution-log-smooth.png"), full_page=True)
+    assert any("/api/v1/list-buckets" in url for url in urls)
+    assert not any("/api/web/list-values" in url for url in urls)  # buckets only
+
+
+async def test_a_pipeline_page_shows_new_runs_and_values_live(
+    stack: WebStack, browser: Browser, artifacts_dir: Path
+) -> None:
+    pipeline, ids = await record(stack, "live")
+    page = await signed_in_page(browser, stack)
+    await page.goto(f"/pipelines/{pipeline}")
+    await page.wait_for_selector("main[data-state=ready]")
+    rows = page.locator("#runs tbody tr")
+    await expect(rows).to_have_count(3)
+    trend = page.locator("#trend figure")
+    await expect(trend.locator("canvas").first).to_have_attribute("data-points", "3")
+    await page.evaluate("window.notReloaded = true")
+
+    # A new value of a run, and a new run, appear without a reload.
+    stack.step(ids[1], STEP_MORE, pipeline=pipeline, deployment="d")
+    changed = page.locator(f'#runs tr[data-execution-id="{ids[1]}"] td.num')
+    await expect(changed).to_have_text(["0.99", "0.001"], timeout=20_000)
+    newest = f"web-cmp-3-{uuid.uuid4().hex[:6]}"
+    stack.step(newest, STEP.format(k=3, n=10), pipeline=pipeline, deployment="d")
+    await expect(rows).to_have_count(4, timeout=20_000)
+    assert await rows.first.get_attribute("data-execution-id") == newest  # newest first
+    await expect(rows.first.locator("td.num")).to_have_text(["0.8", "0.001"])
+    await expect(trend.locator("canvas").first).to_have_attribute("data-points", "4")
+    await trend.locator(".plot").focus()
+    await page.keyboard.press("End")
+    await expect(trend.locator(".readout")).to_contain_text(f"accuracy, {newest} (")
+    await expect(trend.locator(".readout")).to_contain_text("): 0.8")
+    assert await page.evaluate("window.notReloaded") is True
+    await page.screenshot(path=str(artifacts_dir / "web-pipeline-live.png"), full_page=True)

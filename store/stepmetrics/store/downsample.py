@@ -9,7 +9,8 @@ at most `buckets` values, each bucket is exactly one value.
 Each bucket keeps the minimum, maximum and last of its finite values (NaN when
 it holds none) and `flags`, a bit mask of what it holds: `NAN` 1, `POS_INF` 2,
 `NEG_INF` 4, `FINITE` 8. A chart drawn from them shows every extreme and every
-non-finite value of the range.
+non-finite value of the range. `non_finite` counts the NaN and infinite
+values of the range.
 
 Sans-I/O and without numpy (not a dependency of the `api` extra): the values
 are the packed little-endian float64 bytes Redis stores; the non-finite ones
@@ -53,6 +54,7 @@ class Buckets:
     maximum: array[float]
     last: array[float]
     flags: bytes
+    non_finite: int
 
     @property
     def count(self) -> int:
@@ -123,4 +125,4 @@ def downsample(packed: bytes, buckets: int, start: int = 0, end: int | None = No
         else:
             lows[b] = highs[b] = lasts[b] = math.nan
         flags[b] = flag
-    return Buckets(length, start, end, lows, highs, lasts, bytes(flags))
+    return Buckets(length, start, end, lows, highs, lasts, bytes(flags), len(bad))

@@ -168,7 +168,8 @@ async def test_execution_page_loads_its_one_entry_module(client: httpx.AsyncClie
 
 
 async def test_every_referenced_static_file_is_served(client: httpx.AsyncClient) -> None:
-    pages = [(await signed_in(client).get(path)).text for path in ("/", "/executions/e1")]
+    paths = ("/", "/executions/e1", "/pipelines/p", "/compare?e=a&e=b")
+    pages = [(await signed_in(client).get(path)).text for path in paths]
     assets = {a for page in pages for a in re.findall(r'(?:src|href)="(/static/[^"]+)"', page)}
     # Follow the modules' relative imports: the pages only name their entry module.
     pending = sorted(a for a in assets if a.endswith(".js"))
@@ -180,6 +181,7 @@ async def test_every_referenced_static_file_is_served(client: httpx.AsyncClient)
                 pending.append(f"/static/{name}")
     assert assets >= {"/static/app.css", "/static/chart.js", "/static/favicon.svg"}
     assert assets >= {"/static/common.js", "/static/execution.js", "/static/executions.js"}
+    assert assets >= {"/static/lines.js", "/static/controls.js", "/static/runs.js"}
     for asset in assets:
         response = await client.get(asset)
         assert response.status_code == 200, asset

@@ -65,6 +65,7 @@ def _json(execution_id: str, name: str, found: ds.Buckets) -> dict[str, Any]:
         "max": list_to_wire(found.maximum.tolist()),
         "last": list_to_wire(found.last.tolist()),
         "flags": list(found.flags),
+        "non_finite": found.non_finite,
     }
 
 
@@ -87,6 +88,7 @@ async def list_buckets(request: Request) -> Response:
             ("Start", found.start),
             ("End", found.end),
             ("Buckets", found.count),
+            ("Non-Finite", found.non_finite),
         )
     }
     return Response(found.packed(), media_type="application/octet-stream", headers=headers)

@@ -180,6 +180,10 @@ SCHEMAS: Final[dict[str, Any]] = {
             "max": {"type": "array", "items": _NUMBER},
             "last": {"type": "array", "items": _NUMBER},
             "flags": {"type": "array", "items": {"type": "integer"}},
+            "non_finite": {
+                "type": "integer",
+                "description": "NaN and infinite values in the range",
+            },
         }
     ),
     "Dropped": _object(
@@ -275,7 +279,8 @@ def _buckets_path() -> dict[str, Any]:
         "its finite values (NaN when it has none) and flags: NaN 1, +Infinity 2, -Infinity 4, "
         "finite 8. A range of at most `buckets` values gives one bucket per value (exact). "
         "format=float64-le answers min, max, last (count float64 little-endian each) then one "
-        "flags byte per bucket, with headers X-Stepmetrics-Length, -Start, -End, -Buckets.",
+        "flags byte per bucket, with headers X-Stepmetrics-Length, -Start, -End, -Buckets, "
+        "-Non-Finite.",
         {
             **responses,
             "404": {"description": "unknown", "content": {"application/json": {"schema": _ERROR}}},

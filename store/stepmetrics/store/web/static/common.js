@@ -75,11 +75,6 @@ export async function binary(path) {
   return { buffer: await response.arrayBuffer(), headers: response.headers };
 }
 
-// Packed little-endian float64 values (GET /api/web/list-values) as a Float64Array.
-export async function float64s(path) {
-  return float64sOf((await binary(path)).buffer);
-}
-
 // The API encodes non-finite numbers as "NaN", "Infinity", "-Infinity".
 export function num(value) {
   return typeof value === "string" && value in NON_FINITE ? NON_FINITE[value] : Number(value);

@@ -3,6 +3,7 @@
 // metric they all have, one line per execution, drawn from server-side
 // buckets. Live: polls each execution; redraws what changed.
 import { COMPARE, api, cell, chartFigure, filterCharts, fmt, headedRow, live, num, setStatus, timeElement } from "./common.js";
+import { optionControls, resetButton } from "./controls.js";
 import { LinesChart } from "./lines.js";
 import { fetchBuckets, lineStyle } from "./series.js";
 
@@ -100,30 +101,18 @@ function sharedLists() {
 
 function chartFor(name) {
   const { figure, caption } = chartFigure(name);
-  const reset = document.createElement("button");
-  reset.type = "button";
-  reset.className = "reset-zoom";
-  reset.textContent = "Reset zoom";
-  reset.setAttribute("aria-label", `Reset the zoom of ${name}`);
-  caption.append(reset);
   figure.append(legend());
   document.getElementById("charts").append(figure);
   const load = (i, start, end, buckets) => fetchBuckets(ids[i], name, start, end, buckets);
   const chart = new LinesChart(figure, name, lines, load);
-  reset.addEventListener("click", () => chart.zoom(0, null));
+  resetButton(caption, name, chart);
   charts.set(name, { figure, chart });
   return chart;
 }
 
 function setupControls() {
   filterCharts(document.getElementById("metric-filter"), () => [...charts.values()].map((e) => e.figure));
-  const log = document.getElementById("log-scale");
-  log.addEventListener("change", () => charts.forEach(({ chart }) => chart.setOptions({ log: log.checked })));
-  const smoothing = document.getElementById("smoothing"), shown = document.getElementById("smoothing-value");
-  smoothing.addEventListener("input", () => {
-    shown.textContent = smoothing.value;
-    charts.forEach(({ chart }) => chart.setOptions({ smoothing: Number(smoothing.value) }));
-  });
+  optionControls(() => [...charts.values()].map((e) => e.chart));
 }
 
 async function load() {

@@ -1,18 +1,21 @@
 // The Execution page: summary, Metrics tab (scalar table + one chart per list
-// metric) and Export tab. Live: polls GET /api/v1/executions/{id}; redraws the
-// scalars when its `updated_at` moves and re-reads only the lists whose length
-// differs from what is drawn.
-import { Chart } from "./chart.js";
-import { api, cell, chartFigure, filterCharts, float64s, fmt, fmtTime, headedRow, live, num, runsLink, setStatus, timeElement } from "./common.js";
+// metric, drawn by lines.js from server-side buckets: zoom, reset, log scale,
+// smoothing) and Export tab. Live: polls GET /api/v1/executions/{id}; redraws
+// the scalars when its `updated_at` moves and re-reads (for the range shown)
+// only the lists whose length differs from what is drawn.
+import { optionControls, resetButton } from "./controls.js";
+import { api, cell, chartFigure, filterCharts, fmt, fmtTime, headedRow, live, num, runsLink, setStatus, timeElement } from "./common.js";
+import { LinesChart } from "./lines.js";
+import { fetchBuckets, lineStyle } from "./series.js";
 
 const POLL_MS = 2000;
 const started = performance.now();
 const main = document.getElementById("main");
 const id = main.dataset.executionId;
 const base = "/api/v1/executions/" + encodeURIComponent(id);
-const charts = new Map();
-const drawn = new Map(); // list name -> number of values drawn
-let last = null;
+const charts = new Map(); // list name -> { figure, meta, chart }
+const LINE = [{ label: "", style: lineStyle(0) }];
+let last = null, options = () => ({});
 
 function renderSummary(ex) {
   const fields = {
@@ -45,10 +48,9 @@ function renderScalars(scalars) {
   }
 }
 
-// One list's values, read as raw float64 (no JSON: NaN and ±Infinity included).
-function fetchValues(name) {
-  const query = new URLSearchParams({ execution_id: id, name });
-  return float64s("/api/web/list-values?" + query.toString());
+// Values of the list `name` as drawn (-1 until its first read).
+function drawnLength(name) {
+  return charts.get(name)?.chart.data[0]?.length ?? -1;
 }
 
 function chartFor(name, info) {
@@ -59,7 +61,10 @@ function chartFor(name, info) {
     meta.className = "meta";
     caption.append(meta);
     document.getElementById("charts").append(figure);
-    entry = { figure, meta, chart: new Chart(figure, name) };
+    const load = (_, start, end, buckets) => fetchBuckets(id, name, start, end, buckets);
+    entry = { figure, meta, chart: new LinesChart(figure, name, LINE, load) };
+    entry.chart.setOptions(options());
+    resetButton(caption, name, entry.chart);
     charts.set(name, entry);
   }
   const parts = [`${info.length.toLocaleString("en")} values`, `created ${fmtTime(info.created_at)} UTC`];
@@ -68,7 +73,7 @@ function chartFor(name, info) {
   return entry;
 }
 
-// Reads every list whose length changed, all at once, then redraws those.
+// Re-reads every list whose length changed, all at once (for the range shown).
 async function renderLists(descriptors) {
   const container = document.getElementById("charts");
   if (!descriptors.length) {
@@ -76,21 +81,20 @@ async function renderLists(descriptors) {
     return;
   }
   if (!charts.size) container.replaceChildren();
-  const stale = descriptors.filter((info) => drawn.get(info.name) !== info.length);
-  const values = await Promise.all(stale.map((info) => fetchValues(info.name)));
+  const stale = descriptors.filter((info) => drawnLength(info.name) !== info.length);
   for (const info of descriptors) chartFor(info.name, info); // keeps the API's order
-  stale.forEach((info, i) => {
-    charts.get(info.name).chart.setData(values[i]);
-    drawn.set(info.name, values[i].length);
-    chartFor(info.name, { ...info, length: values[i].length });
-  });
+  await Promise.all(stale.map(async (info) => {
+    const { chart } = charts.get(info.name);
+    await chart.refresh();
+    chartFor(info.name, { ...info, length: chart.data[0].length });
+  }));
 }
 
 // Compared with what is drawn (not with the last summary), so values that
 // arrived between two reads are fetched on the next poll.
 function listsChanged(descriptors) {
-  if (descriptors.length !== drawn.size) return true;
-  return descriptors.some((l) => drawn.get(l.name) !== l.length);
+  if (descriptors.length !== charts.size) return true;
+  return descriptors.some((l) => drawnLength(l.name) !== l.length);
 }
 
 async function refresh() {
@@ -105,8 +109,9 @@ async function refresh() {
   return changed;
 }
 
-function setupFilter() {
+function setupControls() {
   filterCharts(document.getElementById("metric-filter"), () => [...charts.values()].map((e) => e.figure));
+  options = optionControls(() => [...charts.values()].map((e) => e.chart));
 }
 
 function setupTabs() {
@@ -134,7 +139,7 @@ function setupTabs() {
 
 async function start() {
   setupTabs();
-  setupFilter();
+  setupControls();
   try {
     await refresh();
     main.dataset.loadMs = String(Math.round(performance.now() - started));

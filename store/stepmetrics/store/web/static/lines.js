@@ -4,6 +4,7 @@
 // (re-read from the server: exact values once the range fits the width),
 // double-click or Escape to reset; log scale and EMA smoothing (raw line
 // faint) are options. Hover, or the arrow keys, read every line at an index.
+// A single line without a label (the Execution page) reads "index i: value".
 import { M, clearedOverlay, cursorLine, drawAxes, fitCanvas, padRange, placeTip } from "./plot.js";
 import { FINITE, NAN, POS_INF, NEG_INF, bucketAt, bucketRange, describeBucket, isExact, smooth } from "./series.js";
 
@@ -124,8 +125,11 @@ export class LinesChart {
       start: String(g.start), end: String(g.end), exact: String(exact), log: String(g.log),
       smoothing: String(this.options.smoothing),
       buckets: this.data.map((d) => (d ? d.count : 0)).join(","),
+      points: this.data.map((d) => (d ? d.length : 0)).join(","), // values of each whole list
+      nonfinite: this.data.map((d) => (d ? d.nonFinite : 0)).join(","), // NaN and ±inf in the view
     });
-    this.plot.setAttribute("aria-label", `Line chart of ${this.name}: ${this.lines.length} executions, ` +
+    const count = this.lines.length === 1 ? "one line" : `${this.lines.length} executions`;
+    this.plot.setAttribute("aria-label", `Line chart of ${this.name}: ${count}, ` +
       `indices ${g.start.toLocaleString("en")} to ${(g.end - 1).toLocaleString("en")}` +
       `${exact ? ", exact values" : ", reduced to buckets (min, max, last)"}${g.log ? ", log scale" : ""}. ` +
       "Arrow keys read values; + zooms in at the cursor, Escape resets the zoom.");
@@ -162,6 +166,7 @@ export class LinesChart {
     const smoothing = this.options.smoothing;
     ctx.globalAlpha = smoothing > 0 ? 0.25 : 1;
     this.path(ctx, g, d, d.last, !isExact(d));
+    this.dots(ctx, g, d, style); // raw values: faint like their line when smoothed
     if (smoothing > 0) {
       ctx.globalAlpha = 1;
       ctx.lineWidth = 2;
@@ -170,6 +175,17 @@ export class LinesChart {
     ctx.setLineDash([]);
     ctx.globalAlpha = 1;
     this.markers(ctx, g, d, style);
+  }
+
+  // Dots make short exact lines (and isolated values between gaps) visible.
+  dots(ctx, g, d, style) {
+    if (!isExact(d) || d.count > 60) return;
+    ctx.fillStyle = style.colour;
+    for (let b = 0; b < d.count; b++) {
+      const v = d.last[b];
+      if (!(d.flags[b] & FINITE) || (g.log && v <= 0)) continue;
+      ctx.beginPath(); ctx.arc(this.bucketX(g, d, b), g.y(v), 2.5, 0, 2 * Math.PI); ctx.fill();
+    }
   }
 
   markers(ctx, g, d, style) {
@@ -244,7 +260,7 @@ export class LinesChart {
     const rows = [`index ${index.toLocaleString("en")}`];
     this.data.forEach((d, i) => {
       const b = bucketAt(d, index), line = this.lines[i];
-      rows.push(`${line.label}: ${b < 0 ? "no value" : describeBucket(d, b)}`);
+      rows.push(`${line.label || rows.pop()}: ${b < 0 ? "no value" : describeBucket(d, b)}`);
       const v = b < 0 ? NaN : d.last[b];
       if (b >= 0 && d.flags[b] & FINITE && !(g.log && v <= 0)) {
         ctx.fillStyle = line.style.colour;

@@ -1,17 +1,18 @@
 // A pipeline's (or deployment's) runs page: its executions newest first as
 // rows, their scalar metrics as columns (sortable, chosen when there are
 // many), a trend chart of one chosen metric across the runs, and selection
-// for the Compare page.
+// for the Compare page. Live: re-reads the runs and their metrics every 5 s
+// and redraws when a run or a value is new (column choice, sort and trend kept).
 import { Chart } from "./chart.js";
-import { api, cell, fmt, fmtTime, headedRow, num, setStatus, timeElement } from "./common.js";
+import { api, cell, fmt, fmtTime, headedRow, live, num, setStatus, timeElement } from "./common.js";
 import { Selection } from "./select.js";
 
-const MAX_RUNS = 1000, METRIC_PAGE = 10000, MAX_METRIC_PAGES = 50, DEFAULT_COLUMNS = 8;
+const POLL_MS = 5000, MAX_RUNS = 1000, METRIC_PAGE = 10000, MAX_METRIC_PAGES = 50, DEFAULT_COLUMNS = 8;
 const main = document.getElementById("main");
 const filter = { [main.dataset.kind + "_name"]: main.dataset.name };
 const selection = new Selection();
 let runs = [], names = [], shown = new Set(), sort = { key: "created_at", descending: true };
-let trend = null;
+let trend = null, seen = "";
 
 async function readRuns() {
   const query = new URLSearchParams({ ...filter, limit: String(MAX_RUNS) });
@@ -27,8 +28,13 @@ async function readRuns() {
   } while (cursor && ++pages < MAX_METRIC_PAGES);
   runs = page.items.map((run) => ({ ...run, values: values.get(run.execution_id) }));
   names = [...new Set(runs.flatMap((run) => [...run.values.keys()]))].sort();
-  shown = new Set(names.slice(0, DEFAULT_COLUMNS));
+  for (const n of names) if (shown.size < DEFAULT_COLUMNS) shown.add(n);
   return page.next_cursor !== null;
+}
+
+// What the page shows of the runs read last, to tell whether anything is new.
+function fingerprint() {
+  return JSON.stringify(runs.map((run) => [run.execution_id, run.updated_at, [...run.values].map(String)]));
 }
 
 function sortValue(run, key) {
@@ -106,7 +112,7 @@ function drawTrend(name) {
   if (!trend) {
     const figure = document.createElement("figure");
     figure.className = "chart";
-    document.getElementById("trend").append(figure);
+    document.getElementById("trend").replaceChildren(figure);
     trend = { figure, chart: new Chart(figure, name) };
   }
   trend.figure.dataset.metric = name;
@@ -115,27 +121,41 @@ function drawTrend(name) {
   trend.chart.setData(Float64Array.from(points, (r) => r.values.get(name)));
 }
 
-function setupTrend() {
-  const select = document.getElementById("trend-metric");
+// The trend's metric choice (the chosen one kept) and its chart.
+function renderTrend() {
+  const select = document.getElementById("trend-metric"), chosen = select.value;
   select.replaceChildren(...names.map((n) => new Option(n, n)));
-  select.addEventListener("change", () => drawTrend(select.value));
-  if (names.length) drawTrend(names[0]);
-  else document.getElementById("trend").textContent = "No metric values recorded in these runs.";
+  if (names.includes(chosen)) select.value = chosen;
+  if (names.length) drawTrend(select.value);
+  else if (!trend) document.getElementById("trend").textContent = "No metric values recorded in these runs.";
+}
+
+// Reads the runs; draws them when they differ from what is shown (true then).
+async function update() {
+  const more = await readRuns(), now = fingerprint();
+  if (now === seen) return false;
+  seen = now;
+  renderColumnChoice();
+  renderTable();
+  renderTrend();
+  const scope = `${main.dataset.kind} ${main.dataset.name}`;
+  setStatus(runs.length ? `${runs.length}${more ? " newest" : ""} runs of ${scope}.` : `No runs of ${scope}.`);
+  document.getElementById("status").append(` Live: checking every ${POLL_MS / 1000} s.`);
+  return true;
 }
 
 async function start() {
+  const select = document.getElementById("trend-metric");
+  select.addEventListener("change", () => drawTrend(select.value));
   try {
-    const more = await readRuns();
-    renderColumnChoice();
-    renderTable();
-    setupTrend();
-    const scope = `${main.dataset.kind} ${main.dataset.name}`;
-    setStatus(runs.length ? `${runs.length}${more ? " newest" : ""} runs of ${scope}.` : `No runs of ${scope}.`);
+    await update();
     main.dataset.state = "ready";
   } catch (error) {
     main.dataset.state = "error";
     if (error.status !== 401) setStatus("Could not load: " + error.message, true);
+    return;
   }
+  live(POLL_MS, update, () => { main.dataset.updatedAt = new Date().toISOString(); });
 }
 
 start();

@@ -30,6 +30,7 @@ export async function fetchBuckets(executionId, name, start, end, buckets) {
     start: Number(headers.get("X-Stepmetrics-Start")),
     end: Number(headers.get("X-Stepmetrics-End")),
     count: n,
+    nonFinite: Number(headers.get("X-Stepmetrics-Non-Finite")),
     min: float64sOf(buffer, 0, n),
     max: float64sOf(buffer, 8 * n, n),
     last: float64sOf(buffer, 16 * n, n),
