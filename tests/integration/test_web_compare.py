@@ -233,6 +233,32 @@ async def test_a_pipeline_page_sorts_its_runs_charts_a_trend_and_compares(
     await page.keyboard.press("End")
     await expect(trend.locator(".readout")).to_contain_text(f"accuracy, {ids[2]} (")
     await expect(trend.locator(".readout")).to_contain_text("): 0.7")
+
+    # The trend zooms over the run index (drag), resets, has a log scale and smoothing.
+    plot, canvas = trend.locator(".plot"), trend.locator("canvas").first
+    await expect(canvas).to_have_attribute("data-end", "3")
+    box = await plot.bounding_box()
+    assert box is not None
+    await page.mouse.move(box["x"] + 66, box["y"] + 100)
+    await page.mouse.down()
+    await page.mouse.move(box["x"] + 68 + (box["width"] - 82) / 2 + 2, box["y"] + 100, steps=4)
+    await page.mouse.up()
+    await expect(canvas).to_have_attribute("data-end", "2")  # runs 0 and 1
+    await expect(canvas).to_have_attribute("data-start", "0")
+    await plot.focus()
+    await page.keyboard.press("End")
+    await expect(trend.locator(".readout")).to_contain_text(f"accuracy, {ids[1]} (")
+    await expect(trend.locator(".readout")).to_contain_text("): 0.6")
+    await plot.dblclick()
+    await expect(canvas).to_have_attribute("data-end", "3")
+    await page.get_by_label("Logarithmic y axis").check()
+    await expect(canvas).to_have_attribute("data-log", "true")
+    await expect(plot).to_have_attribute("aria-label", re.compile(r"log scale"))
+    await page.locator("#smoothing").fill("0.5")
+    await expect(canvas).to_have_attribute("data-smoothing", "0.5")
+    await plot.focus()
+    await page.keyboard.press("End")
+    await expect(trend.locator(".readout")).to_contain_text("): 0.7")  # raw value
     await page.get_by_label("Metric of the trend").select_option("learning_rate")
     await expect(trend).to_have_attribute("data-metric", "learning_rate")
     await page.screenshot(path=str(artifacts_dir / "web-pipeline-runs.png"), full_page=True)

@@ -23,6 +23,8 @@ export class LinesChart {
     Object.assign(this, { name, lines, load, data: lines.map(() => null), view: { start: 0, end: null } });
     this.options = { log: false, smoothing: 0 };
     this.cursor = -1;
+    // What the readout calls index i (a page may name its points otherwise).
+    this.indexLabel = (i) => `index ${i.toLocaleString("en")}`;
     this.plot = document.createElement("div");
     this.plot.className = "plot plot-tall";
     this.plot.tabIndex = 0;
@@ -257,7 +259,7 @@ export class LinesChart {
     if (index < g.start || index >= g.end) { this.tip.hidden = true; return; }
     const px = g.x(index);
     cursorLine(ctx, g, px);
-    const rows = [`index ${index.toLocaleString("en")}`];
+    const rows = [this.indexLabel(index)];
     this.data.forEach((d, i) => {
       const b = bucketAt(d, index), line = this.lines[i];
       rows.push(`${line.label || rows.pop()}: ${b < 0 ? "no value" : describeBucket(d, b)}`);

@@ -3,14 +3,18 @@
 // many), a trend chart of one chosen metric across the runs, and selection
 // for the Compare page. Live: re-reads the runs and their metrics every 5 s
 // and redraws when a run or a value is new (column choice, sort and trend kept).
-import { Chart } from "./chart.js";
-import { api, cell, fmt, fmtTime, headedRow, live, num, setStatus, timeElement } from "./common.js";
+// The trend is a LinesChart over the run index (zoom, log scale, smoothing).
+import { api, cell, chartFigure, fmt, fmtTime, headedRow, live, num, setStatus, timeElement } from "./common.js";
+import { optionControls, resetButton } from "./controls.js";
+import { LinesChart } from "./lines.js";
 import { Selection } from "./select.js";
+import { lineStyle, localBuckets } from "./series.js";
 
 const POLL_MS = 5000, MAX_RUNS = 1000, METRIC_PAGE = 10000, MAX_METRIC_PAGES = 50, DEFAULT_COLUMNS = 8;
 const main = document.getElementById("main");
 const filter = { [main.dataset.kind + "_name"]: main.dataset.name };
 const selection = new Selection();
+const options = optionControls(() => (trend ? [trend.chart] : []));
 let runs = [], names = [], shown = new Set(), sort = { key: "created_at", descending: true };
 let trend = null, seen = "";
 
@@ -107,18 +111,25 @@ function renderColumnChoice() {
   }));
 }
 
+// The trend of `name`, one point per run, oldest first (a new metric: full view).
 function drawTrend(name) {
-  const points = runs.filter((r) => r.values.has(name)).reverse(); // oldest first
+  const points = runs.filter((r) => r.values.has(name)).reverse();
+  const values = Float64Array.from(points, (r) => r.values.get(name));
   if (!trend) {
-    const figure = document.createElement("figure");
-    figure.className = "chart";
+    const { figure, caption } = chartFigure(name);
     document.getElementById("trend").replaceChildren(figure);
-    trend = { figure, chart: new Chart(figure, name) };
+    const load = (_, start, end, buckets) => localBuckets(trend.values, start, end, buckets);
+    const chart = new LinesChart(figure, name, [{ label: "", style: lineStyle(0) }], load);
+    trend = { figure, chart, title: caption.firstElementChild };
+    trend.chart.setOptions(options());
+    resetButton(caption, "the trend", trend.chart);
   }
-  trend.figure.dataset.metric = name;
-  trend.chart.name = name;
+  const changed = trend.figure.dataset.metric !== name;
+  Object.assign(trend, { values });
+  trend.figure.dataset.metric = trend.chart.name = trend.title.textContent = name;
   trend.chart.indexLabel = (i) => `${points[i].execution_id} (${fmtTime(points[i].created_at)})`;
-  trend.chart.setData(Float64Array.from(points, (r) => r.values.get(name)));
+  if (changed) trend.chart.zoom(0, null);
+  else trend.chart.refresh();
 }
 
 // The trend's metric choice (the chosen one kept) and its chart.

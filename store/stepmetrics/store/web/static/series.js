@@ -1,6 +1,8 @@
 // Data of the bucketed charts: one list metric of one execution reduced by the
 // server (GET /api/v1/list-buckets?format=float64-le), the line styles of the
-// compared executions and exponential-moving-average smoothing.
+// compared executions and exponential-moving-average smoothing; or values
+// already in the page bucketed the same way here (localBuckets).
+import { reduce } from "./chart.js";
 import { binary, float64sOf } from "./common.js";
 
 export const NAN = 1, POS_INF = 2, NEG_INF = 4, FINITE = 8;
@@ -36,6 +38,18 @@ export async function fetchBuckets(executionId, name, start, end, buckets) {
     last: float64sOf(buffer, 16 * n, n),
     flags: new Uint8Array(buffer, 24 * n, n),
   };
+}
+
+// The buckets of values[start..end) (end null: to the end) made here, by the
+// server's rule and in fetchBuckets' shape (a page's own values, e.g. one per run).
+export function localBuckets(values, start, end, buckets) {
+  const stop = end === null ? values.length : Math.min(end, values.length);
+  const from = Math.min(start, stop), part = values.subarray(from, stop);
+  const r = reduce(part, Math.min(part.length, Math.max(MIN_BUCKETS, Math.round(buckets))));
+  let nonFinite = 0;
+  for (const v of part) if (!Number.isFinite(v)) nonFinite++;
+  return { length: values.length, start: from, end: stop, count: r.width, nonFinite,
+    min: r.lo, max: r.hi, last: r.last, flags: r.flags };
 }
 
 // Bucket b of `d` covers indices lo..hi-1 (the server's rule).
