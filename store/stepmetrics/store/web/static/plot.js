@@ -1,6 +1,5 @@
-// Canvas helpers shared by the charts (chart.js: one execution's full values;
-// lines.js: several executions' server-side buckets): margins, canvas sizing,
-// axis ranges and the axes with their grid.
+// Canvas helpers of the line charts (lines.js): margins, canvas sizing, axis
+// ranges and the axes with their grid.
 import { fmtShort } from "./common.js";
 
 export const M = { left: 68, right: 14, top: 16, bottom: 30 };
