@@ -9,16 +9,17 @@ list too large for one message (a full 50,000-value list is about 1 MB of
 JSON) is cut into chunks that travel in consecutive envelopes, each chunk an
 event with the list's name and record time.
 
-Each execution has its own `seq`, strictly increasing (by one per envelope
-but after an eviction), so
-the processor's exactly-once state is a high-water mark and a small window per
-(execution, producer). The counters are an LRU of `max_executions`; a counter
-made again after eviction starts at the number of envelopes this producer has
-built so far, which no seq of that execution has reached (a counter that
-starts at that total and grows by one per envelope of its execution never
-overtakes the total). An event that cannot be encoded
-at all (validation makes this a bug, not an input) fails alone: the batcher
-bisects its group down to it and counts its values in `failed_values`.
+Each execution has its own `seq`, strictly increasing (by one per envelope,
+with a jump after an eviction), so the processor's exactly-once state is a
+high-water mark and a small window per (execution, producer). The counters
+are an LRU of `max_executions`; a counter made again after eviction starts at
+the number of envelopes this producer has built so far, which no seq of that
+execution has reached (a counter that starts at that total and grows by one
+per envelope of its execution never overtakes the total).
+
+An event that cannot be encoded at all (validation makes this a bug, not an
+input) fails alone: the batcher bisects its group down to it and counts its
+values in `failed_values`.
 """
 
 from __future__ import annotations
