@@ -12,8 +12,15 @@ from stepmetrics.cli.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from stepmetrics.processors.errors import ProcessorError
 from stepmetrics.processors.settings import ENV_VARS, ProcessorSettings
 from stepmetrics.processors.topics import create_worker_topics
+from stepmetrics.store.errors import StoreSettingsError
+from stepmetrics.store.preflight import verify_redis
 
 logger = logging.getLogger(__name__)
+
+
+async def _preflight(settings: ProcessorSettings) -> None:
+    await create_worker_topics(settings)
+    await verify_redis(settings.redis, settings.keys, settings.redis_timeout)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,8 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.parse_args(argv)
     try:
         settings = ProcessorSettings.from_env()
-        asyncio.run(create_worker_topics(settings))
-    except ProcessorError as exc:
+        asyncio.run(_preflight(settings))
+    except (ProcessorError, StoreSettingsError) as exc:
         print(f"stepmetrics worker: {exc}", file=sys.stderr)
         return EXIT_USAGE
     # Imported late: faust is heavy, and `--help` should not need it.
