@@ -21,7 +21,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoPermissionError
 
 from stepmetrics.processors.writes.writer import WRITER_ACL_COMMANDS
-from stepmetrics.stack.services import ManagedProcess
+from stepmetrics.stack.services import LOOPBACK, ManagedProcess
 from stepmetrics.store.connection import CLUSTER_ACL_COMMANDS
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.reader import READER_ACL_COMMANDS
@@ -40,7 +40,7 @@ async def _node_ports(cluster: RedisTarget) -> list[int]:
     assert isinstance(client, RedisCluster)
     try:
         await client.initialize()
-        return sorted(node.port for node in client.get_nodes())
+        return sorted(int(node.port) for node in client.get_nodes())
     finally:
         await client.aclose()
 
@@ -50,7 +50,7 @@ async def users(
     redis_cluster: RedisTarget, unique_name: str
 ) -> AsyncIterator[dict[str, RedisTarget]]:
     """A worker and a reader user on every node; their cluster targets."""
-    host = urlsplit(redis_cluster.url).hostname
+    host = urlsplit(redis_cluster.url).hostname or LOOPBACK
     passwords = {role: secrets.token_urlsafe(16) for role in ("writer", "reader")}
     commands = {"writer": WRITER_ACL_COMMANDS, "reader": READER_ACL_COMMANDS}
     names = {role: f"{role}-{unique_name}" for role in passwords}
@@ -58,10 +58,15 @@ async def users(
     for port in ports:
         async with aioredis.Redis(host=host, port=port) as node:
             for role, name in names.items():
-                rules = ["on", f">{passwords[role]}", "resetkeys", f"~{unique_name}:*"]
-                rules += ["resetchannels", *commands[role], *CLUSTER_ACL_COMMANDS]
-                await node.acl_setuser(name, reset=True, enabled=True)
-                await node.execute_command("ACL", "SETUSER", name, *rules)
+                await node.acl_setuser(
+                    name,
+                    enabled=True,
+                    reset=True,
+                    passwords=[f"+{passwords[role]}"],
+                    keys=[f"{unique_name}:*"],
+                    reset_channels=True,
+                    commands=[*commands[role], *CLUSTER_ACL_COMMANDS],
+                )
     yield {
         role: RedisTarget(f"redis://{names[role]}:{passwords[role]}@{host}:{ports[0]}/0", True)
         for role in names
