@@ -33,64 +33,20 @@ import orjson
 from stepmetrics.producers.events import (
     KIND_LIST,
     KIND_SCALAR,
-    MAX_ENVELOPE_BYTES,
-    MAX_ENVELOPE_EVENTS,
-    MAX_LIST_VALUES,
     Envelope,
     WireEvent,
     WireNumber,
     encode_envelope,
     to_wire,
 )
-from stepmetrics.producers.settings import (
-    BATCH_EVENTS,
-    MAX_REQUEST,
-    MIN_BATCH_BYTES,
-    ProducerSettings,
-)
-from stepmetrics.stack.errors import StackSettingsError
+from stepmetrics.stack.export_limits import EnvelopeLimits
 from stepmetrics.store.export import ExecutionHead, StoredList, StoredScalar
 
 PRODUCER_PREFIX: Final = "export-"
-# Kafka wraps a message in a record (key: the execution id, at most 1,024 UTF-8
-# bytes) and a batch header; keep the envelope this far below max.request.size.
-RECORD_OVERHEAD: Final = 2048
 # The longest JSON number orjson writes for a float ("-1.7976931348623157e+308")
 # plus its comma: room kept for at least one value when a list event is opened.
 _MAX_VALUE_BYTES: Final = 25
 _SEQ_BOUND: Final = 10**15 - 1  # the largest seq the worker applies: the widest header
-
-
-@dataclass(frozen=True, slots=True)
-class EnvelopeLimits:
-    """Bounds of every exported envelope."""
-
-    max_bytes: int = MAX_ENVELOPE_BYTES
-    max_events: int = BATCH_EVENTS.default
-    max_list_values: int = MAX_LIST_VALUES
-
-    def __post_init__(self) -> None:
-        if not MIN_BATCH_BYTES <= self.max_bytes <= MAX_ENVELOPE_BYTES:
-            raise StackSettingsError(
-                f"an exported envelope may hold {self.max_bytes} bytes; allowed: "
-                f"{MIN_BATCH_BYTES}..{MAX_ENVELOPE_BYTES} (raise {MAX_REQUEST.name})"
-            )
-        if not 1 <= self.max_events <= MAX_ENVELOPE_EVENTS:
-            raise StackSettingsError(
-                f"{self.max_events} events per envelope; allowed: 1..{MAX_ENVELOPE_EVENTS}"
-            )
-        if not 1 <= self.max_list_values <= MAX_LIST_VALUES:
-            raise StackSettingsError(
-                f"{self.max_list_values} values per list event; allowed: 1..{MAX_LIST_VALUES}"
-            )
-
-    @classmethod
-    def of(cls, settings: ProducerSettings) -> EnvelopeLimits:
-        """The bounds the SDK's settings give its own envelopes."""
-        return cls(
-            max_bytes=min(settings.batch_max_bytes, settings.max_request_bytes - RECORD_OVERHEAD),
-            max_events=min(settings.batch_max_events, MAX_ENVELOPE_EVENTS),
-        )
 
 
 def export_producer_id(head: ExecutionHead) -> str:

@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from stepmetrics.producers.events import Envelope, encode_envelope
-from stepmetrics.stack.export_envelopes import EnvelopeLimits, ExecutionEnvelopes
+from stepmetrics.stack.export_envelopes import ExecutionEnvelopes
+from stepmetrics.stack.export_limits import EnvelopeLimits
 from stepmetrics.store import export as reads
 from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.export import ExecutionHead
@@ -58,6 +59,8 @@ class ExportReport:
     empty: list[str] = field(default_factory=list)
     # executions whose created_at/updated_at no event could carry
     times_lost: list[str] = field(default_factory=list)
+    # values the source's limits dropped (its counters, which no event carries)
+    dropped: int = 0
 
 
 async def export(
@@ -125,6 +128,7 @@ async def _export_one(
         report.empty.append(eid)
         return
     report.executions += 1
+    report.dropped += await reads.dropped_values(redis, keys, eid)
     report.events += packer.events
     report.values += packer.values
     if packer.times_lost:

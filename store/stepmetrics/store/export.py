@@ -11,8 +11,9 @@ streams what it gets never holds a whole execution. What is read:
 - `StoredList`: every list's name, created_at (`P:{E}:lc`) and length, then
   its values in order.
 
-Not read (nothing recreates them): the counters of what the worker's limits
-dropped (`ld`, `dropped_*` in meta) and the exactly-once state (`seq`). Like
+Not carried (no event recreates them): the counters of what the worker's
+limits dropped (`ld`, `dropped_*` in meta; `dropped_values` sums them, for the
+report) and the exactly-once state (`seq`). Like
 the other reads, this is no snapshot: what the worker writes meanwhile may or
 may not be included (a list is read up to the length seen at its outline).
 Turning the facts into envelopes is the composition's job (`stepmetrics.stack`):
@@ -33,7 +34,8 @@ from stepmetrics.store.errors import StoreUnavailableError
 from stepmetrics.store.index import index_key, walk
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.page_reads import unpack_values
-from stepmetrics.store.slices import SLICE
+from stepmetrics.store.slices import SLICE, scan_hashes
+from stepmetrics.store.stats import META_DROPPED_LIST_VALUES, META_DROPPED_SCALAR_EVENTS
 
 # Values per GETRANGE (8 bytes each: 64 KiB per reply).
 VALUE_SLICE: Final = 8192
@@ -156,6 +158,15 @@ async def list_slices(
             ]
         if int(cursor) == 0:
             return
+
+
+async def dropped_values(redis: RedisClient, keys: RedisKeys, execution_id: str) -> int:
+    """What the worker's limits dropped from the execution (counted, not carried)."""
+    fields = (META_DROPPED_SCALAR_EVENTS, META_DROPPED_LIST_VALUES)
+    by_name = await redis.hmget(keys.meta(execution_id), fields)
+    total = sum(int(n) for n in cast("list[bytes | None]", by_name) if n)
+    (by_cap,) = await scan_hashes(redis, [keys.list_dropped(execution_id)])
+    return total + sum(int(n) for n in by_cap.values())
 
 
 async def list_values(

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from stepmetrics.producers.events import Envelope, decode_envelope, encode_envelope
 from stepmetrics.stack.errors import StackSettingsError
-from stepmetrics.stack.export_envelopes import EnvelopeLimits, ExecutionEnvelopes
+from stepmetrics.stack.export_envelopes import ExecutionEnvelopes
+from stepmetrics.stack.export_limits import EnvelopeLimits
 from stepmetrics.store.export import ExecutionHead, StoredList, StoredScalar
 
 T = 1_764_150_000_000_000
