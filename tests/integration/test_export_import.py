@@ -185,6 +185,9 @@ async def test_export_then_import_recreates_the_state_and_twice_changes_nothing(
     assert "2 execution(s)" in done.stderr
     done = cli("export", "--execution", MAIN, "-o", str(by_execution), env=env_a)
     assert done.returncode == 0, done.stderr
+    unknown = cli("export", "--execution", "exec-nobody", "-o", str(tmp_path / "x"), env=env_a)
+    assert unknown.returncode == 1
+    assert "execution 'exec-nobody' is not in the store" in unknown.stderr
     lines = by_pipeline.read_bytes().splitlines()
     # The 50,000-value list needs 2 envelopes of at most 900,000 bytes.
     assert len(lines) >= 3
