@@ -29,10 +29,10 @@ import redis.asyncio as aioredis
 from benchmarks.harness.runner import Measurement, Scale, measure, repeat
 from stepmetrics.processors.writes.writer import MetricsWriter
 from stepmetrics.producers.events import Envelope, WireEvent
+from stepmetrics.producers.file_import import ImportReport, produce, validate
 from stepmetrics.producers.settings import ProducerSettings
 from stepmetrics.stack.export_limits import EnvelopeLimits
 from stepmetrics.stack.exporter import Selection, export
-from stepmetrics.stack.importer import ImportReport, produce, validate
 from stepmetrics.store.keys import RedisKeys
 from tests.support.services import BenchStack
 

@@ -8,14 +8,14 @@ import sys
 
 from stepmetrics.cli.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from stepmetrics.producers.errors import ProducerError
-from stepmetrics.producers.settings import BOOTSTRAP, TOPIC, ProducerSettings
-from stepmetrics.stack.importer import (
+from stepmetrics.producers.file_import import (
     ImportDeliveryError,
     ImportFileError,
     ImportReport,
     produce,
     validate,
 )
+from stepmetrics.producers.settings import BOOTSTRAP, TOPIC, ProducerSettings
 
 
 def _parser() -> argparse.ArgumentParser:

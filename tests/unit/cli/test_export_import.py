@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,3 +52,19 @@ def test_import_refuses_a_bad_file_before_connecting(
     err = capsys.readouterr().err
     assert "line 1: 'ev' must be a non-empty list of events" in err
     assert "nothing was produced" in err
+
+
+@pytest.mark.parametrize(
+    ("module", "foreign"),
+    [
+        # `import` needs only the `producer` extra; `export` only the `api` extra.
+        ("stepmetrics.cli.import_", ("redis", "faust", "starlette")),
+        ("stepmetrics.cli.export", ("faust", "aiokafka", "starlette")),
+    ],
+)
+def test_each_command_loads_only_its_extra(module: str, foreign: tuple[str, ...]) -> None:
+    code = f"import sys, {module}; print(sorted(m for m in {foreign!r} if m in sys.modules))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"

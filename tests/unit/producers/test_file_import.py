@@ -7,7 +7,7 @@ import io
 import pytest
 
 from stepmetrics.producers.events import MAX_ENVELOPE_BYTES, Envelope, encode_envelope
-from stepmetrics.stack.importer import ImportFileError, ImportReport, read_lines, validate
+from stepmetrics.producers.file_import import ImportFileError, ImportReport, read_lines, validate
 
 
 def line(seq: int) -> bytes:

@@ -1,5 +1,8 @@
 """`stepmetrics import`'s work: validate a file of envelopes, then produce it to Kafka.
 
+Beside `spool_sync` (which sends the SDK's own files) and with nothing but the
+SDK's dependencies, so the `producer` extra is all `stepmetrics import` needs.
+
 The file is JSON Lines as `stepmetrics export` writes it (docs/export.md): one
 envelope per line, the Kafka message value exactly, without the key. Every
 line is first checked with the worker's own decoder
@@ -22,11 +25,10 @@ from typing import BinaryIO, Final
 
 from stepmetrics.producers.batcher import Outgoing
 from stepmetrics.producers.delivery import Delivery
-from stepmetrics.producers.errors import EnvelopeError
+from stepmetrics.producers.errors import EnvelopeError, ProducerError
 from stepmetrics.producers.events import MAX_ENVELOPE_BYTES, SEQ_WINDOW, Envelope, decode_envelope
 from stepmetrics.producers.settings import ProducerSettings
 from stepmetrics.producers.spool_sync import ROUNDS
-from stepmetrics.stack.errors import StackError
 
 _FIRST_BACKOFF: Final = 0.2
 # Read a line in pieces of this size while skipping the rest of a too long one.
@@ -34,13 +36,15 @@ _SKIP_PIECE: Final = 1 << 16
 Progress = Callable[[str], object]
 
 
-class ImportFileError(StackError, ValueError):
+class ImportFileError(ProducerError, ValueError):
     """The file holds a line that is not a valid envelope (nothing was produced)."""
 
 
-class ImportDeliveryError(StackError):
+class ImportDeliveryError(ProducerError):
     """The broker did not acknowledge every envelope (what it did stays applied;
     importing the file again is safe)."""
+
+    retriable = True
 
 
 @dataclass(slots=True)
