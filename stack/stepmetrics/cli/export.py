@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stepmetrics export: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except OSError as exc:
-        print(f"stepmetrics export: cannot write {args.output}: {exc}", file=sys.stderr)
+        print(f"stepmetrics export: cannot write {args.output or 'stdout'}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     _print_report(report)
     return EXIT_FAILED if report.missing else EXIT_OK
