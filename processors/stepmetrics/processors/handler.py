@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -23,9 +24,15 @@ from typing import TypeVar
 
 from redis.exceptions import RedisError
 
-from stepmetrics.processors.deadletter import DeadLetter, DeadLetterSink, RawMessage
+from stepmetrics.processors.deadletter import (
+    DeadLetter,
+    DeadLetterKind,
+    DeadLetterSink,
+    RawMessage,
+)
 from stepmetrics.processors.errors import ProcessorError, WriteRejectedError
 from stepmetrics.processors.ratelimit import RateLimiter
+from stepmetrics.processors.telemetry import RedisErrorKind, RetryOperation, WorkerTelemetry
 from stepmetrics.processors.writes.writer import MetricsWriter, Refusal, WriteResult
 from stepmetrics.producers.delivery import is_fatal
 from stepmetrics.producers.errors import EnvelopeError
@@ -40,6 +47,9 @@ _FIRST_BACKOFF = 0.05
 MAX_ROUND_TRIP_BYTES = 8 * 1024 * 1024
 # How far down an error's causes to look for the aiokafka error that made it.
 _CAUSE_DEPTH = 5
+_SEND: RetryOperation = "dead_letter_send"
+_REJECTED = DeadLetterKind.REJECTED_BY_REDIS
+_NOT_APPLICABLE = DeadLetterKind.NOT_APPLICABLE
 
 
 @dataclass(slots=True)
@@ -74,6 +84,7 @@ class BatchHandler:
         max_backoff: longest wait (seconds) between retries.
         count: adds to a `P:stats` counter (name, amount).
         max_events: events per envelope at most (more: dead-lettered).
+        telemetry: where the Prometheus metrics are recorded (a new one if None).
     """
 
     def __init__(
@@ -83,6 +94,7 @@ class BatchHandler:
         max_backoff: float,
         count: Callable[[str, int], Awaitable[None]],
         max_events: int = MAX_ENVELOPE_EVENTS,
+        telemetry: WorkerTelemetry | None = None,
     ) -> None:
         self._writer = writer
         self._max_events = max_events
@@ -93,12 +105,15 @@ class BatchHandler:
         self._failed_log = RateLimiter(interval=5.0)
         self._retry_log = RateLimiter(interval=5.0)
         self.counters = WorkerCounters()
+        self.telemetry = WorkerTelemetry() if telemetry is None else telemetry
 
     async def handle(self, messages: Sequence[RawMessage]) -> None:
         """Apply or dead-letter every message; return when all are durable."""
+        started = time.perf_counter()
         for chunk in _chunks(messages):
             await self._handle_chunk(chunk)
         self.counters.messages += len(messages)
+        self.telemetry.batch_done(len(messages), time.perf_counter() - started)
         for message in messages:
             self.counters.positions[(message.topic, message.partition)] = message.offset + 1
 
@@ -120,6 +135,7 @@ class BatchHandler:
             written = await self._apply_one_by_one(good)
         await self._dead_letter_refused(good, written)
         self.counters.applied += written.counts
+        self.telemetry.applied(written.counts)
 
     async def _apply_one_by_one(self, good: list[tuple[RawMessage, Envelope]]) -> WriteResult:
         total, refused = ApplyCounts(), tuple[Refusal, ...]()
@@ -127,11 +143,12 @@ class BatchHandler:
             try:
                 result = await self._retry(partial(self._writer.write, [envelope]), _rejected)
             except WriteRejectedError as exc:
-                await self._dead_letter([DeadLetter(message, f"rejected by Redis: {exc}")])
+                reason = f"rejected by Redis: {exc}"
+                await self._dead_letter([DeadLetter(message, reason, _REJECTED)])
                 continue
             except Exception as exc:  # noqa: BLE001 - only rejections escape _retry
                 reason = f"cannot be applied: {type(exc).__name__}: {excerpt(str(exc))}"
-                await self._dead_letter([DeadLetter(message, reason)])
+                await self._dead_letter([DeadLetter(message, reason, _NOT_APPLICABLE)])
                 continue
             total += result.counts
             refused += result.refused
@@ -146,7 +163,7 @@ class BatchHandler:
         reasons = {id(refusal.envelope): refusal.reason for refusal in result.refused}
         await self._dead_letter(
             [
-                DeadLetter(message, f"refused: {reasons[id(envelope)]}")
+                DeadLetter(message, f"refused: {reasons[id(envelope)]}", DeadLetterKind.REFUSED)
                 for message, envelope in good
                 if id(envelope) in reasons
             ]
@@ -158,12 +175,14 @@ class BatchHandler:
         sent = failed = 0
         for letter in letters:
             try:
-                await self._retry(partial(self._sink.send, letter), _undeliverable)
+                await self._retry(partial(self._sink.send, letter), _undeliverable, _SEND)
             except Exception as exc:  # noqa: BLE001 - only undeliverable letters escape _retry
                 failed += 1
+                self.telemetry.dead_letter_failed(letter.kind)
                 self._log_failed(letter, exc)
                 continue
             sent += 1
+            self.telemetry.dead_lettered(letter.kind)
             self._log_dead(letter)
         # Counted once the letters are durable on the topic (a crash before
         # the offsets are committed re-sends them, and counts them again).
@@ -204,7 +223,10 @@ class BatchHandler:
             )
 
     async def _retry(
-        self, attempt: Callable[[], Awaitable[_T]], gives_up: Callable[[BaseException], bool]
+        self,
+        attempt: Callable[[], Awaitable[_T]],
+        gives_up: Callable[[BaseException], bool],
+        operation: RetryOperation = "redis_write",
     ) -> _T:
         """Run `attempt` until it succeeds; only what `gives_up` accepts (or a cancel) escapes."""
         delay = _FIRST_BACKOFF
@@ -212,9 +234,13 @@ class BatchHandler:
             try:
                 return await attempt()
             except Exception as exc:  # never lose a batch: retry until it works
+                kind = _redis_error_kind(exc) if operation == "redis_write" else None
+                if kind is not None:
+                    self.telemetry.redis_error(kind)
                 if gives_up(exc):
                     raise
                 self.counters.retries += 1
+                self.telemetry.retried(operation)
                 allowed, suppressed = self._retry_log.allow()
                 if allowed:
                     logger.warning(
@@ -232,11 +258,19 @@ def _decode(message: RawMessage, max_events: int) -> Envelope | DeadLetter:
     try:
         return decode_envelope(message.value or b"", max_events)
     except EnvelopeError as exc:
-        return DeadLetter(message, f"invalid envelope: {exc}")
+        return DeadLetter(message, f"invalid envelope: {exc}", DeadLetterKind.INVALID_ENVELOPE)
     except Exception as exc:  # noqa: BLE001 - a decoder bug must not stop the worker
-        return DeadLetter(
-            message, f"undecodable envelope: {type(exc).__name__}: {excerpt(str(exc))}"
-        )
+        reason = f"undecodable envelope: {type(exc).__name__}: {excerpt(str(exc))}"
+        return DeadLetter(message, reason, DeadLetterKind.UNDECODABLE)
+
+
+def _redis_error_kind(exc: BaseException) -> RedisErrorKind | None:
+    """What kind of Redis failure `exc` is; None for an error that is not Redis's."""
+    if isinstance(exc, ProcessorError):
+        return "unavailable" if exc.retriable else "rejected"
+    if isinstance(exc, OSError | RedisError):
+        return "unavailable"
+    return None
 
 
 def _rejected(exc: BaseException) -> bool:
