@@ -25,10 +25,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 from redis.exceptions import AuthenticationError
 
 from stepmetrics.envvars import redact
-from stepmetrics.stack.apps import API
+from stepmetrics.stack.apps import API, WORKER
 from stepmetrics.stack.services import free_port
 from stepmetrics.stack.state import read_state
 from tests.support.processes import run_cli
+from tests.support.prometheus import families
 
 READY_WITHIN = 20.0
 READY_PREFIX = "stepmetrics ready: "
@@ -136,6 +137,16 @@ async def _kafka_answers(bootstrap: str, topic: str) -> None:
     assert [r.value for records in batch.values() for r in records] == [b"ping"]
 
 
+async def _worker_metrics_answer(url: str) -> None:
+    """The worker serves its Prometheus metrics on loopback at the URL `up` printed."""
+    assert urlsplit(url).hostname == "127.0.0.1"
+    assert urlsplit(url).path == "/metrics"
+    async with httpx.AsyncClient(trust_env=False) as client:
+        response = await client.get(url)
+    assert response.status_code == 200
+    assert families(response.text)["stepmetrics_worker_messages"] == "counter"
+
+
 async def _redis_answers(url: str) -> None:
     client = aioredis.Redis.from_url(url)
     try:
@@ -173,6 +184,9 @@ async def test_up_ready_answers_and_stops_clean(up: Up) -> None:
     assert set(pairs) >= {"kafka", "redis", "token"}
     assert len(pairs["token"]) >= 16
     assert ("api" in pairs) == API.installed()
+    assert ("worker_metrics" in pairs) == WORKER.installed()
+    if "worker_metrics" in pairs:
+        await _worker_metrics_answer(pairs["worker_metrics"])
     if "api" in pairs:
         async with httpx.AsyncClient(trust_env=False) as client:
             response = await client.get(pairs["api"] + "/healthz")
@@ -198,6 +212,8 @@ async def test_up_ready_answers_and_stops_clean(up: Up) -> None:
     ports = [int(pairs["kafka"].rsplit(":", 1)[1]), urlsplit(pairs["redis"]).port or 0]
     if state.api:
         ports.append(urlsplit(state.api).port or 0)
+    if state.worker_metrics:
+        ports.append(urlsplit(state.worker_metrics).port or 0)
 
     up.proc.send_signal(signal.SIGTERM)
     assert up.proc.wait(30) == 0, up.stderr()

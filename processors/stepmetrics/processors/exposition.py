@@ -16,9 +16,9 @@ from wsgiref.simple_server import WSGIServer
 from prometheus_client import CollectorRegistry, start_http_server
 
 from stepmetrics.processors.errors import MetricsServerError
+from stepmetrics.processors.settings import METRICS_PATH
 
 logger = logging.getLogger(__name__)
-METRICS_PATH: Final = "/metrics"
 _JOIN_TIMEOUT: Final = 5.0
 
 

@@ -55,6 +55,7 @@ METRICS_PORT: Final = EnvVar(
 )
 METRICS_HOST: Final = EnvVar("STEPMETRICS_WORKER_METRICS_HOST", "127.0.0.1", str.strip, "a host")
 _MAX_PORT: Final = 65535
+METRICS_PATH: Final = "/metrics"
 # field -> variable
 _ENV: Final[dict[str, EnvVar[Any]]] = {
     "kafka_bootstrap": _trimmed(BOOTSTRAP.name, BOOTSTRAP.default),

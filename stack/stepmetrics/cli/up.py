@@ -1,8 +1,9 @@
 """`stepmetrics up`: run the whole local stack in the foreground.
 
-Prints one line `stepmetrics ready: api=<url> kafka=<host:port> redis=<url>
-token=<token>` on stdout once everything answers (the api pair only when the
-API is installed); everything else goes to stderr. Ctrl-C or SIGTERM stops
+Prints one line `stepmetrics ready: api=<url> worker_metrics=<url>
+kafka=<host:port> redis=<url> token=<token>` on stdout once everything answers
+(the api and worker_metrics pairs only when the API and the worker are
+installed); everything else goes to stderr. Ctrl-C or SIGTERM stops
 every child and exits 0; a child that dies is reported with the tail of its
 log and `up` exits 1.
 """
@@ -34,6 +35,8 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 def ready_line(state: StackState) -> str:
     """The one line that tells people and scripts the stack answers."""
     pairs = [] if state.api is None else [f"api={state.api}"]
+    if state.worker_metrics is not None:
+        pairs.append(f"worker_metrics={state.worker_metrics}")
     # Passwords in the URLs stay in the state file (`stepmetrics env`), not on screen.
     pairs += [f"kafka={redact(state.kafka)}", f"redis={redact(state.redis)}"]
     pairs.append(f"token={state.token}")

@@ -28,3 +28,8 @@ def test_ready_line_format() -> None:
     )
     with_api = StackState(1, "k:1", "t", "t.d", "redis://r:2/0", "http://127.0.0.1:8080", "x")
     assert ready_line(with_api).startswith("stepmetrics ready: api=http://127.0.0.1:8080 kafka=")
+    metrics = "http://127.0.0.1:9478/metrics"
+    both = StackState(1, "k:1", "t", "t.d", "r", "http://127.0.0.1:8080", "x", {}, metrics)
+    assert ready_line(both).startswith(
+        f"stepmetrics ready: api=http://127.0.0.1:8080 worker_metrics={metrics} kafka=k:1 "
+    )
