@@ -17,14 +17,14 @@ from starlette.applications import Starlette
 
 from stepmetrics.processors.deadletter import DeadLetterKind
 from stepmetrics.stack.services import ManagedProcess, free_port
+from stepmetrics.stack.settings import DEFAULT_PARTITIONS
 from stepmetrics.store.endpoints import EXECUTIONS_PATH, PROMETHEUS_PATH
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.stats import APPLY_COUNTERS, read_stats
 from tests.integration.conftest import Spawn
 from tests.support.api import API_TOKEN, api_client
 from tests.support.prometheus import Samples, labelled, parse_samples, value
-from tests.support.services import DEFAULT_PARTITIONS
-from tests.support.worker import T, make_envelopes, produce, produce_interleaved, wait_for
+from tests.support.worker import Hostile, T, make_envelopes, produce, produce_interleaved, wait_for
 
 W = "stepmetrics_worker"
 _GOOD = {"v": 1, "pid": "bad", "seq": 0, "eid": "exec-ok", "pipe": "pipe", "dep": None}
@@ -62,7 +62,7 @@ async def test_the_worker_counts_what_it_was_sent(
     url = f"http://127.0.0.1:{port}/metrics"
     good = make_envelopes("p1", ["exec-a", "exec-b", "exec-c"], count=30, events_per=4, seed=5)
     replays = good[:5]
-    bad = [
+    bad: list[Hostile] = [
         (b"exec-ok", b"not json", "invalid envelope"),
         (b"exec-ok", orjson.dumps([1, 2]), "must be a JSON object"),
         # Decodes, but its seq is past what the apply script can compare exactly.

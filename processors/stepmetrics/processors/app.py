@@ -21,6 +21,7 @@ from typing import Any
 import faust
 
 from stepmetrics.processors.deadletter import DeadLetter, RawMessage
+from stepmetrics.processors.failures import redis_error_kind
 from stepmetrics.processors.handler import BatchHandler
 from stepmetrics.processors.ready import WORKER_READY
 from stepmetrics.processors.settings import ProcessorSettings
@@ -113,7 +114,9 @@ def create_app(settings: ProcessorSettings, telemetry: WorkerTelemetry | None = 
         try:
             await writer.set_lag(lag, time.time_ns() // 1000)
         except Exception as exc:  # noqa: BLE001 - a missed report is not worth a crash
-            handler.telemetry.redis_error("unavailable" if _retriable(exc) else "rejected")
+            kind = redis_error_kind(exc)
+            if kind is not None:
+                handler.telemetry.redis_error(kind)
             logger.warning("could not record the lag in Redis: %s", exc)
 
     return app
@@ -131,10 +134,6 @@ def _raw(message: Any) -> RawMessage:
         value=message.value,
         headers=tuple(headers),
     )
-
-
-def _retriable(exc: BaseException) -> bool:
-    return bool(getattr(exc, "retriable", False))
 
 
 def _lags(app: faust.App, handler: BatchHandler) -> dict[Partition, int]:

@@ -22,19 +22,17 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
-from redis.exceptions import RedisError
-
 from stepmetrics.processors.deadletter import (
     DeadLetter,
     DeadLetterKind,
     DeadLetterSink,
     RawMessage,
 )
-from stepmetrics.processors.errors import ProcessorError, WriteRejectedError
+from stepmetrics.processors.errors import WriteRejectedError
+from stepmetrics.processors.failures import redis_error_kind, rejected, undeliverable
 from stepmetrics.processors.ratelimit import RateLimiter
-from stepmetrics.processors.telemetry import RedisErrorKind, RetryOperation, WorkerTelemetry
+from stepmetrics.processors.telemetry import RetryOperation, WorkerTelemetry
 from stepmetrics.processors.writes.writer import MetricsWriter, Refusal, WriteResult
-from stepmetrics.producers.delivery import is_fatal
 from stepmetrics.producers.errors import EnvelopeError
 from stepmetrics.producers.events import MAX_ENVELOPE_EVENTS, Envelope, decode_envelope
 from stepmetrics.producers.excerpt import excerpt
@@ -45,8 +43,6 @@ _T = TypeVar("_T")
 _FIRST_BACKOFF = 0.05
 # A batch is split into Redis round trips of at most this many message bytes.
 MAX_ROUND_TRIP_BYTES = 8 * 1024 * 1024
-# How far down an error's causes to look for the aiokafka error that made it.
-_CAUSE_DEPTH = 5
 _SEND: RetryOperation = "dead_letter_send"
 _REJECTED = DeadLetterKind.REJECTED_BY_REDIS
 _NOT_APPLICABLE = DeadLetterKind.NOT_APPLICABLE
@@ -129,7 +125,7 @@ class BatchHandler:
         await self._dead_letter(letters)
         envelopes = [envelope for _, envelope in good]
         try:
-            written = await self._retry(lambda: self._writer.write(envelopes), _rejected)
+            written = await self._retry(lambda: self._writer.write(envelopes), rejected)
         except Exception as exc:  # noqa: BLE001 - only rejections escape _retry
             logger.warning("batch rejected (%s); applying envelopes one by one", excerpt(exc))
             written = await self._apply_one_by_one(good)
@@ -141,7 +137,7 @@ class BatchHandler:
         total, refused = ApplyCounts(), tuple[Refusal, ...]()
         for message, envelope in good:
             try:
-                result = await self._retry(partial(self._writer.write, [envelope]), _rejected)
+                result = await self._retry(partial(self._writer.write, [envelope]), rejected)
             except WriteRejectedError as exc:
                 reason = f"rejected by Redis: {exc}"
                 await self._dead_letter([DeadLetter(message, reason, _REJECTED)])
@@ -175,7 +171,7 @@ class BatchHandler:
         sent = failed = 0
         for letter in letters:
             try:
-                await self._retry(partial(self._sink.send, letter), _undeliverable, _SEND)
+                await self._retry(partial(self._sink.send, letter), undeliverable, _SEND)
             except Exception as exc:  # noqa: BLE001 - only undeliverable letters escape _retry
                 failed += 1
                 self.telemetry.dead_letter_failed(letter.kind)
@@ -188,10 +184,10 @@ class BatchHandler:
         # the offsets are committed re-sends them, and counts them again).
         if sent:
             self.counters.dead_lettered += sent
-            await self._retry(lambda: self._writer.count_dead_lettered(sent), _rejected)
+            await self._retry(lambda: self._writer.count_dead_lettered(sent), rejected)
         if failed:
             self.counters.dead_letters_failed += failed
-            await self._retry(lambda: self._count(DEAD_LETTERS_FAILED, failed), _rejected)
+            await self._retry(lambda: self._count(DEAD_LETTERS_FAILED, failed), rejected)
 
     def _log_dead(self, letter: DeadLetter) -> None:
         allowed, suppressed = self._dead_log.allow()
@@ -234,7 +230,7 @@ class BatchHandler:
             try:
                 return await attempt()
             except Exception as exc:  # never lose a batch: retry until it works
-                kind = _redis_error_kind(exc) if operation == "redis_write" else None
+                kind = redis_error_kind(exc) if operation == "redis_write" else None
                 if kind is not None:
                     self.telemetry.redis_error(kind)
                 if gives_up(exc):
@@ -262,37 +258,6 @@ def _decode(message: RawMessage, max_events: int) -> Envelope | DeadLetter:
     except Exception as exc:  # noqa: BLE001 - a decoder bug must not stop the worker
         reason = f"undecodable envelope: {type(exc).__name__}: {excerpt(str(exc))}"
         return DeadLetter(message, reason, DeadLetterKind.UNDECODABLE)
-
-
-def _redis_error_kind(exc: BaseException) -> RedisErrorKind | None:
-    """What kind of Redis failure `exc` is; None for an error that is not Redis's."""
-    if isinstance(exc, ProcessorError):
-        return "unavailable" if exc.retriable else "rejected"
-    if isinstance(exc, OSError | RedisError):
-        return "unavailable"
-    return None
-
-
-def _rejected(exc: BaseException) -> bool:
-    """Whether a write error is for good: Redis refused it, or the input broke the writer.
-
-    Transient: the processor's retriable errors and connection-level ones.
-    """
-    if isinstance(exc, ProcessorError):
-        return not exc.retriable
-    return not isinstance(exc, OSError | RedisError)
-
-
-def _undeliverable(exc: BaseException) -> bool:
-    """Whether producing a dead letter failed for good (faust wraps aiokafka's errors)."""
-    seen: BaseException | None = exc
-    for _ in range(_CAUSE_DEPTH):
-        if seen is None:
-            return False
-        if is_fatal(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 def _chunks(messages: Sequence[RawMessage]) -> list[Sequence[RawMessage]]:
