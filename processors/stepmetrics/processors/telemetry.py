@@ -95,9 +95,11 @@ class WorkerTelemetry:
         )
         self._lagging: set[Partition] = set()
         # Every bounded label value from the start: a rate over 0 -> 1 needs the 0.
-        for kind in DeadLetterKind:
-            self._dead.labels(kind.value)
-            self._dead_failed.labels(kind.value)
+        # (The dead-letter series are kept: `labels()` costs ~10 us a call.)
+        self._dead_by_kind = {kind: self._dead.labels(kind.value) for kind in DeadLetterKind}
+        self._dead_failed_by_kind = {
+            kind: self._dead_failed.labels(kind.value) for kind in DeadLetterKind
+        }
         for operation in RETRY_OPERATIONS:
             self._retries.labels(operation)
         for error in REDIS_ERROR_KINDS:
@@ -117,11 +119,11 @@ class WorkerTelemetry:
 
     def dead_lettered(self, kind: DeadLetterKind) -> None:
         """One message is on the dead-letter topic."""
-        self._dead.labels(kind.value).inc()
+        self._dead_by_kind[kind].inc()
 
     def dead_letter_failed(self, kind: DeadLetterKind) -> None:
         """One message's dead letter was refused for good (the message is skipped)."""
-        self._dead_failed.labels(kind.value).inc()
+        self._dead_failed_by_kind[kind].inc()
 
     def retried(self, operation: RetryOperation) -> None:
         """One retry of `operation`."""
