@@ -43,38 +43,32 @@ class WorkerTelemetry:
     """The worker's metrics in a registry of its own (`registry`)."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
-        registry = self.registry
-        self._messages = Counter(
-            f"{NAMESPACE}_messages", "Messages consumed and made durable", registry=registry
-        )
+        self.registry = registry = CollectorRegistry(auto_describe=True)
+
+        def counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
+            return Counter(f"{NAMESPACE}_{name}", doc, labels, registry=registry)
+
+        self._messages = counter("messages", "Messages consumed and made durable")
         self._applied = {
-            f.name: Counter(
-                f"{NAMESPACE}_{f.name}",
-                f"The apply script's {f.name} counter (P:stats field of the same name)",
-                registry=registry,
-            )
+            f.name: counter(f.name, f"The apply script's {f.name} (P:stats field of that name)")
             for f in fields(ApplyCounts)
         }
-        self._dead = Counter(
-            f"{NAMESPACE}_dead_letters",
-            "Messages produced to the dead-letter topic, by reason kind",
-            ["reason"],
-            registry=registry,
+        dead = counter("dead_letters", "Messages on the dead-letter topic, by reason", ("reason",))
+        failed = counter(
+            "dead_letters_failed",
+            "Messages whose dead letter the broker refused for good (skipped), by reason",
+            ("reason",),
         )
-        self._dead_failed = Counter(
-            f"{NAMESPACE}_dead_letters_failed",
-            "Messages whose dead letter the broker refused for good (skipped), by reason kind",
-            ["reason"],
-            registry=registry,
-        )
-        self._retries = Counter(
-            f"{NAMESPACE}_retries", "Retried operations, by operation", ["operation"],
-            registry=registry,
-        )  # fmt: skip
-        self._redis_errors = Counter(
-            f"{NAMESPACE}_redis_errors", "Failed Redis calls, by kind", ["kind"], registry=registry
-        )
+        # Every bounded label value from the start (a rate over 0 -> 1 needs the 0),
+        # the series kept: `labels()` costs ~10 us a call.
+        self._dead_by_kind = {kind: dead.labels(kind.value) for kind in DeadLetterKind}
+        self._dead_failed_by_kind = {kind: failed.labels(kind.value) for kind in DeadLetterKind}
+        self._retries = counter("retries", "Retried operations, by operation", ("operation",))
+        self._redis_errors = counter("redis_errors", "Failed Redis calls, by kind", ("kind",))
+        for operation in RETRY_OPERATIONS:
+            self._retries.labels(operation)
+        for error in REDIS_ERROR_KINDS:
+            self._redis_errors.labels(error)
         self._latency = Histogram(
             f"{NAMESPACE}_apply_latency_seconds",
             "Seconds to make one batch durable (applied or dead-lettered), retries included",
@@ -82,11 +76,9 @@ class WorkerTelemetry:
             registry=registry,
         )
         self._batch = Histogram(
-            f"{NAMESPACE}_batch_size_messages",
-            "Messages per batch",
-            buckets=BATCH_BUCKETS,
+            f"{NAMESPACE}_batch_size_messages", "Messages per batch", buckets=BATCH_BUCKETS,
             registry=registry,
-        )
+        )  # fmt: skip
         self._lag = Gauge(
             f"{NAMESPACE}_consumer_lag",
             "Messages of an assigned partition not applied yet (highwater - position)",
@@ -94,16 +86,6 @@ class WorkerTelemetry:
             registry=registry,
         )
         self._lagging: set[Partition] = set()
-        # Every bounded label value from the start: a rate over 0 -> 1 needs the 0.
-        # (The dead-letter series are kept: `labels()` costs ~10 us a call.)
-        self._dead_by_kind = {kind: self._dead.labels(kind.value) for kind in DeadLetterKind}
-        self._dead_failed_by_kind = {
-            kind: self._dead_failed.labels(kind.value) for kind in DeadLetterKind
-        }
-        for operation in RETRY_OPERATIONS:
-            self._retries.labels(operation)
-        for error in REDIS_ERROR_KINDS:
-            self._redis_errors.labels(error)
 
     def batch_done(self, messages: int, seconds: float) -> None:
         """A batch of `messages` is durable after `seconds`."""
