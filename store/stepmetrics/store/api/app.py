@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, request_response
 
 from stepmetrics.store import endpoints
 from stepmetrics.store.api.auth import TokenAuthMiddleware
@@ -79,13 +79,21 @@ def create_app(settings: ApiSettings, extra_routes: Sequence[BaseRoute] = ()) ->
             *api_routes(),
             *bucket_routes(),
             Route("/openapi.json", openapi_json),
-            Route(endpoints.PROMETHEUS_PATH, prometheus_endpoint, methods=["GET"]),
+            # Its own token check: the app-wide one guards `/api/` only.
+            Route(
+                endpoints.PROMETHEUS_PATH,
+                TokenAuthMiddleware(
+                    request_response(prometheus_endpoint),
+                    token=settings.token,
+                    prefix=endpoints.PROMETHEUS_PATH,
+                ),
+                methods=["GET"],
+            ),
             *extra_routes,
         ],
         middleware=[
             Middleware(RequestMetricsMiddleware, telemetry=telemetry),
             Middleware(TokenAuthMiddleware, token=settings.token),
-            Middleware(TokenAuthMiddleware, token=settings.token, prefix=endpoints.PROMETHEUS_PATH),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
