@@ -60,8 +60,8 @@ class Up:
 
 
 def _ports() -> list[int]:
-    """Three distinct free ports (a port is only free until someone binds it)."""
-    socks = [socket.socket() for _ in range(3)]
+    """Four distinct free ports (a port is only free until someone binds it)."""
+    socks = [socket.socket() for _ in range(4)]
     for sock in socks:
         sock.bind(("127.0.0.1", 0))
     ports = [sock.getsockname()[1] for sock in socks]
@@ -77,12 +77,12 @@ def _pump(stream: IO[str], lines: queue.Queue[str]) -> None:
 
 @pytest.fixture
 def up(tmp_path: Path) -> Iterator[Up]:
-    kafka_port, redis_port, api_port = _ports()
+    kafka_port, redis_port, api_port, metrics_port = _ports()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEPMETRICS_")}
     stderr_path = tmp_path / "up.stderr"
     argv = [sys.executable, "-m", "stepmetrics.cli", "up", "--data-dir", str(tmp_path / "data")]
     argv += ["--kafka-port", str(kafka_port), "--redis-port", str(redis_port)]
-    argv += ["--api-port", str(api_port)]
+    argv += ["--api-port", str(api_port), "--worker-metrics-port", str(metrics_port)]
     with stderr_path.open("w") as stderr:
         proc = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env, cwd=tmp_path

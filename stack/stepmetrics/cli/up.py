@@ -22,6 +22,7 @@ from types import FrameType
 
 from stepmetrics.cli.exit_codes import EXIT_FAILED, EXIT_USAGE
 from stepmetrics.envvars import redact
+from stepmetrics.processors.settings import METRICS_PORT
 from stepmetrics.stack.errors import StackError, StackSettingsError
 from stepmetrics.stack.launcher import Launcher, Ports
 from stepmetrics.stack.settings import StackSettings
@@ -56,7 +57,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="where data, logs and the state file go "
         "(default: $STEPMETRICS_DATA_DIR or ./.stepmetrics)",
     )
-    for name, standard in (("kafka", 9092), ("redis", 6379), ("api", 8080)):
+    standards = (("kafka", 9092), ("redis", 6379), ("api", 8080))
+    for name, standard in (*standards, ("worker-metrics", METRICS_PORT.default)):
         parser.add_argument(
             f"--{name}-port",
             type=_port,
@@ -108,7 +110,8 @@ def main(argv: list[str]) -> int:
         return EXIT_USAGE
     if args.data_dir is not None:
         settings = dataclasses.replace(settings, data_dir=args.data_dir)
-    launcher = Launcher(settings, Ports(args.kafka_port, args.redis_port, args.api_port))
+    ports = Ports(args.kafka_port, args.redis_port, args.api_port, args.worker_metrics_port)
+    launcher = Launcher(settings, ports)
     with _stop_on_signals(launcher):
         try:
             return launcher.run(_announce)

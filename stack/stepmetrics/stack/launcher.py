@@ -72,6 +72,7 @@ class Ports:
     kafka: int | None = None
     redis: int | None = None
     api: int | None = None
+    worker_metrics: int | None = None
 
 
 class ChildDied(StackError):
@@ -145,7 +146,7 @@ class Launcher:
         api_url = f"http://{LOOPBACK}:{pick_port(self.ports.api, API_PORT.default, 'api')}"
         env = self._app_env(kafka, redis, api_url, token)
         # The worker's /metrics: its default port when free, else any free one.
-        metrics_port = pick_port(None, METRICS_PORT.default, "worker metrics")
+        metrics_port = pick_port(self.ports.worker_metrics, METRICS_PORT.default, "worker metrics")
         env.update({METRICS_HOST.name: LOOPBACK, METRICS_PORT.name: str(metrics_port)})
         apps = self._start_apps(api_url, env)
         if not self._wait_ready(apps):

@@ -12,6 +12,8 @@ def test_up_options() -> None:
     args = parse_args(["--data-dir", "d", "--kafka-port", "19092", "--api-port", "18080"])
     assert (args.kafka_port, args.redis_port, args.api_port) == (19092, None, 18080)
     assert str(args.data_dir) == "d"
+    assert args.worker_metrics_port is None
+    assert parse_args(["--worker-metrics-port", "19478"]).worker_metrics_port == 19478
 
 
 @pytest.mark.parametrize("port", ["0", "65536", "http"])
