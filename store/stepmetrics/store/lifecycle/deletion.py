@@ -26,6 +26,12 @@ from stepmetrics.store.keys import RedisKeys
 DELETE_LUA: Final = (
     resources.files("stepmetrics.store.lifecycle").joinpath("delete.lua").read_text("utf-8")
 )
+# Least privilege: the Redis ACL commands a deleter needs (the worker's
+# retention; the reader API only when deleting is on, see docs/reader-api.md).
+DELETER_ACL_COMMANDS: Final = (
+    "+evalsha", "+script|load", "+script|exists", "+hmget", "+exists", "+hgetall",
+    "+hkeys", "+unlink", "+del", "+hset", "+expire", "+time", "+zrem", "+hincrby",
+)  # fmt: skip
 Status = Literal["deleted", "tombstoned", "unknown", "fresh"]
 STATUSES: Final[tuple[Status, ...]] = ("deleted", "tombstoned", "unknown", "fresh")
 
