@@ -4,6 +4,8 @@ write model's respect of the tombstone, and the readers."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from stepmetrics.processors.writes.writer import MetricsWriter
 from stepmetrics.producers.events import Envelope, WireEvent
 from stepmetrics.store.connection import RedisClient
@@ -41,7 +43,8 @@ async def index_members(client: RedisClient, keys: RedisKeys) -> dict[str, set[s
         keys.list_name_index("loss"),
     ]
     for key in index_keys:
-        found[key] = {m.decode() for m in await client.zrange(key, 0, -1)}
+        members = cast("list[bytes]", await client.zrange(key, 0, -1))
+        found[key] = {m.decode() for m in members}
     return found
 
 
@@ -69,7 +72,9 @@ async def test_delete_removes_every_key_and_index_entry_and_leaves_a_tombstone(
     left = await execution_keys(redis_client, redis_keys, "e1")
     assert list(left) == [redis_keys.tombstone("e1").encode()]
     assert 29 * DAY < await redis_client.ttl(redis_keys.tombstone("e1")) <= 30 * DAY
-    assert all(members == {"e2"} for members in (await index_members(redis_client, redis_keys)).values())
+    assert all(
+        members == {"e2"} for members in (await index_members(redis_client, redis_keys)).values()
+    )
     assert await execution_keys(redis_client, redis_keys, "e2") == other
     reader = MetricsReader(redis_client, redis_keys)
     assert await reader.execution("e1") is None

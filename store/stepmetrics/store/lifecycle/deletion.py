@@ -16,12 +16,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Final, Literal, NamedTuple, cast
+from typing import Any, Final, Literal, NamedTuple
 
 from redis.commands.core import AsyncScript
 
 from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.keys import RedisKeys
+from stepmetrics.store.stats import EXECUTIONS_DELETED
 
 DELETE_LUA: Final = (
     resources.files("stepmetrics.store.lifecycle").joinpath("delete.lua").read_text("utf-8")
@@ -70,7 +71,7 @@ class DeleteReply(NamedTuple):
         if text not in STATUSES:  # a script and module out of step: fail loudly
             raise ValueError(f"delete.lua answered status {text!r}; expected one of {STATUSES}")
         return cls(
-            cast(Status, text),
+            text,
             _text(pipeline),
             _text(deployment),
             tuple(_text(name) for name in scalars),
@@ -100,9 +101,15 @@ class Deleter:
             raise ValueError(f"tombstone_seconds must be >= 1, got {tombstone_seconds}")
         return cls(client, keys, tombstone_seconds, client.register_script(DELETE_LUA))
 
-    async def delete(self, execution_id: str, older_than_us: int | None = None) -> DeleteReply:
+    async def delete(
+        self,
+        execution_id: str,
+        older_than_us: int | None = None,
+        counter: str = EXECUTIONS_DELETED,
+    ) -> DeleteReply:
         """Delete `execution_id` (only if last updated before `older_than_us`,
-        when given) and remove it from every index it is in.
+        when given), remove it from every index it is in and, when it was
+        deleted now, add one to the `P:stats` counter `counter`.
 
         Returns the script's reply: "deleted" the first time, "tombstoned"
         when it was deleted before (the index cleanup is done again), "unknown"
@@ -117,13 +124,15 @@ class Deleter:
         raw = await self.script(keys=DeleteKeys.of(self.keys, execution_id), args=args)
         reply = DeleteReply.parse(raw)
         if reply.status != "fresh":
-            await self._unindex(execution_id, reply)
+            await self._unindex(execution_id, reply, counter)
         return reply
 
-    async def _unindex(self, execution_id: str, reply: DeleteReply) -> None:
+    async def _unindex(self, execution_id: str, reply: DeleteReply, counter: str) -> None:
         pipe = self.client.pipeline(transaction=False)
         for key in index_keys(self.keys, reply):
             pipe.zrem(key, execution_id)
+        if reply.status == "deleted":
+            pipe.hincrby(self.keys.stats, counter, 1)
         await pipe.execute()
 
 
