@@ -19,6 +19,7 @@ from stepmetrics.store.api.cache import ResponseCache
 from stepmetrics.store.api.openapi import openapi_document
 from stepmetrics.store.api.responses import EXCEPTION_HANDLERS
 from stepmetrics.store.api.routes import api_routes
+from stepmetrics.store.lifecycle import Deleter
 from stepmetrics.store.reader import MetricsReader
 from stepmetrics.store.settings import ApiSettings
 from stepmetrics.store.version import package_version
@@ -40,7 +41,8 @@ def create_app(settings: ApiSettings, extra_routes: Sequence[BaseRoute] = ()) ->
 
     The Redis client and the `MetricsReader` are created by the app's lifespan
     and held in `app.state.reader`; `app.state.settings` holds `settings`;
-    `app.state.responses` is the `ResponseCache` of execution-scoped answers.
+    `app.state.responses` is the `ResponseCache` of execution-scoped answers;
+    `app.state.deleter` deletes executions (`DELETE`, admin token only).
     """
     openapi = orjson.dumps(openapi_document(package_version()))
 
@@ -55,6 +57,9 @@ def create_app(settings: ApiSettings, extra_routes: Sequence[BaseRoute] = ()) ->
         app.state.settings = settings
         app.state.reader = MetricsReader(redis, settings.store.keys)
         app.state.responses = ResponseCache()
+        app.state.deleter = Deleter.create(
+            redis, settings.store.keys, settings.store.tombstone_seconds
+        )
         logger.info(
             "reader API serving prefix %s from %s",
             settings.store.redis_prefix,
@@ -72,7 +77,9 @@ def create_app(settings: ApiSettings, extra_routes: Sequence[BaseRoute] = ()) ->
             Route("/openapi.json", openapi_json),
             *extra_routes,
         ],
-        middleware=[Middleware(TokenAuthMiddleware, token=settings.token)],
+        middleware=[
+            Middleware(TokenAuthMiddleware, token=settings.token, admin_token=settings.admin_token)
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

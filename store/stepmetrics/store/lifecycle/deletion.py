@@ -19,8 +19,10 @@ from importlib import resources
 from typing import Any, Final, Literal, NamedTuple
 
 from redis.commands.core import AsyncScript
+from redis.exceptions import RedisClusterException, RedisError
 
 from stepmetrics.store.connection import RedisClient
+from stepmetrics.store.errors import StoreUnavailableError
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.stats import EXECUTIONS_DELETED
 
@@ -33,6 +35,7 @@ DELETER_ACL_COMMANDS: Final = (
     "+evalsha", "+script|load", "+script|exists", "+hmget", "+exists", "+hgetall",
     "+hkeys", "+unlink", "+del", "+hset", "+expire", "+time", "+zrem", "+hincrby",
 )  # fmt: skip
+_FAILURES = (RedisError, RedisClusterException, OSError)
 Status = Literal["deleted", "tombstoned", "unknown", "fresh"]
 STATUSES: Final[tuple[Status, ...]] = ("deleted", "tombstoned", "unknown", "fresh")
 
@@ -114,17 +117,22 @@ class Deleter:
         Returns the script's reply: "deleted" the first time, "tombstoned"
         when it was deleted before (the index cleanup is done again), "unknown"
         when there was nothing, "fresh" when it was updated too recently.
-        Redis errors propagate as redis-py raises them.
+        Raises:
+            StoreUnavailableError: Redis failed or refused (e.g. an ACL user
+                without the `DELETER_ACL_COMMANDS`); calling again is safe.
         """
         args = (
             self.keys.list_values(execution_id, ""),
             self.tombstone_seconds,
             "" if older_than_us is None else older_than_us,
         )
-        raw = await self.script(keys=DeleteKeys.of(self.keys, execution_id), args=args)
-        reply = DeleteReply.parse(raw)
-        if reply.status != "fresh":
-            await self._unindex(execution_id, reply, counter)
+        try:
+            raw = await self.script(keys=DeleteKeys.of(self.keys, execution_id), args=args)
+            reply = DeleteReply.parse(raw)
+            if reply.status != "fresh":
+                await self._unindex(execution_id, reply, counter)
+        except _FAILURES as exc:
+            raise StoreUnavailableError(f"Redis could not delete: {exc}") from exc
         return reply
 
     async def _unindex(self, execution_id: str, reply: DeleteReply, counter: str) -> None:
