@@ -32,7 +32,10 @@ async def admin_app(redis_target: RedisTarget, redis_keys: RedisKeys) -> AsyncIt
 async def seed(client: RedisClient, keys: RedisKeys, *eids: str) -> None:
     writer = MetricsWriter(client, keys)
     await writer.apply(
-        [Envelope("p", 0, e, "train", None, [("s", "acc", T, 0.5), ("l", "c", T, [1.0])]) for e in eids]
+        [
+            Envelope("p", 0, e, "train", None, [("s", "acc", T, 0.5), ("l", "c", T, [1.0])])
+            for e in eids
+        ]
     )
 
 
@@ -41,7 +44,10 @@ async def test_only_the_admin_token_deletes(
 ) -> None:
     await seed(redis_client, redis_keys, "e/1", "e2")
     url = execution_path("e/1")
-    async with api_client(admin_app, API_TOKEN) as reader, api_client(admin_app, ADMIN_TOKEN) as admin:
+    async with (
+        api_client(admin_app, API_TOKEN) as reader,
+        api_client(admin_app, ADMIN_TOKEN) as admin,
+    ):
         refused = await reader.delete(url)
         assert refused.status_code == 403
         assert "STEPMETRICS_API_ADMIN_TOKEN" in refused.json()["error"]
@@ -55,7 +61,10 @@ async def test_only_the_admin_token_deletes(
         assert again.status_code == 404
         assert "deleted before" in again.json()["error"]
         unknown = await admin.delete(execution_path("nobody"))
-        assert (unknown.status_code, unknown.json()["error"]) == (404, "execution 'nobody' not found")
+        assert (unknown.status_code, unknown.json()["error"]) == (
+            404,
+            "execution 'nobody' not found",
+        )
         listed = (await admin.get(EXECUTIONS_PATH)).json()["items"]
         assert [item["execution_id"] for item in listed] == ["e2"]
         stats = (await reader.get(STATS_PATH)).json()

@@ -40,6 +40,9 @@ EVERY_VARIABLE: dict[str, tuple[str, str, object]] = {
     "STEPMETRICS_MAX_LIST_NAMES": ("4", "max_list_names", 4),
     "STEPMETRICS_MAX_ENVELOPE_EVENTS": ("25000", "max_envelope_events", 25_000),
     "STEPMETRICS_WORKER_MAX_PRODUCERS": ("5", "max_producers", 5),
+    "STEPMETRICS_RETENTION_DAYS": ("0.5", "retention_days", 0.5),
+    "STEPMETRICS_RETENTION_INTERVAL": ("2.5", "retention_interval", 2.5),
+    "STEPMETRICS_TOMBSTONE_SECONDS": ("3600", "tombstone_seconds", 3600),
 }
 
 
@@ -79,3 +82,19 @@ def test_limits_per_execution_default() -> None:
     defaults = ProcessorSettings.from_env({})
     assert defaults.limits == WriteLimits(scalar_names=10_000, list_names=10_000, producers=1_000)
     assert defaults.max_envelope_events == 50_000
+
+
+def test_retention_keeps_forever_by_default_and_is_validated() -> None:
+    default = ProcessorSettings.from_env({})
+    assert default.retention_days is None
+    assert default.tombstone_seconds == 30 * 86_400
+    for name, bad in [
+        ("STEPMETRICS_RETENTION_DAYS", "0"),
+        ("STEPMETRICS_RETENTION_DAYS", "-1"),
+        ("STEPMETRICS_RETENTION_DAYS", "nan"),
+        ("STEPMETRICS_RETENTION_DAYS", "soon"),
+        ("STEPMETRICS_RETENTION_INTERVAL", "0"),
+        ("STEPMETRICS_TOMBSTONE_SECONDS", "0"),
+    ]:
+        with pytest.raises(ProcessorSettingsError, match=name):
+            ProcessorSettings.from_env({name: bad})
