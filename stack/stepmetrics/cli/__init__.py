@@ -49,6 +49,9 @@ COMMANDS: Final[dict[str, Command]] = {
     "sync": Command(
         "stepmetrics.cli.sync", "producer", "send what the step SDK spooled to the broker"
     ),
+    "delete": Command(
+        "stepmetrics.cli.delete", None, "delete one execution (needs the admin token)"
+    ),
 }
 
 MainFunc = Callable[[list[str]], int]

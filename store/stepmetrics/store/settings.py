@@ -155,6 +155,19 @@ class ClientSettings:
         token = _token(environ, "the query library needs the reader API's token")
         return cls(token=token, **_read(_CLIENT_ENV, environ))
 
+    @classmethod
+    def admin_from_env(cls, environ: Mapping[str, str] = os.environ) -> ClientSettings:
+        """Like `from_env`, with the admin token (`STEPMETRICS_API_ADMIN_TOKEN`):
+        for deleting."""
+        token = environ.get(API_ADMIN_TOKEN.name, "")
+        if not token:
+            raise StoreSettingsError(
+                f"{API_ADMIN_TOKEN.name} is not set: deleting needs the reader API's admin "
+                "token (`stepmetrics up` generates one, `stepmetrics env` prints it)"
+            )
+        _check_token(token, API_ADMIN_TOKEN)
+        return cls(token=token, **_read(_CLIENT_ENV, environ))
+
 
 # field -> variable, per class
 _STORE_ENV: Final[dict[str, EnvVar[Any]]] = {

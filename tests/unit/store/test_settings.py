@@ -71,8 +71,8 @@ def test_the_admin_token_is_optional_checked_and_never_the_read_token() -> None:
     )
     assert api.deleting
     assert admin not in repr(api)
-    with pytest.raises(StoreSettingsError, match="STEPMETRICS_API_ADMIN_TOKEN.*at least 8"):
-        ApiSettings(token=SECRET, admin_token="short")
+    with pytest.raises(StoreSettingsError, match=r"STEPMETRICS_API_ADMIN_TOKEN.*at least 8"):
+        ApiSettings(token=SECRET, admin_token="short")  # noqa: S106
     with pytest.raises(StoreSettingsError, match="must differ from STEPMETRICS_API_TOKEN"):
         ApiSettings(token=SECRET, admin_token=SECRET)
 

@@ -35,7 +35,7 @@ def test_checker_accepts_bearer_or_cookie_only() -> None:
 
 
 def test_scopes_admin_read_or_none() -> None:
-    admin = "unit-admin-token-987"  # noqa: S105
+    admin = "unit-admin-token-987"
     tokens = ScopedTokens(TOKEN, admin)
     assert tokens.scope_of([(b"authorization", f"Bearer {admin}".encode())]) == ADMIN
     assert tokens.scope_of([(b"authorization", f"Bearer {TOKEN}".encode())]) == READ
