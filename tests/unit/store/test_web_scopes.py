@@ -14,7 +14,7 @@ from stepmetrics.store.web import SESSION_COOKIE, web_routes
 from stepmetrics.store.web.login_limit import MAX_FAILURES
 
 TOKEN = "unit-test-token-5f1c"  # noqa: S105 - a test token
-ADMIN = "unit-test-admin-token-9a2e"  # noqa: S105 - a test token
+ADMIN = "unit-test-admin-token-9a2e"
 
 
 @pytest.fixture
