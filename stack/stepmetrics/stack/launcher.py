@@ -46,7 +46,7 @@ from stepmetrics.store.connection import (
     REDIS_SSL_KEYFILE,
     REDIS_URL,
 )
-from stepmetrics.store.settings import API_HOST, API_PORT, API_TOKEN, API_URL
+from stepmetrics.store.settings import API_ADMIN_TOKEN, API_HOST, API_PORT, API_TOKEN, API_URL
 
 logger = logging.getLogger(__name__)
 
@@ -135,8 +135,10 @@ class Launcher:
             return None
         self._create_topics(kafka)
         token = self.settings.api_token or secrets.token_urlsafe(24)
+        admin = self.settings.api_admin_token or secrets.token_urlsafe(24)
         api_url = f"http://{LOOPBACK}:{pick_port(self.ports.api, API_PORT.default, 'api')}"
-        apps = self._start_apps(api_url, self._app_env(kafka, redis, api_url, token))
+        env = self._app_env(kafka, redis, api_url, token) | {API_ADMIN_TOKEN.name: admin}
+        apps = self._start_apps(api_url, env)
         if not self._wait_ready(apps):
             return None
         return StackState(
@@ -148,6 +150,7 @@ class Launcher:
             api=api_url if any(app.name == "api" for app in apps) else None,
             token=token,
             children={child.name: child.proc.pid for child in self.children},
+            admin_token=admin,
         )
 
     def shutdown(self) -> None:

@@ -28,3 +28,5 @@ def test_ready_line_format() -> None:
     )
     with_api = StackState(1, "k:1", "t", "t.d", "redis://r:2/0", "http://127.0.0.1:8080", "x")
     assert ready_line(with_api).startswith("stepmetrics ready: api=http://127.0.0.1:8080 kafka=")
+    admin = StackState(1, "k:1", "t", "t.d", "redis://r:2/0", None, "x", admin_token="adm")  # noqa: S106
+    assert ready_line(admin).endswith(" token=x admin_token=adm")
