@@ -17,8 +17,8 @@ from starlette.routing import BaseRoute, Route
 
 from stepmetrics.store import endpoints
 from stepmetrics.store.api import params
-from stepmetrics.store.api.auth import ADMIN, token_scope
 from stepmetrics.store.api.cache import ResponseCache
+from stepmetrics.store.api.deletion import delete_execution
 from stepmetrics.store.api.responses import JSONResponse, error
 from stepmetrics.store.csv_cells import text_cell
 from stepmetrics.store.endpoints import (
@@ -29,9 +29,7 @@ from stepmetrics.store.endpoints import (
     route_template,
 )
 from stepmetrics.store.index import FILTERS, Filter
-from stepmetrics.store.lifecycle import Deleter
 from stepmetrics.store.reader import MetricsReader
-from stepmetrics.store.settings import API_ADMIN_TOKEN, API_TOKEN, ApiSettings
 from stepmetrics.store.types import ExecutionDetail, Metric
 from stepmetrics.store.wire import Cursor, list_to_wire, to_wire
 
@@ -210,30 +208,6 @@ def _csv_rows(rows: Iterable[tuple[object, ...]]) -> str:
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(rows)
     return out.getvalue()
-
-
-async def delete_execution(request: Request) -> Response:
-    """DELETE one execution: admin token only; 204, or 404 when unknown or
-    deleted before (the index cleanup is then done again)."""
-    params.checked(request.query_params, ())
-    execution_id = params.path(request.path_params, "execution_id")
-    settings: ApiSettings = request.app.state.settings
-    if not settings.deleting:
-        return error(
-            403, f"deleting is off: the API has no admin token ({API_ADMIN_TOKEN.name} is unset)"
-        )
-    if token_scope(request.scope) != ADMIN:
-        return error(
-            403,
-            "this token may only read: deleting needs the admin token "
-            f"({API_ADMIN_TOKEN.name}), not {API_TOKEN.name}",
-        )
-    deleter: Deleter = request.app.state.deleter
-    reply = await deleter.delete(execution_id)
-    if reply.status == "deleted":
-        return Response(status_code=204)
-    before = " (it was deleted before)" if reply.status == "tombstoned" else ""
-    return error(404, f"execution {execution_id!r} not found{before}")
 
 
 async def stats(request: Request) -> Response:
