@@ -25,6 +25,7 @@ from benchmarks.families import (
     dedup_state,
     e2e,
     growth,
+    lifecycle,
     mlflow_peer,
     queries,
     raw_pipeline,
@@ -48,6 +49,7 @@ STACK_FAMILIES: Final[dict[str, StackBenchmark]] = {
     "raw": raw_pipeline.run,
     "growth": growth.run,
     "dedup": dedup_state.run,
+    "lifecycle": lifecycle.run,
 }
 CLUSTER_SUFFIX: Final = "-cluster"
 
