@@ -12,9 +12,12 @@ from starlette.applications import Starlette
 
 from stepmetrics.processors.writes.writer import MetricsWriter
 from stepmetrics.producers.events import Envelope
+from stepmetrics.store.client import AsyncMetricsClient
 from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.endpoints import EXECUTIONS_PATH, STATS_PATH, execution_path
+from stepmetrics.store.errors import ApiError, StoreQueryError
 from stepmetrics.store.keys import RedisKeys
+from stepmetrics.store.settings import ClientSettings
 from tests.support.api import ADMIN_TOKEN, API_TOKEN, api_client, running_api
 from tests.support.redis_targets import RedisTarget
 
@@ -89,3 +92,25 @@ async def test_a_wrong_token_is_unauthorized_and_a_query_is_refused(admin_app: S
     async with api_client(admin_app, ADMIN_TOKEN) as admin:
         bad = await admin.delete(execution_path("e1") + "?force=1")
         assert bad.status_code == 400
+
+
+async def test_the_async_query_library_deletes_with_the_admin_token(
+    admin_app: Starlette, redis_client: RedisClient, redis_keys: RedisKeys
+) -> None:
+    await seed(redis_client, redis_keys, "e1")
+    transport = httpx.ASGITransport(app=admin_app)
+    admin = AsyncMetricsClient(
+        ClientSettings(token=ADMIN_TOKEN, api_url="http://api"), transport=transport
+    )
+    reader = AsyncMetricsClient(
+        ClientSettings(token=API_TOKEN, api_url="http://api"), transport=transport
+    )
+    async with admin, reader:
+        with pytest.raises(ApiError, match="403") as refused:
+            await reader.delete_execution("e1")
+        assert refused.value.status == 403
+        assert await admin.delete_execution("e1") is True
+        assert await admin.delete_execution("e1") is False
+        assert await reader.get_metrics(execution_id="e1") == []
+        with pytest.raises(StoreQueryError):
+            await admin.delete_execution("")
