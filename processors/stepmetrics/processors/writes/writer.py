@@ -72,7 +72,7 @@ WRITER_ACL_COMMANDS: Final = (
     # The one-time migration of an old `applied` set into `P:{E}:seq` (dedup.lua).
     "+smembers", "+del",
     # Retention (stepmetrics.store.lifecycle): delete.lua, the index walk and cleanup.
-    "+exists", "+hgetall", "+unlink", "+expire", "+zrem", "+zrangebyscore",
+    "+exists", "+hgetall", "+unlink", "+expire", "+zrem", "+zrangebyscore", "+zcard",
 )  # fmt: skip
 # The cluster client raises RedisClusterException (no RedisError) when no node answers.
 _FAILURES = (redis_errors.RedisError, redis_errors.RedisClusterException)
