@@ -26,6 +26,7 @@ from benchmarks.families import (
     e2e,
     export_import,
     growth,
+    lifecycle,
     mlflow_peer,
     queries,
     raw_pipeline,
@@ -50,6 +51,7 @@ STACK_FAMILIES: Final[dict[str, StackBenchmark]] = {
     "growth": growth.run,
     "dedup": dedup_state.run,
     "export": export_import.run,
+    "lifecycle": lifecycle.run,
 }
 CLUSTER_SUFFIX: Final = "-cluster"
 

@@ -26,6 +26,7 @@ from stepmetrics.store.keys import RedisKeys
 from tests.support.seed import seed_execution
 
 TOKEN = "schema-test-token-0123456789"  # noqa: S105 (a test token)
+ADMIN_TOKEN = "schema-test-admin-token-0123456789"  # noqa: S105 (never sent by schemathesis)
 T0 = 1_764_000_000_000_000
 CHECKS = (
     "not_a_server_error,status_code_conformance,content_type_conformance,"
@@ -52,6 +53,9 @@ def _start_api(redis_url: str, prefix: str, workdir: Path) -> tuple[ManagedProce
     env = {
         **os.environ,
         "STEPMETRICS_API_TOKEN": TOKEN,
+        # Deleting is on, but schemathesis sends the read token only: every
+        # DELETE it makes must be refused (403), so the seeded data survives.
+        "STEPMETRICS_API_ADMIN_TOKEN": ADMIN_TOKEN,
         "STEPMETRICS_REDIS_URL": redis_url,
         "STEPMETRICS_REDIS_PREFIX": prefix,
         "STEPMETRICS_API_HOST": "127.0.0.1",
@@ -96,3 +100,5 @@ async def test_api_conforms_to_its_openapi_document(
     assert done.returncode == 0, done.stdout[-12_000:] + done.stderr[-2000:]
     assert " passed" in done.stdout
     assert "Traceback" not in api.log_tail(200)
+    # The read token deleted nothing.
+    assert await redis_client.exists(redis_keys.meta("run-1"), redis_keys.meta("a/b c")) == 2

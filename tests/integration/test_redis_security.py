@@ -19,10 +19,14 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoPermissionError
 
-from stepmetrics.processors.writes.writer import WRITER_ACL_COMMANDS
+from stepmetrics.processors.retention import RetentionSweeper
+from stepmetrics.processors.writes.writer import WRITER_ACL_COMMANDS, MetricsWriter
+from stepmetrics.producers.events import Envelope
 from stepmetrics.stack.services import ManagedProcess, free_port
 from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.keys import RedisKeys
+from stepmetrics.store.lifecycle import Deleter
+from stepmetrics.store.lifecycle.deletion import DELETER_ACL_COMMANDS
 from stepmetrics.store.reader import READER_ACL_COMMANDS
 from stepmetrics.store.stats import read_stats
 from tests.support.api import api_client, running_api
@@ -34,7 +38,8 @@ from tests.support.worker import WorkerProcess, make_envelopes, produce, wait_fo
 
 PREFIX = "secured"
 TOKEN = "secured-redis-token-0123456789"  # noqa: S105 (a test token)
-PASSWORDS = {name: secrets.token_urlsafe(16) for name in ("writer", "reader", "admin")}
+PASSWORDS = {name: secrets.token_urlsafe(16) for name in ("writer", "reader", "deleter", "admin")}
+ADMIN_TOKEN = "secured-redis-admin-token-0123456789"  # noqa: S105 (a test token)
 EXECUTIONS = ["exec-a", "exec-b"]
 
 
@@ -50,6 +55,8 @@ def secured(
     users = [
         _user("writer", WRITER_ACL_COMMANDS),
         _user("reader", READER_ACL_COMMANDS),
+        # A reader API with deleting on: the reader's commands and the deleter's.
+        _user("deleter", (*READER_ACL_COMMANDS, *DELETER_ACL_COMMANDS)),
         _user("admin", ("+@all",)),
     ]
     server = start_secured_redis(tmp_path_factory.mktemp("secured"), free_port(), certs, users)
@@ -97,6 +104,39 @@ async def test_worker_and_reader_api_work_with_least_privilege_over_tls(
     finally:
         await worker.stop()
         await admin.aclose()
+
+
+async def test_retention_and_the_api_delete_with_least_privilege(
+    secured: ManagedProcess, certs: Certificates
+) -> None:
+    keys = RedisKeys(PREFIX)
+    ancient = 978_307_200_000_000  # 2001-01-01: older than the retention below
+    events = [("s", "acc", ancient, 1.0), ("l", "loss", ancient, [1.0])]
+    writer = _as("writer", secured, certs).client()
+    try:
+        await MetricsWriter(writer, keys).apply(
+            [Envelope("p", 0, eid, "train", "dep", events) for eid in ("old-x", "del-x")]
+        )
+        # As if written before the index by last update existed: the backfill runs.
+        await writer.zrem(keys.updated, "old-x")
+        # The worker's retention, with exactly the worker's commands; 20 years
+        # spares every other execution of this prefix (recorded in 2025).
+        sweeper = RetentionSweeper(Deleter.create(writer, keys, 3600), 20 * 365, pause=0)
+        await sweeper.run_once()
+        assert await writer.exists(keys.meta("old-x")) == 0
+        assert await writer.exists(keys.meta("del-x")) == 0  # both are older
+        await MetricsWriter(writer, keys).apply(
+            [Envelope("p", 0, "api-x", "train", "dep", events[:1])]
+        )
+    finally:
+        await writer.aclose()
+    deleter = _as("deleter", secured, certs)
+    async with (
+        running_api(deleter, PREFIX, TOKEN, admin_token=ADMIN_TOKEN) as app,
+        api_client(app, ADMIN_TOKEN) as http,
+    ):
+        assert (await http.delete("/api/v1/executions/api-x")).status_code == 204
+        assert (await http.delete("/api/v1/executions/api-x")).status_code == 404
 
 
 async def _has_lag(client: RedisClient, keys: RedisKeys) -> bool:

@@ -181,8 +181,10 @@ async def test_up_ready_answers_and_stops_clean(up: Up) -> None:
     pairs = up.ready()
     ready_s = time.monotonic() - started
     assert ready_s < READY_WITHIN
-    assert set(pairs) >= {"kafka", "redis", "token"}
+    assert set(pairs) >= {"kafka", "redis", "token", "admin_token"}
     assert len(pairs["token"]) >= 16
+    assert len(pairs["admin_token"]) >= 16
+    assert pairs["admin_token"] != pairs["token"]
     assert ("api" in pairs) == API.installed()
     assert ("worker_metrics" in pairs) == WORKER.installed()
     if "worker_metrics" in pairs:
@@ -190,7 +192,16 @@ async def test_up_ready_answers_and_stops_clean(up: Up) -> None:
     if "api" in pairs:
         async with httpx.AsyncClient(trust_env=False) as client:
             response = await client.get(pairs["api"] + "/healthz")
+            # The admin token may delete (an unknown id: 404), the read token may not.
+            unknown = pairs["api"] + "/api/v1/executions/no-such-run"
+            as_admin = await client.delete(
+                unknown, headers={"authorization": f"Bearer {pairs['admin_token']}"}
+            )
+            as_reader = await client.delete(
+                unknown, headers={"authorization": f"Bearer {pairs['token']}"}
+            )
         assert response.status_code == 200
+        assert (as_admin.status_code, as_reader.status_code) == (404, 403)
     await _kafka_answers(pairs["kafka"], "stepmetrics.events")
     # The ready line shows the Redis URL without its password; the state file
     # (0600) and `stepmetrics env` hold the whole URL.
@@ -202,6 +213,7 @@ async def test_up_ready_answers_and_stops_clean(up: Up) -> None:
     exports = _env_exports(up.data_dir)
     assert exports["STEPMETRICS_KAFKA_BOOTSTRAP"] == pairs["kafka"]
     assert exports["STEPMETRICS_API_TOKEN"] == pairs["token"]
+    assert exports["STEPMETRICS_API_ADMIN_TOKEN"] == pairs["admin_token"]
     assert exports["STEPMETRICS_TOPIC"] == "stepmetrics.events"
     assert exports.get("STEPMETRICS_API_URL") == pairs.get("api")
 

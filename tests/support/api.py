@@ -16,15 +16,22 @@ from tests.support.redis_targets import RedisTarget
 
 BASE_URL: Final = "http://api"
 API_TOKEN: Final = "test-token-0123456789"  # noqa: S105 (the in-process API's token)
+ADMIN_TOKEN: Final = "test-admin-token-0123456789"  # noqa: S105 (its admin token, when on)
 
 
 @contextlib.asynccontextmanager
 async def running_api(
-    redis: RedisTarget, prefix: str, token: str, extra_routes: Sequence[BaseRoute] = ()
+    redis: RedisTarget,
+    prefix: str,
+    token: str,
+    extra_routes: Sequence[BaseRoute] = (),
+    admin_token: str = "",
 ) -> AsyncIterator[Starlette]:
-    """The reader API on `redis` under key `prefix`, inside its lifespan."""
+    """The reader API on `redis` under key `prefix`, inside its lifespan
+    (deleting on when `admin_token` is given)."""
     store = StoreSettings(redis=redis.connection, redis_prefix=prefix)
-    application = create_app(ApiSettings(token=token, store=store), extra_routes)
+    settings = ApiSettings(token=token, store=store, admin_token=admin_token)
+    application = create_app(settings, extra_routes)
     async with application.router.lifespan_context(application):
         yield application
 

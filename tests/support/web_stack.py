@@ -28,6 +28,8 @@ from tests.support.redis_targets import RedisTarget
 from tests.support.services import create_topic
 
 TOKEN = "browser-test-token-0123456789"  # noqa: S105 (a test token)
+# Deleting is on: signing in with this token gives a session that may delete.
+ADMIN_TOKEN = "browser-test-admin-token-0123456789"  # noqa: S105 (a test token)
 # The child processes get only what they need, plus what Python itself needs.
 _KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 
@@ -147,6 +149,7 @@ def start_web_stack(
             "STEPMETRICS_WORKER_METRICS_PORT": "0",
             "STEPMETRICS_KAFKA_SESSION_TIMEOUT": "4",
             "STEPMETRICS_API_TOKEN": TOKEN,
+            "STEPMETRICS_API_ADMIN_TOKEN": ADMIN_TOKEN,
             "STEPMETRICS_API_HOST": "127.0.0.1",
             "STEPMETRICS_API_PORT": str(port),
         }

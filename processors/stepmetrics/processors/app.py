@@ -24,10 +24,13 @@ from stepmetrics.processors.deadletter import DeadLetter, RawMessage
 from stepmetrics.processors.failures import redis_error_kind
 from stepmetrics.processors.handler import BatchHandler
 from stepmetrics.processors.ready import WORKER_READY
+from stepmetrics.processors.retention import RetentionSweeper
 from stepmetrics.processors.settings import ProcessorSettings
 from stepmetrics.processors.telemetry import Partition, WorkerTelemetry
 from stepmetrics.processors.transport import SCHEME, WorkerApp, broker_credentials
 from stepmetrics.processors.writes.writer import MetricsWriter
+from stepmetrics.store.connection import RedisClient
+from stepmetrics.store.lifecycle import Deleter
 from stepmetrics.store.stats import add_to_counter
 
 logger = logging.getLogger(__name__)
@@ -119,7 +122,25 @@ def create_app(settings: ProcessorSettings, telemetry: WorkerTelemetry | None = 
                 handler.telemetry.redis_error(kind)
             logger.warning("could not record the lag in Redis: %s", exc)
 
+    if settings.retention_days is not None:
+        _start_retention(app, settings, settings.retention_days, client)
     return app
+
+
+def _start_retention(
+    app: faust.App, settings: ProcessorSettings, days: float, client: RedisClient
+) -> None:
+    """Sweep executions not updated for `days` every `retention_interval`
+    (every worker does: a second delete of an execution is harmless)."""
+    deleter = Deleter.create(client, settings.keys, settings.tombstone_seconds)
+    sweeper = RetentionSweeper(deleter, days)
+
+    @app.timer(settings.retention_interval)  # type: ignore[untyped-decorator]
+    async def retention() -> None:
+        try:
+            await sweeper.run_once()
+        except Exception as exc:  # noqa: BLE001 - the next round retries; never crash the worker
+            logger.warning("retention: this round failed, retrying next interval: %s", exc)
 
 
 def _raw(message: Any) -> RawMessage:

@@ -27,9 +27,10 @@ from stepmetrics.store import connection
 from stepmetrics.store.connection import RedisConnection
 from stepmetrics.store.errors import StoreSettingsError
 from stepmetrics.store.keys import RedisKeys
-from stepmetrics.store.settings import REDIS_PREFIX
+from stepmetrics.store.settings import MAX_TOMBSTONE_SECONDS, REDIS_PREFIX, TOMBSTONE_SECONDS
 
 _LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+MAX_RETENTION_DAYS: Final = 100 * 365
 _INTEGER: Final = "an integer"
 _NUMBER: Final = "a number"
 
@@ -94,6 +95,11 @@ _ENV: Final[dict[str, EnvVar[Any]]] = {
     "max_envelope_events": EnvVar(
         "STEPMETRICS_MAX_ENVELOPE_EVENTS", MAX_ENVELOPE_EVENTS, int, _INTEGER
     ),
+    # Retention: delete executions not updated for this many days (fractions
+    # allowed: 0.0001 is 8.64 s); unset = keep forever. Checked every interval.
+    "retention_days": EnvVar("STEPMETRICS_RETENTION_DAYS", None, float, "a number of days"),
+    "retention_interval": _seconds("STEPMETRICS_RETENTION_INTERVAL", 60.0),
+    "tombstone_seconds": TOMBSTONE_SECONDS,
     "log_level": EnvVar(
         "STEPMETRICS_WORKER_LOG_LEVEL", "info", lambda raw: raw.strip().lower(), "a level name"
     ),
@@ -115,7 +121,9 @@ _MINIMUMS: Final = {
     "max_list_names": 1,
     "max_envelope_events": 1,
 }
-_FLOATS: Final = tuple(name for name, var in _ENV.items() if var.parse is float)
+_FLOATS: Final = tuple(
+    name for name, var in _ENV.items() if var.parse is float and var.default is not None
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +163,9 @@ class ProcessorSettings:
     max_scalar_names: int = _ENV["max_scalar_names"].default
     max_list_names: int = _ENV["max_list_names"].default
     max_envelope_events: int = _ENV["max_envelope_events"].default
+    retention_days: float | None = _ENV["retention_days"].default
+    retention_interval: float = _ENV["retention_interval"].default
+    tombstone_seconds: int = _ENV["tombstone_seconds"].default
     log_level: str = _ENV["log_level"].default
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
@@ -175,6 +186,7 @@ class ProcessorSettings:
         for name in _FLOATS:
             if not getattr(self, name) > 0:
                 _fail(name, getattr(self, name), "a number > 0")
+        self._check_lifecycle()
         if self.heartbeat_interval >= self.session_timeout:
             _fail("heartbeat_interval", self.heartbeat_interval, "less than the session timeout")
         if self.log_level not in _LOG_LEVELS:
@@ -183,6 +195,19 @@ class ProcessorSettings:
             RedisKeys(self.redis_prefix)
         except ValueError as exc:
             _fail("redis_prefix", self.redis_prefix, str(exc), exc)
+
+    def _check_lifecycle(self) -> None:
+        days = self.retention_days
+        if days is not None and not 0 < days <= MAX_RETENTION_DAYS:
+            _fail(
+                "retention_days",
+                days,
+                f"days in (0, {MAX_RETENTION_DAYS}], or unset to keep forever",
+            )
+        if not 1 <= self.tombstone_seconds <= MAX_TOMBSTONE_SECONDS:
+            _fail(
+                "tombstone_seconds", self.tombstone_seconds, f"seconds 1..{MAX_TOMBSTONE_SECONDS}"
+            )
 
     def _check_minimums(self) -> None:
         for name, least in _MINIMUMS.items():

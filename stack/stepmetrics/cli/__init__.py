@@ -55,6 +55,9 @@ COMMANDS: Final[dict[str, Command]] = {
     "import": Command(
         "stepmetrics.cli.import_", "producer", "produce a file of envelopes to the broker"
     ),
+    "delete": Command(
+        "stepmetrics.cli.delete", None, "delete one execution (needs the admin token)"
+    ),
 }
 
 MainFunc = Callable[[list[str]], int]

@@ -41,6 +41,8 @@ def ready_line(state: StackState) -> str:
     # Passwords in the URLs stay in the state file (`stepmetrics env`), not on screen.
     pairs += [f"kafka={redact(state.kafka)}", f"redis={redact(state.redis)}"]
     pairs.append(f"token={state.token}")
+    if state.admin_token:
+        pairs.append(f"admin_token={state.admin_token}")
     return "stepmetrics ready: " + " ".join(pairs)
 
 

@@ -53,7 +53,7 @@ from stepmetrics.store.connection import (
     REDIS_SSL_KEYFILE,
     REDIS_URL,
 )
-from stepmetrics.store.settings import API_HOST, API_PORT, API_TOKEN, API_URL
+from stepmetrics.store.settings import API_ADMIN_TOKEN, API_HOST, API_PORT, API_TOKEN, API_URL
 
 logger = logging.getLogger(__name__)
 
@@ -143,8 +143,9 @@ class Launcher:
             return None
         self._create_topics(kafka)
         token = self.settings.api_token or secrets.token_urlsafe(24)
+        admin = self.settings.api_admin_token or secrets.token_urlsafe(24)
         api_url = f"http://{LOOPBACK}:{pick_port(self.ports.api, API_PORT.default, 'api')}"
-        env = self._app_env(kafka, redis, api_url, token)
+        env = self._app_env(kafka, redis, api_url, token) | {API_ADMIN_TOKEN.name: admin}
         # The worker's /metrics: its default port when free, else any free one.
         metrics_port = pick_port(self.ports.worker_metrics, METRICS_PORT.default, "worker metrics")
         env.update({METRICS_HOST.name: LOOPBACK, METRICS_PORT.name: str(metrics_port)})
@@ -165,6 +166,7 @@ class Launcher:
                 if any(app.name == "worker" for app in apps)
                 else None
             ),
+            admin_token=admin,
         )
 
     def shutdown(self) -> None:

@@ -18,7 +18,7 @@ from stepmetrics.producers.settings import BOOTSTRAP, TOPIC
 from stepmetrics.stack.errors import StackSettingsError
 from stepmetrics.store.connection import REDIS_URL, RedisConnection
 from stepmetrics.store.errors import StoreSettingsError
-from stepmetrics.store.settings import API_TOKEN
+from stepmetrics.store.settings import API_ADMIN_TOKEN, API_TOKEN
 
 # The stack's own variables. The others belong to the component that reads
 # them too (SDK, worker, store); here they get the stack's defaults: no
@@ -40,7 +40,14 @@ _ENV: Final[dict[str, EnvVar[Any]]] = {
     "startup_timeout": STARTUP_TIMEOUT,
 }
 ENV_VARS: Final[frozenset[str]] = (
-    frozenset([*(var.name for var in _ENV.values()), API_TOKEN.name, BROKER_BIN.name])
+    frozenset(
+        [
+            *(var.name for var in _ENV.values()),
+            API_TOKEN.name,
+            API_ADMIN_TOKEN.name,
+            BROKER_BIN.name,
+        ]
+    )
     | KAFKA_SECURITY_ENV_VARS
 )
 DEFAULT_PARTITIONS: Final = TOPIC_PARTITIONS.default
@@ -63,6 +70,8 @@ class StackSettings:
         deadletter_topic: Where the worker puts envelopes it cannot apply.
         topic_partitions: Partition count of both topics when `up` creates them.
         api_token: The reader API's bearer token; None lets `up` generate one.
+        api_admin_token: The reader API's admin token (may delete); None lets
+            `up` generate one.
         data_dir: Where the embedded services keep data, logs and the state file.
         startup_timeout: Seconds each service may take to answer.
         kafka_security: TLS and SASL of the external Kafka (topic creation
@@ -76,6 +85,7 @@ class StackSettings:
     deadletter_topic: str = DEADLETTER_TOPIC.default
     topic_partitions: int = TOPIC_PARTITIONS.default
     api_token: str | None = field(default=None, repr=False)
+    api_admin_token: str | None = field(default=None, repr=False)
     data_dir: Path = DATA_DIR.default
     startup_timeout: float = STARTUP_TIMEOUT.default
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
@@ -99,11 +109,16 @@ class StackSettings:
             _fail(DEADLETTER_TOPIC.name, self.deadletter_topic, f"a topic other than {TOPIC.name}")
         if not 1 <= self.topic_partitions <= MAX_PARTITIONS:
             _fail(TOPIC_PARTITIONS.name, self.topic_partitions, f"an integer 1..{MAX_PARTITIONS}")
-        token = self.api_token
-        if token is not None and (not token or token != token.strip()):
+        for var, token in ((API_TOKEN, self.api_token), (API_ADMIN_TOKEN, self.api_admin_token)):
+            if token is not None and (not token or token != token.strip()):
+                raise StackSettingsError(
+                    f"{var.name} is empty or has surrounding whitespace: "
+                    "unset it to let `up` generate one"
+                )
+        if self.api_admin_token is not None and self.api_admin_token == self.api_token:
             raise StackSettingsError(
-                f"{API_TOKEN.name} is empty or has surrounding whitespace: "
-                "unset it to let `up` generate one"
+                f"{API_ADMIN_TOKEN.name} must differ from {API_TOKEN.name}: "
+                "the read token must not be able to delete"
             )
         if not self.startup_timeout > 0:
             _fail(STARTUP_TIMEOUT.name, self.startup_timeout, "a positive number of seconds")
@@ -113,12 +128,13 @@ class StackSettings:
         """Build the settings from `STEPMETRICS_*` variables (empty or blank means unset)."""
         stripped = {var.name: environ.get(var.name, "").strip() for var in _ENV.values()}
         token = environ.get(API_TOKEN.name) or None
+        admin = environ.get(API_ADMIN_TOKEN.name) or None
         try:
             security = KafkaSecurity.from_env(environ)
         except SettingsError as exc:
             raise StackSettingsError(str(exc)) from exc
         values = read_env(_ENV, stripped, StackSettingsError)
-        settings = cls(api_token=token, kafka_security=security, **values)
+        settings = cls(api_token=token, api_admin_token=admin, kafka_security=security, **values)
         if settings.redis_url is not None:
             # The worker and the API read the TLS and cluster variables too: check them now.
             _check_redis(lambda: RedisConnection.from_env(environ))

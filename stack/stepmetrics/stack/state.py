@@ -1,7 +1,7 @@
 """The state file a running `stepmetrics up` leaves in its data directory.
 
 It tells `stepmetrics env` (and tests) where the stack's services are. It holds
-the API token and the Redis password, so it is written with mode 0600,
+the API tokens and the Redis password, so it is written with mode 0600,
 atomically: a fresh temp file opened with `O_CREAT|O_EXCL|O_NOFOLLOW` (no
 existing file or planted symlink is ever written through), then renamed. A
 state file another user owns is refused, never read or replaced.
@@ -20,7 +20,7 @@ import orjson
 from stepmetrics.producers.settings import BOOTSTRAP, TOPIC
 from stepmetrics.stack.errors import StackError
 from stepmetrics.store.connection import REDIS_URL
-from stepmetrics.store.settings import API_TOKEN, API_URL
+from stepmetrics.store.settings import API_ADMIN_TOKEN, API_TOKEN, API_URL
 
 STATE_FILE: Final = "stack.json"
 
@@ -40,6 +40,8 @@ class StackState:
         children: Process ids of the children `up` started, by name.
         worker_metrics: URL of the worker's Prometheus `/metrics`; None while
             the worker is not installed.
+        admin_token: The reader API's admin token (may delete); "" in the
+            state of a version that had none.
     """
 
     pid: int
@@ -51,6 +53,7 @@ class StackState:
     token: str = field(repr=False)
     children: dict[str, int] = field(default_factory=dict)
     worker_metrics: str | None = None
+    admin_token: str = field(default="", repr=False)
 
     def exports(self) -> dict[str, str]:
         """The variables a step process needs to record into this stack, and
@@ -61,6 +64,8 @@ class StackState:
             API_TOKEN.name: self.token,
             REDIS_URL.name: self.redis,
         }
+        if self.admin_token:
+            env[API_ADMIN_TOKEN.name] = self.admin_token
         if self.api is not None:
             env[API_URL.name] = self.api
         return env

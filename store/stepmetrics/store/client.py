@@ -26,12 +26,16 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from stepmetrics.store.endpoints import execution_path
+from stepmetrics.store.errors import StoreQueryError
 from stepmetrics.store.paging import (
     LIST_METRICS_PATH,
     METRICS_PATH,
     Paging,
+    check_deleted,
     headers,
     metric_query,
+    unavailable,
 )
 from stepmetrics.store.settings import ClientSettings
 from stepmetrics.store.types import Metric
@@ -82,6 +86,13 @@ class _BaseClient:
         """Raises `ValueError` / `TypeError` before any request for bad filters."""
         return Paging(self.settings.api_url, path, metric_query(*filters))
 
+    def _delete_path(self, execution_id: str) -> str:
+        if not isinstance(execution_id, str) or not execution_id:
+            raise StoreQueryError(
+                f"execution_id must be a non-empty str, got {execution_id!r:.100}"
+            )
+        return execution_path(execution_id)
+
 
 class MetricsClient(_BaseClient):
     """Synchronous query client (httpx, one keep-alive connection pool).
@@ -119,6 +130,21 @@ class MetricsClient(_BaseClient):
         one filter (all pages)."""
         filters = (name, pipeline_name, deployment_name, execution_id)
         return self._collect(self._paging(LIST_METRICS_PATH, filters))
+
+    def delete_execution(self, execution_id: str) -> bool:
+        """Delete one execution (needs the admin token: `ClientSettings.admin_from_env`).
+
+        Returns True when it was deleted, False when the API does not know it
+        (or it was deleted before). Raises `ApiError` (status 403) when the
+        token may only read or deleting is off.
+        """
+        path = self._delete_path(execution_id)
+        url = self.settings.api_url + path
+        try:
+            response = self._http.delete(path)
+        except httpx.TransportError as exc:
+            raise unavailable(url, exc) from exc
+        return check_deleted(response, url)
 
     def _collect(self, paging: Paging) -> list[Metric]:
         while paging.more:
@@ -170,6 +196,16 @@ class AsyncMetricsClient(_BaseClient):
         """List metrics matching at most one filter (all pages)."""
         filters = (name, pipeline_name, deployment_name, execution_id)
         return await self._collect(self._paging(LIST_METRICS_PATH, filters))
+
+    async def delete_execution(self, execution_id: str) -> bool:
+        """Delete one execution; see `MetricsClient.delete_execution`."""
+        path = self._delete_path(execution_id)
+        url = self.settings.api_url + path
+        try:
+            response = await self._http.delete(path)
+        except httpx.TransportError as exc:
+            raise unavailable(url, exc) from exc
+        return check_deleted(response, url)
 
     async def _collect(self, paging: Paging) -> list[Metric]:
         while paging.more:

@@ -34,6 +34,8 @@ async def execution_page(
     positions: list[Position] = []
     async for batch in newest_positions(redis, keys, pipeline_name, deployment_name, cursor):
         for position, summary in zip(batch, await _summaries(redis, keys, batch), strict=True):
+            if summary is None:  # deleted: its index entry outlived it (see lifecycle)
+                continue
             if pipeline_name is not None and summary["pipeline_name"] != pipeline_name:
                 continue
             if deployment_name is not None and summary["deployment_name"] != deployment_name:
@@ -47,7 +49,9 @@ async def execution_page(
 
 async def _summaries(
     redis: RedisClient, keys: RedisKeys, batch: list[Position]
-) -> list[ExecutionSummary]:
+) -> list[ExecutionSummary | None]:
+    """The summary of each position; None where the execution has no meta
+    (deleted, its index entry not removed yet)."""
     pipe = redis.pipeline(transaction=False)
     for _, eid in batch:
         pipe.hgetall(keys.meta(eid))
@@ -55,7 +59,8 @@ async def _summaries(
         pipe.hlen(keys.list_created(eid))
     replies = await pipe.execute()
     return [
-        summary(eid, score, *replies[i * 3 : i * 3 + 3]) for i, (score, eid) in enumerate(batch)
+        summary(eid, score, *replies[i * 3 : i * 3 + 3]) if replies[i * 3] else None
+        for i, (score, eid) in enumerate(batch)
     ]
 
 

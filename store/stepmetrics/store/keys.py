@@ -22,6 +22,12 @@ one Lua script can update them atomically:
     P:{E}:applied       SET    written by versions before the seq hash: identities
                                ("producer_id:seq") of applied envelopes; folded into
                                P:{E}:seq and deleted when E is next written
+    P:{E}:tomb          HASH   the tombstone of a deleted E (stepmetrics.store.lifecycle):
+                               deleted_us, pipeline_name, deployment_name, and one
+                               field `s:<name>` / `l:<name>` per scalar / list name
+                               E held (what its index cleanup needs); expires after
+                               STEPMETRICS_TOMBSTONE_SECONDS. While it exists the
+                               apply script applies nothing to E.
 
 Global indexes (sorted sets scored by the execution's created_us; written with
 ZADD LT, which adds new members and only ever lowers a score, so replays change
@@ -33,6 +39,11 @@ serve the query filters without SCAN:
     P:idx:deployment:<name>      executions of a deployment
     P:idx:scalar:<metric name>   executions having that scalar metric
     P:idx:list:<metric name>     executions having that list metric
+
+One more index is scored by the execution's `updated_us` instead, written with
+ZADD GT (a score only moves forward); retention walks it oldest first:
+
+    P:idx:updated                every execution, by last update
 
 Operational: `P:stats` HASH of worker counters (see stepmetrics.store.stats).
 
@@ -105,10 +116,18 @@ class RedisKeys:
     def applied(self, execution_id: str) -> str:
         return self._execution(execution_id, "applied")
 
+    def tombstone(self, execution_id: str) -> str:
+        return self._execution(execution_id, "tomb")
+
     # -- global indexes ----------------------------------------------------
     @property
     def executions(self) -> str:
         return f"{self.prefix}:idx:executions"
+
+    @property
+    def updated(self) -> str:
+        """Every execution scored by its `updated_us` (ZADD GT)."""
+        return f"{self.prefix}:idx:updated"
 
     def pipeline_index(self, pipeline_name: str) -> str:
         return f"{self.prefix}:idx:pipeline:{pipeline_name}"

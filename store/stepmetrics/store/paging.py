@@ -171,6 +171,19 @@ def check_response(response: httpx.Response, url: str) -> bytes:
     )
 
 
+def check_deleted(response: httpx.Response, url: str) -> bool:
+    """True for 204 (deleted), False for 404 (unknown or deleted before);
+    raise the typed error otherwise (403: not the admin token, or deleting off)."""
+    if response.status_code == 204:
+        return True
+    if response.status_code == 404:
+        return False
+    check_response(response, url)
+    raise ApiError(  # a 200 is not an answer DELETE gives
+        f"{url} answered {response.status_code} to DELETE", url=url, status=response.status_code
+    )
+
+
 def unavailable(url: str, exc: httpx.TransportError) -> ApiUnavailableError:
     return ApiUnavailableError(
         f"cannot reach the reader API at {url}: {type(exc).__name__}: {exc} "

@@ -42,6 +42,8 @@ class ApplyCounts:
     # events and values of names new to an execution beyond its name limits
     scalar_events_dropped_by_name_cap: int = 0
     list_values_dropped_by_name_cap: int = 0
+    # envelopes of a deleted (tombstoned) execution: applied nothing, not dead-lettered
+    envelopes_skipped_deleted: int = 0
 
     def __add__(self, other: ApplyCounts) -> ApplyCounts:
         return ApplyCounts(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
@@ -58,8 +60,20 @@ LAG_UPDATED_US: Final = "lag_updated_us"
 # Messages whose dead letter the broker refused for good (too large, topic
 # invalid or not authorized): counted and logged, then skipped.
 DEAD_LETTERS_FAILED: Final = "dead_letters_failed"
+# Executions deleted on request (the API, `stepmetrics delete`) and by the
+# worker's retention (stepmetrics.store.lifecycle); a repeated delete adds nothing.
+EXECUTIONS_DELETED: Final = "executions_deleted"
+EXECUTIONS_EXPIRED: Final = "executions_expired"
 
-COUNTERS: Final = (*APPLY_COUNTERS, DEAD_LETTERED, LAG, LAG_UPDATED_US, DEAD_LETTERS_FAILED)
+COUNTERS: Final = (
+    *APPLY_COUNTERS,
+    DEAD_LETTERED,
+    LAG,
+    LAG_UPDATED_US,
+    DEAD_LETTERS_FAILED,
+    EXECUTIONS_DELETED,
+    EXECUTIONS_EXPIRED,
+)
 
 # Fields of an execution's meta hash (`keys.meta`) the apply script adds to when
 # its name limits drop something: the execution detail reports them.

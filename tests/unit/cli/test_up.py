@@ -35,3 +35,5 @@ def test_ready_line_format() -> None:
     assert ready_line(both).startswith(
         f"stepmetrics ready: api=http://127.0.0.1:8080 worker_metrics={metrics} kafka=k:1 "
     )
+    admin = StackState(1, "k:1", "t", "t.d", "redis://r:2/0", None, "x", admin_token="adm")  # noqa: S106
+    assert ready_line(admin).endswith(" token=x admin_token=adm")

@@ -46,7 +46,7 @@ def test_the_log_line_names_every_counter_once() -> None:
         "messages=7 envelopes_applied=4 duplicates_skipped=1 events_applied=9 "
         "list_values_appended=4 values_dropped_by_cap=0 envelopes_refused=0 "
         "scalar_events_dropped_by_name_cap=0 list_values_dropped_by_name_cap=0 "
-        "dead_lettered=2 retries=1 dead_letters_failed=3"
+        "envelopes_skipped_deleted=0 dead_lettered=2 retries=1 dead_letters_failed=3"
     )
 
 

@@ -70,6 +70,7 @@ def test_plan_lays_out_keys_and_arguments_for_the_script() -> None:
         keys.list_dropped("e1"),
         keys.seq("e1"),
         keys.applied("e1"),
+        keys.tombstone("e1"),
         keys.list_values("e1", "curve"),
     ]
     assert plan.args == [

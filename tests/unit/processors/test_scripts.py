@@ -49,10 +49,10 @@ def test_the_documented_reply_is_apply_reply() -> None:
 
 
 def test_a_reply_parses_into_named_fields() -> None:
-    raw = [[1, 2, 3, 4, 5, 6, 7, 8], b"17", 1, [b"acc"], [b"curve"], b"train", b""]
-    raw += [[b"p:1", b"why"], 0, [b"x"], []]
+    raw = [[1, 2, 3, 4, 5, 6, 7, 8, 9], b"17", 1, [b"acc"], [b"curve"], b"train", b""]
+    raw += [[b"p:1", b"why"], 0, [b"x"], [], b"19"]
     assert ApplyReply.parse(raw) == ApplyReply(
-        ApplyCounts(1, 2, 3, 4, 5, 6, 7, 8),
+        ApplyCounts(1, 2, 3, 4, 5, 6, 7, 8, 9),
         17,
         True,
         ("acc",),
@@ -63,9 +63,11 @@ def test_a_reply_parses_into_named_fields() -> None:
         False,
         ("x",),
         (),
+        19,
     )
-    empty = ApplyReply.parse([[0] * 8, b"", 0, [], [], b"", b"", [], 1, [], []])
+    empty = ApplyReply.parse([[0] * 9, b"", 0, [], [], b"", b"", [], 1, [], [], b""])
     assert empty.created_us is None
+    assert empty.updated_us is None
     assert empty.refused
     assert empty.rejected == {}
 

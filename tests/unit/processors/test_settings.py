@@ -42,6 +42,9 @@ EVERY_VARIABLE: dict[str, tuple[str, str, object]] = {
     "STEPMETRICS_WORKER_MAX_PRODUCERS": ("5", "max_producers", 5),
     "STEPMETRICS_WORKER_METRICS_PORT": ("9999", "metrics_port", 9999),
     "STEPMETRICS_WORKER_METRICS_HOST": (" 0.0.0.0 ", "metrics_host", "0.0.0.0"),  # noqa: S104
+    "STEPMETRICS_RETENTION_DAYS": ("0.5", "retention_days", 0.5),
+    "STEPMETRICS_RETENTION_INTERVAL": ("2.5", "retention_interval", 2.5),
+    "STEPMETRICS_TOMBSTONE_SECONDS": ("3600", "tombstone_seconds", 3600),
 }
 
 
@@ -94,3 +97,19 @@ def test_metrics_are_served_on_loopback_by_default_and_the_port_is_validated() -
         ProcessorSettings.from_env({"STEPMETRICS_WORKER_METRICS_PORT": "http"})
     with pytest.raises(ProcessorSettingsError, match="METRICS_HOST"):
         ProcessorSettings(metrics_host=" ")
+
+
+def test_retention_keeps_forever_by_default_and_is_validated() -> None:
+    default = ProcessorSettings.from_env({})
+    assert default.retention_days is None
+    assert default.tombstone_seconds == 30 * 86_400
+    for name, bad in [
+        ("STEPMETRICS_RETENTION_DAYS", "0"),
+        ("STEPMETRICS_RETENTION_DAYS", "-1"),
+        ("STEPMETRICS_RETENTION_DAYS", "nan"),
+        ("STEPMETRICS_RETENTION_DAYS", "soon"),
+        ("STEPMETRICS_RETENTION_INTERVAL", "0"),
+        ("STEPMETRICS_TOMBSTONE_SECONDS", "0"),
+    ]:
+        with pytest.raises(ProcessorSettingsError, match=name):
+            ProcessorSettings.from_env({name: bad})

@@ -93,3 +93,16 @@ def test_kafka_security_goes_with_an_external_broker() -> None:
     # Bad values come as the stack's own error, naming the variable.
     with pytest.raises(StackSettingsError, match="STEPMETRICS_KAFKA_SASL_PASSWORD is required"):
         StackSettings.from_env({**env, "STEPMETRICS_KAFKA_SASL_PASSWORD": ""})
+
+
+def test_the_admin_token_is_optional_and_never_the_read_token() -> None:
+    assert StackSettings.from_env({}).api_admin_token is None
+    given = StackSettings.from_env({"STEPMETRICS_API_ADMIN_TOKEN": "adm-0123456789"})
+    assert given.api_admin_token == "adm-0123456789"  # noqa: S105
+    with pytest.raises(StackSettingsError, match="must differ"):
+        StackSettings.from_env(
+            {
+                "STEPMETRICS_API_TOKEN": "same-0123456789",
+                "STEPMETRICS_API_ADMIN_TOKEN": "same-0123456789",
+            }
+        )

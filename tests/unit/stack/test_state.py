@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 from pathlib import Path
@@ -71,3 +72,12 @@ def test_a_state_file_of_another_user_is_refused(
     with pytest.raises(StackError, match="belongs to another user"):
         write_state(tmp_path, _state())
     assert state_path(tmp_path).read_bytes() == before
+
+
+def test_the_admin_token_is_exported_when_the_stack_has_one(tmp_path: Path) -> None:
+    state = dataclasses.replace(_state(), admin_token="admin-0123456789")  # noqa: S106
+    write_state(tmp_path, state)
+    exports = read_state(tmp_path).exports()
+    assert exports["STEPMETRICS_API_ADMIN_TOKEN"] == "admin-0123456789"  # noqa: S105
+    assert "STEPMETRICS_API_ADMIN_TOKEN" not in _state().exports()
+    assert "admin-0123456789" not in repr(state)

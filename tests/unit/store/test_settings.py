@@ -60,3 +60,26 @@ def test_env_vars_lists_every_variable_read() -> None:
     source = "".join(Path(m.__file__ or "").read_text(encoding="utf-8") for m in modules)
     named = set(re.findall(r'"(STEPMETRICS_[A-Z_]+)"', source))
     assert named == store_settings.ENV_VARS
+
+
+def test_the_admin_token_is_optional_checked_and_never_the_read_token() -> None:
+    plain = ApiSettings.from_env({"STEPMETRICS_API_TOKEN": SECRET})
+    assert (plain.admin_token, plain.deleting) == ("", False)
+    admin = "admin-" + SECRET
+    api = ApiSettings.from_env(
+        {"STEPMETRICS_API_TOKEN": SECRET, "STEPMETRICS_API_ADMIN_TOKEN": admin}
+    )
+    assert api.deleting
+    assert admin not in repr(api)
+    with pytest.raises(StoreSettingsError, match=r"STEPMETRICS_API_ADMIN_TOKEN.*at least 8"):
+        ApiSettings(token=SECRET, admin_token="short")  # noqa: S106
+    with pytest.raises(StoreSettingsError, match="must differ from STEPMETRICS_API_TOKEN"):
+        ApiSettings(token=SECRET, admin_token=SECRET)
+
+
+def test_tombstones_outlive_the_topic_by_default_and_are_bounded() -> None:
+    assert StoreSettings.from_env({}).tombstone_seconds == 30 * 86_400
+    assert StoreSettings.from_env({"STEPMETRICS_TOMBSTONE_SECONDS": "60"}).tombstone_seconds == 60
+    for bad in ("0", str(11 * 365 * 86_400)):
+        with pytest.raises(StoreSettingsError, match="STEPMETRICS_TOMBSTONE_SECONDS"):
+            StoreSettings.from_env({"STEPMETRICS_TOMBSTONE_SECONDS": bad})

@@ -31,6 +31,12 @@ REPLY (parsed by stepmetrics.processors.writes.scripts.ApplyReply):
       9 refused (1 when the stored pipeline/deployment disagree: nothing applied)
       10 dropped_scalar_names (new names of this call dropped by max_scalar_names)
       11 dropped_list_names (new names of this call dropped by max_list_names)
+      12 updated_us ('' while the execution has none)
+
+A deleted execution (its tombstone `tombstone_key` exists, see
+stepmetrics.store.lifecycle) gets nothing: every envelope of the call counts
+in envelopes_skipped_deleted and the reply's created_us is '' (so the writer
+indexes nothing for it).
 
 Limits per execution: a name that is new to the execution once it holds
 max_scalar_names scalars (max_list_names lists) is dropped with its events and
@@ -54,8 +60,10 @@ local list_dropped_key = KEYS[5]
 local seq_key = KEYS[6]
 -- applied: the old dedup set (identities), migrated into seq on first touch
 local applied_key = KEYS[7]
-local FIXED_KEYS = 7
-local KEY_TYPES = {'hash', 'hash', 'hash', 'hash', 'hash', 'hash', 'set'}  -- list values: 'string'
+-- tombstone: exists while the execution is deleted (written by delete.lua)
+local tombstone_key = KEYS[8]
+local FIXED_KEYS = 8
+local KEY_TYPES = {'hash', 'hash', 'hash', 'hash', 'hash', 'hash', 'set', 'hash'}  -- list values: 'string'
 
 local pipeline_name, deployment_name = ARGV[1], ARGV[2]
 local cap = tonumber(ARGV[3])
@@ -314,7 +322,8 @@ local function reply(counts, lowered, batch, rejected, refused)
   end
   return {
     {counts.envelopes_applied, counts.duplicates_skipped, counts.events_applied, counts.list_values_appended, counts.values_dropped_by_cap,
-     counts.envelopes_refused, counts.scalar_events_dropped_by_name_cap, counts.list_values_dropped_by_name_cap},
+     counts.envelopes_refused, counts.scalar_events_dropped_by_name_cap, counts.list_values_dropped_by_name_cap,
+     counts.envelopes_skipped_deleted},
     redis.call('HGET', meta_key, 'created_us') or '',
     lowered and 1 or 0,
     scalar_names,
@@ -325,6 +334,7 @@ local function reply(counts, lowered, batch, rejected, refused)
     refused and 1 or 0,
     batch.dropped_scalars,
     batch.dropped_lists,
+    redis.call('HGET', meta_key, 'updated_us') or '',
   }
 end
 
@@ -333,11 +343,17 @@ local function main()
   if wrong then return redis.error_reply(wrong) end
   local counts = {envelopes_applied = 0, duplicates_skipped = 0, events_applied = 0,
                   list_values_appended = 0, values_dropped_by_cap = 0, envelopes_refused = 0,
-                  scalar_events_dropped_by_name_cap = 0, list_values_dropped_by_name_cap = 0}
+                  scalar_events_dropped_by_name_cap = 0, list_values_dropped_by_name_cap = 0,
+                  envelopes_skipped_deleted = 0}
+  local nothing = {dropped_scalars = {}, dropped_lists = {}}
+  if redis.call('EXISTS', tombstone_key) == 1 then
+    counts.envelopes_skipped_deleted = n_envelopes
+    return reply(counts, false, nothing, {}, nil)
+  end
   local refused = disagreement()
   if refused then
     counts.envelopes_refused = n_envelopes
-    return reply(counts, false, {dropped_scalars = {}, dropped_lists = {}}, {}, refused)
+    return reply(counts, false, nothing, {}, refused)
   end
   local rejected = {}
   local batch = read_envelopes(counts, rejected)

@@ -40,6 +40,8 @@ class ApplyKeys(NamedTuple):
     seq: str
     # the set of applied identities of old versions, migrated into `seq`
     applied: str
+    # exists while the execution is deleted: the script applies nothing
+    tombstone: str
 
     @classmethod
     def of(cls, keys: RedisKeys, execution_id: str) -> ApplyKeys:
@@ -52,6 +54,7 @@ class ApplyKeys(NamedTuple):
             list_dropped=keys.list_dropped(execution_id),
             seq=keys.seq(execution_id),
             applied=keys.applied(execution_id),
+            tombstone=keys.tombstone(execution_id),
         )
 
 
@@ -72,12 +75,13 @@ class ApplyReply(NamedTuple):
     refused: bool
     dropped_scalar_names: tuple[str, ...]
     dropped_list_names: tuple[str, ...]
+    updated_us: int | None
 
     @classmethod
     def parse(cls, raw: Sequence[Any]) -> ApplyReply:
         """Parse the script's raw (bytes) reply."""
         counts, created, lowered, scalar_names, list_names, pipeline, deployment = raw[:7]
-        rejected, refused, dropped_scalars, dropped_lists = raw[7:]
+        rejected, refused, dropped_scalars, dropped_lists, updated = raw[7:]
         return cls(
             counts=ApplyCounts(*(int(count) for count in counts)),
             created_us=int(created) if created else None,
@@ -92,6 +96,7 @@ class ApplyReply(NamedTuple):
             refused=bool(refused),
             dropped_scalar_names=tuple(_text(name) for name in dropped_scalars),
             dropped_list_names=tuple(_text(name) for name in dropped_lists),
+            updated_us=int(updated) if updated else None,
         )
 
 

@@ -10,7 +10,10 @@ returned. redis-py checks `SCRIPT EXISTS` before the pipeline (and loads the
 script if Redis lost it); if Redis loses it between that check and the
 pipeline, the batch fails as retriable and the retry reloads it. Index writes
 are `ZADD ... LT`: they add new members and only ever lower a score, so replays
-change nothing and the final score is the execution's `created_us`. (A replayed
+change nothing and the final score is the execution's `created_us`; the index
+by last update (`P:idx:updated`, for retention) is written with `ZADD ... GT`
+from the `updated_us` the script returned. An execution the script found
+deleted (tombstoned) returns no `created_us` and gets no index write. (A replayed
 batch whose index writes were lost re-sends them: a replay is skipped by the
 script but still indexes its envelopes' names, so a name a limit dropped can
 then gain an index entry; readers skip an execution that lacks the name.)
@@ -68,6 +71,8 @@ WRITER_ACL_COMMANDS: Final = (
     "+time", "+type",
     # The one-time migration of an old `applied` set into `P:{E}:seq` (dedup.lua).
     "+smembers", "+del",
+    # Retention (stepmetrics.store.lifecycle): delete.lua, the index walk and cleanup.
+    "+exists", "+hgetall", "+unlink", "+expire", "+zrem", "+zrangebyscore", "+zcard",
 )  # fmt: skip
 # The cluster client raises RedisClusterException (no RedisError) when no node answers.
 _FAILURES = (redis_errors.RedisError, redis_errors.RedisClusterException)
@@ -209,6 +214,9 @@ class MetricsWriter:
             member = {plan.execution_id: reply.created_us}
             for key in self._index_keys(plan, reply):
                 pipe.zadd(key, member, lt=True)
+                writes += 1
+            if reply.updated_us is not None:  # by last update, for retention: only forward
+                pipe.zadd(self._keys.updated, {plan.execution_id: reply.updated_us}, gt=True)
                 writes += 1
         if writes:
             with _writing():

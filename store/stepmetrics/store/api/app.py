@@ -25,6 +25,7 @@ from stepmetrics.store.api.telemetry import (
     RequestMetricsMiddleware,
     prometheus_endpoint,
 )
+from stepmetrics.store.lifecycle import Deleter
 from stepmetrics.store.reader import MetricsReader
 from stepmetrics.store.settings import ApiSettings
 from stepmetrics.store.version import package_version
@@ -48,6 +49,7 @@ def create_app(settings: ApiSettings, extra_routes: Sequence[BaseRoute] = ()) ->
     and held in `app.state.reader`; `app.state.settings` holds `settings`;
     `app.state.responses` is the `ResponseCache` of execution-scoped answers;
     `app.state.telemetry` the `ApiTelemetry` served on `/metrics` (behind the token).
+    `app.state.deleter` deletes executions (`DELETE`, admin token only).
     """
     telemetry = ApiTelemetry()
     openapi = orjson.dumps(openapi_document(package_version()))
@@ -64,6 +66,9 @@ def create_app(settings: ApiSettings, extra_routes: Sequence[BaseRoute] = ()) ->
         app.state.reader = MetricsReader(redis, settings.store.keys)
         app.state.responses = ResponseCache()
         app.state.telemetry = telemetry
+        app.state.deleter = Deleter.create(
+            redis, settings.store.keys, settings.store.tombstone_seconds
+        )
         logger.info(
             "reader API serving prefix %s from %s",
             settings.store.redis_prefix,
@@ -85,6 +90,7 @@ def create_app(settings: ApiSettings, extra_routes: Sequence[BaseRoute] = ()) ->
                 TokenAuthMiddleware(
                     request_response(prometheus_endpoint),
                     token=settings.token,
+                    admin_token=settings.admin_token,
                     prefix=endpoints.PROMETHEUS_PATH,
                 ),
                 methods=["GET"],
@@ -93,7 +99,7 @@ def create_app(settings: ApiSettings, extra_routes: Sequence[BaseRoute] = ()) ->
         ],
         middleware=[
             Middleware(RequestMetricsMiddleware, telemetry=telemetry),
-            Middleware(TokenAuthMiddleware, token=settings.token),
+            Middleware(TokenAuthMiddleware, token=settings.token, admin_token=settings.admin_token),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

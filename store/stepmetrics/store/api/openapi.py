@@ -246,7 +246,8 @@ def _paths() -> dict[str, Any]:
             "limits dropped from it (`dropped`). Poll `updated_at` to follow a running execution.",
             {**_ok("ExecutionDetail"), **not_found},
             execution,
-        ),
+        )
+        | _delete(execution),
         endpoints.EXECUTION_LIST_METRIC_PATH: _get(
             "One list metric of one execution, with its values.",
             {**_ok("ListMetric"), **not_found},
@@ -264,6 +265,27 @@ def _paths() -> dict[str, Any]:
             {"200": {"description": "OK", "content": {"text/plain": {}}}, "401": _REFUSED["401"]},
         ),
     }
+
+
+def _delete(parameters: list[Any]) -> dict[str, Any]:
+    """DELETE of one execution: the admin token only."""
+    operation = {
+        "summary": "Delete one execution: its metrics and every index entry, atomically per "
+        "execution; a tombstone keeps the worker from applying its late or replayed envelopes "
+        "until it expires (STEPMETRICS_TOMBSTONE_SECONDS). Needs the admin token "
+        "(STEPMETRICS_API_ADMIN_TOKEN); a repeated delete answers 404.",
+        "parameters": parameters,
+        "responses": {
+            "204": {"description": "deleted"},
+            **_REFUSED,
+            "403": _answer(
+                "the token may only read, or deleting is off (no admin token configured)"
+            ),
+            "404": _answer("unknown, or deleted before"),
+            "503": _answer("Redis failed; deleting again is safe"),
+        },
+    }
+    return {"delete": operation}
 
 
 def _int_param(name: str, description: str, low: int, high: int) -> dict[str, Any]:
@@ -317,7 +339,8 @@ def openapi_document(version: str) -> dict[str, Any]:
         "info": {
             "title": "stepmetrics reader API",
             "version": version,
-            "description": "Read-only access to the metrics of ML pipeline step executions. "
+            "description": "Access to the metrics of ML pipeline step executions: reads with "
+            "the read token, deletes with the admin token. "
             f"Non-finite numbers are the strings {_NON_FINITE}.",
         },
         "paths": {**_paths(), endpoints.LIST_BUCKETS_PATH: _buckets_path()},

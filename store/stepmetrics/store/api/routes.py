@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from stepmetrics.store import endpoints
 from stepmetrics.store.api import params
 from stepmetrics.store.api.cache import ResponseCache
+from stepmetrics.store.api.deletion import delete_execution
 from stepmetrics.store.api.responses import JSONResponse, error
 from stepmetrics.store.csv_cells import text_cell
 from stepmetrics.store.endpoints import (
@@ -226,6 +227,7 @@ def api_routes() -> list[BaseRoute]:
         # before routing): most specific routes first.
         Route(route_template(endpoints.EXECUTION_LIST_METRIC_PATH), execution_list_metric),
         Route(route_template(endpoints.EXECUTION_CSV_PATH), execution_csv),
-        Route(route_template(endpoints.EXECUTION_PATH), execution),
+        Route(route_template(endpoints.EXECUTION_PATH), execution, methods=["GET", "HEAD"]),
+        Route(route_template(endpoints.EXECUTION_PATH), delete_execution, methods=["DELETE"]),
         Route(endpoints.STATS_PATH, stats),
     ]

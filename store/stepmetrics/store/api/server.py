@@ -30,7 +30,7 @@ def serve(settings: ApiSettings, *, log_level: str = "info", access_log: bool = 
         # (the token and Redis settings); uvicorn's supervisor owns the socket.
         uvicorn.run(APP_FACTORY, factory=True, workers=settings.workers, **options)
         return 0
-    app = create_app(settings, extra_routes=web_routes(settings.token))
+    app = create_app(settings, extra_routes=web_routes(settings.token, settings.admin_token))
     server = uvicorn.Server(uvicorn.Config(app, **options))
     server.run()
     return 0 if server.started else 1
@@ -39,4 +39,4 @@ def serve(settings: ApiSettings, *, log_level: str = "info", access_log: bool = 
 def app_from_env() -> Starlette:
     """The app from `STEPMETRICS_*` variables (the factory of worker processes)."""
     settings = ApiSettings.from_env()
-    return create_app(settings, extra_routes=web_routes(settings.token))
+    return create_app(settings, extra_routes=web_routes(settings.token, settings.admin_token))

@@ -14,8 +14,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from stepmetrics.store.api.auth import ADMIN
 from stepmetrics.store.endpoints import EXECUTION_CSV_PATH, execution_path
 from stepmetrics.store.errors import StoreSettingsError
+from stepmetrics.store.web.login_limit import LoginLimiter
 from stepmetrics.store.web.render import SECURITY_HEADERS, page
 from stepmetrics.store.web.session import Session, safe_next
 from stepmetrics.store.web.values import LIST_VALUES_PATH, list_values
@@ -26,12 +28,14 @@ logger = logging.getLogger(__name__)
 MAX_FORM_BYTES: Final = 8192
 
 
-def web_routes(token: str) -> list[BaseRoute]:
+def web_routes(token: str, admin_token: str = "") -> list[BaseRoute]:
     """The web interface's routes, for `create_app(..., extra_routes=...)`.
 
     Args:
         token: the API token; the login page accepts exactly this token and
             the session cookie is derived from it.
+        admin_token: the admin token ("" = none): signing in with it gives a
+            session that may delete (the Execution page shows its Delete button).
 
     Returns:
         `/` (executions list), `/executions/{id}` (Execution page with its
@@ -43,7 +47,7 @@ def web_routes(token: str) -> list[BaseRoute]:
     """
     if not token:
         raise StoreSettingsError("the web interface needs the API token; got an empty one")
-    views = _Views(Session(token))
+    views = _Views(Session(token, admin_token), LoginLimiter())
     return [
         Route("/", views.executions, methods=["GET"], name="web_executions"),
         Route(
@@ -80,8 +84,9 @@ def _signed_in(view: _View) -> _View:
 
 
 class _Views:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, limiter: LoginLimiter) -> None:
         self.session = session
+        self.limiter = limiter
 
     @_signed_in
     async def executions(self, request: Request) -> Response:
@@ -98,6 +103,8 @@ class _Views:
             csv_href=execution_path(execution_id, EXECUTION_CSV_PATH),
             py_id=repr(execution_id),
             sh_id=shlex.quote(execution_id),
+            # Only a session signed in with the admin token may delete.
+            delete_hidden="" if self.session.scope(request) == ADMIN else "hidden",
         )
 
     @_signed_in
@@ -119,6 +126,19 @@ class _Views:
         return _login_page(target, error="")
 
     async def login(self, request: Request) -> Response:
+        address = request.client.host if request.client else "?"
+        wait = self.limiter.retry_after(address)
+        if wait is not None:
+            logger.warning(
+                "web login from %s refused: too many failures (%s refused so far)",
+                address,
+                self.limiter.refused,
+            )
+            response = _login_page(
+                "/", error=f"Too many failed sign-ins: try again in {wait} s.", status_code=429
+            )
+            response.headers["retry-after"] = str(wait)
+            return response
         body = await _read_capped(request, MAX_FORM_BYTES)
         if body is None:
             return _login_page("/", error="The form is too large.", status_code=413)
@@ -128,12 +148,14 @@ class _Views:
             return _login_page("/", error="The form is not a login form.", status_code=400)
         candidate = form.get("token", [""])[0].strip()
         target = safe_next(form.get("next", [""])[0])
-        if not self.session.token_matches(candidate):
+        scope = self.session.scope_of_token(candidate)
+        if scope is None:
+            self.limiter.failed(address)
             # Never log what was typed: it may be a real token of another stack.
-            logger.info("web login refused from %s", request.client.host if request.client else "?")
+            logger.info("web login refused from %s", address)
             return _login_page(target, error="That is not this API's token.", status_code=401)
         response = RedirectResponse(target, status_code=303)
-        self.session.start(response, request)
+        self.session.start(response, request, scope)
         return response
 
     async def logout(self, request: Request) -> Response:

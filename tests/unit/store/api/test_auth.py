@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stepmetrics.store.api.auth import TokenChecker, session_cookie_value
+from stepmetrics.store.api.auth import ADMIN, READ, ScopedTokens, TokenChecker, session_cookie_value
 
 TOKEN = "unit-token-123456"  # noqa: S105
 
@@ -32,3 +32,18 @@ def test_checker_accepts_bearer_or_cookie_only() -> None:
     ]
     for headers in refused:
         assert not checker.allows(headers), headers
+
+
+def test_scopes_admin_read_or_none() -> None:
+    admin = "unit-admin-token-987"
+    tokens = ScopedTokens(TOKEN, admin)
+    assert tokens.scope_of([(b"authorization", f"Bearer {admin}".encode())]) == ADMIN
+    assert tokens.scope_of([(b"authorization", f"Bearer {TOKEN}".encode())]) == READ
+    assert tokens.scope_of([(b"authorization", b"Bearer nope-nope-nope")]) is None
+    assert tokens.session_scope(session_cookie_value(admin).encode()) == ADMIN
+    assert tokens.session_scope(session_cookie_value(TOKEN).encode()) == READ
+    assert tokens.session_scope(b"") is None
+    # Without an admin token nothing is admin, not even an empty credential.
+    reads_only = ScopedTokens(TOKEN)
+    assert reads_only.scope_of([(b"authorization", b"Bearer ")]) is None
+    assert reads_only.session_scope(session_cookie_value(admin).encode()) is None

@@ -2,9 +2,11 @@
 // metric, drawn by lines.js from server-side buckets: zoom, reset, log scale,
 // smoothing) and Export tab. Live: polls GET /api/v1/executions/{id}; redraws
 // the scalars when its `updated_at` moves and re-reads (for the range shown)
-// only the lists whose length differs from what is drawn.
+// only the lists whose length differs from what is drawn. An admin session
+// also gets the Delete section (delete.js).
 import { optionControls, resetButton } from "./controls.js";
 import { api, cell, chartFigure, filterCharts, fmt, fmtTime, headedRow, live, num, runsLink, setStatus, timeElement } from "./common.js";
+import { setupDelete } from "./delete.js";
 import { LinesChart } from "./lines.js";
 import { fetchBuckets, lineStyle } from "./series.js";
 
@@ -140,6 +142,7 @@ function setupTabs() {
 async function start() {
   setupTabs();
   setupControls();
+  setupDelete(base, () => window.location.assign("/"));
   try {
     await refresh();
     main.dataset.loadMs = String(Math.round(performance.now() - started));
