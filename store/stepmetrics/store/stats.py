@@ -59,7 +59,17 @@ LAG_UPDATED_US: Final = "lag_updated_us"
 # invalid or not authorized): counted and logged, then skipped.
 DEAD_LETTERS_FAILED: Final = "dead_letters_failed"
 
-COUNTERS: Final = (*APPLY_COUNTERS, DEAD_LETTERED, LAG, LAG_UPDATED_US, DEAD_LETTERS_FAILED)
+# Compressed record batches the worker's consumer skipped unread (inflating past
+# STEPMETRICS_MAX_BATCH_INFLATED_BYTES, or undecodable): each also dead-lettered.
+BATCHES_REFUSED: Final = "batches_refused"
+COUNTERS: Final = (
+    *APPLY_COUNTERS,
+    DEAD_LETTERED,
+    LAG,
+    LAG_UPDATED_US,
+    DEAD_LETTERS_FAILED,
+    BATCHES_REFUSED,
+)
 
 # Fields of an execution's meta hash (`keys.meta`) the apply script adds to when
 # its name limits drop something: the execution detail reports them.
