@@ -10,7 +10,9 @@ compressed size and say what was wrong.
 
 - gzip: `zlib` with `max_length`, member after member (as `gzip.GzipFile`
   reads them, trailing zero padding skipped);
-- zstd: `zstandard`'s stream reader across frames, read in chunks; the
+- zstd: `zstandard`'s stream reader across frames, read in chunks (a
+  truncated last frame gives its decoded part, as aiokafka's record parser
+  then finds); the
   decoder's window is capped at the larger of 8 MiB and the limit (a frame may
   declare up to 2 GiB);
 - lz4 (Kafka's framed LZ4): `lz4.frame` with `max_length`, frame after frame;
@@ -92,7 +94,7 @@ def inflate_zstd(data: bytes | memoryview, limit: int) -> bytes:
 def inflate_lz4(data: bytes | memoryview, limit: int) -> bytes:
     """The LZ4 frames in `data`, decompressed, if they hold at most `limit` bytes."""
     out = bytearray()
-    rest = bytes(data)
+    rest = data if isinstance(data, bytes) else bytes(data)
     try:
         while rest:
             frame = lz4.frame.LZ4FrameDecompressor()
