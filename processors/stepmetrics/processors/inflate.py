@@ -56,57 +56,69 @@ def _undecodable(codec: str, data: bytes | memoryview, exc: Exception) -> Undeco
 
 def inflate_gzip(data: bytes | memoryview, limit: int) -> bytes:
     """The gzip members in `data`, decompressed, if they hold at most `limit` bytes."""
-    out = bytearray()
+    parts: list[bytes] = []
+    total = 0
     rest: bytes | memoryview = data
     try:
         while rest:
             member = zlib.decompressobj(_GZIP_WBITS)
-            out += member.decompress(rest, limit + 1 - len(out))
-            if len(out) > limit:
+            parts.append(member.decompress(rest, limit + 1 - total))
+            total += len(parts[-1])
+            if total > limit:
                 raise _past("gzip", data, limit)
             if not member.eof:
                 raise zlib.error("truncated gzip member")
             rest = member.unused_data.lstrip(b"\x00")
     except zlib.error as exc:
         raise _undecodable("gzip", data, exc) from exc
-    return bytes(out)
+    return _joined(parts)
 
 
 def inflate_zstd(data: bytes | memoryview, limit: int) -> bytes:
     """The zstd frames in `data`, decompressed, if they hold at most `limit` bytes."""
     window = min(max(1 << (limit - 1).bit_length(), _MIN_ZSTD_WINDOW), _MAX_ZSTD_WINDOW)
-    out = bytearray()
+    parts: list[bytes] = []
+    total = 0
     try:
+        # A frame that declares its size (aiokafka's producer writes it) is read
+        # in one chunk of that size (libzstd fails a frame that lied about it).
+        declared = zstandard.frame_content_size(data)
+        chunk_bytes = declared + 1 if 0 <= declared < CHUNK_BYTES else CHUNK_BYTES
         decompressor = zstandard.ZstdDecompressor(max_window_size=window)
         with decompressor.stream_reader(data, read_across_frames=True) as reader:
-            while True:
-                chunk = reader.read(min(CHUNK_BYTES, limit + 1 - len(out)))
-                if not chunk:
-                    break
-                out += chunk
-                if len(out) > limit:
+            while chunk := reader.read(min(chunk_bytes, limit + 1 - total)):
+                parts.append(chunk)
+                total += len(chunk)
+                if total > limit:
                     raise _past("zstd", data, limit)
     except zstandard.ZstdError as exc:
         raise _undecodable("zstd", data, exc) from exc
-    return bytes(out)
+    return _joined(parts)
 
 
 def inflate_lz4(data: bytes | memoryview, limit: int) -> bytes:
     """The LZ4 frames in `data`, decompressed, if they hold at most `limit` bytes."""
-    out = bytearray()
+    parts: list[bytes] = []
+    total = 0
     rest = data if isinstance(data, bytes) else bytes(data)
     try:
         while rest:
             frame = lz4.frame.LZ4FrameDecompressor()
-            out += frame.decompress(rest, max_length=limit + 1 - len(out))
-            if len(out) > limit:
+            parts.append(frame.decompress(rest, max_length=limit + 1 - total))
+            total += len(parts[-1])
+            if total > limit:
                 raise _past("lz4", data, limit)
             if not frame.eof:
                 raise RuntimeError("truncated LZ4 frame")
             rest = frame.unused_data or b""
     except RuntimeError as exc:  # lz4.frame raises RuntimeError for bad input
         raise _undecodable("lz4", data, exc) from exc
-    return bytes(out)
+    return _joined(parts)
+
+
+def _joined(parts: list[bytes]) -> bytes:
+    """The parts as one bytes object, copied only when there are several."""
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def inflate_snappy(data: bytes | memoryview, limit: int) -> bytes:
