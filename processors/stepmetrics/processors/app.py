@@ -20,10 +20,12 @@ from typing import Any
 
 import faust
 
+from stepmetrics.processors import fetchguard
 from stepmetrics.processors.deadletter import DeadLetter, RawMessage
 from stepmetrics.processors.failures import redis_error_kind
 from stepmetrics.processors.handler import BatchHandler
 from stepmetrics.processors.ready import WORKER_READY
+from stepmetrics.processors.refusals import InflateGuard
 from stepmetrics.processors.retention import RetentionSweeper
 from stepmetrics.processors.settings import ProcessorSettings
 from stepmetrics.processors.telemetry import Partition, WorkerTelemetry
@@ -34,6 +36,8 @@ from stepmetrics.store.lifecycle import Deleter
 from stepmetrics.store.stats import add_to_counter
 
 logger = logging.getLogger(__name__)
+# Seconds between reports of refused batches when no message follows them.
+_REFUSALS_INTERVAL = 1.0
 
 
 class FaustDeadLetterSink:
@@ -93,11 +97,18 @@ def create_app(settings: ProcessorSettings, telemetry: WorkerTelemetry | None = 
         max_events=settings.max_envelope_events,
         telemetry=telemetry,
     )
+    guard = InflateGuard(limit=settings.max_batch_inflated_bytes)
+    fetchguard.install(guard)
     ready = {"printed": False}
+
+    async def report_refusals() -> None:
+        await handler.refuse_batches(*guard.refusals.take())
 
     @app.agent(source)
     async def apply_metrics(stream: Any) -> None:
         async for events in stream.noack_take(settings.batch_size, within=settings.batch_within):
+            # Batches skipped before these messages are dead-lettered before they are acked.
+            await report_refusals()
             await handler.handle([_raw(event.message) for event in events])
             for event in events:
                 await stream.ack(event)
@@ -107,6 +118,8 @@ def create_app(settings: ProcessorSettings, telemetry: WorkerTelemetry | None = 
         if not ready["printed"]:
             ready["printed"] = True
             print(WORKER_READY, flush=True)  # the documented readiness line
+
+    app.timer(_REFUSALS_INTERVAL)(report_refusals)
 
     @app.timer(settings.stats_interval)  # type: ignore[untyped-decorator]
     async def report() -> None:

@@ -53,6 +53,9 @@ class DeadLetterKind(StrEnum):
     # The apply script refused it for a bound: too many producers, seq too
     # large, pipeline/deployment disagreeing with the execution's.
     REFUSED = "refused"
+    # A compressed record batch skipped unread (inflates past the limit, or
+    # cannot be decompressed): one letter for its whole offset range.
+    BATCH_REFUSED = "batch_refused"
 
 
 @dataclass(frozen=True, slots=True)

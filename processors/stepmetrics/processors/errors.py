@@ -29,3 +29,35 @@ class WriteRejectedError(ProcessorError):
 
 class MetricsServerError(ProcessorError):
     """The worker's `/metrics` address cannot be bound."""
+
+
+class BatchRefusedError(ProcessorError):
+    """A compressed record batch was refused before its records were materialised."""
+
+    def __init__(self, codec: str, compressed_bytes: int, detail: str) -> None:
+        super().__init__(f"{codec} batch of {compressed_bytes} compressed bytes {detail}")
+        self.codec = codec
+        self.compressed_bytes = compressed_bytes
+
+
+class InflatesPastLimitError(BatchRefusedError, ValueError):
+    """A compressed record batch inflates past the worker's limit."""
+
+    def __init__(self, codec: str, compressed_bytes: int, limit: int) -> None:
+        super().__init__(
+            codec,
+            compressed_bytes,
+            f"inflates past {limit} bytes (STEPMETRICS_MAX_BATCH_INFLATED_BYTES)",
+        )
+        self.limit = limit
+
+
+class UndecodableBatchError(BatchRefusedError, ValueError):
+    """A compressed record batch's data is not valid for its codec."""
+
+    def __init__(self, codec: str, compressed_bytes: int, problem: str) -> None:
+        super().__init__(codec, compressed_bytes, f"cannot be decompressed: {problem[:200]}")
+
+
+class FetchGuardError(ProcessorError):
+    """aiokafka's internals are not what the inflate guard was written for."""

@@ -31,12 +31,18 @@ from stepmetrics.processors.deadletter import (
 from stepmetrics.processors.errors import WriteRejectedError
 from stepmetrics.processors.failures import redis_error_kind, rejected, undeliverable
 from stepmetrics.processors.ratelimit import RateLimiter
+from stepmetrics.processors.refusals import RefusedBatch
 from stepmetrics.processors.telemetry import RetryOperation, WorkerTelemetry
 from stepmetrics.processors.writes.writer import MetricsWriter, Refusal, WriteResult
 from stepmetrics.producers.errors import EnvelopeError
 from stepmetrics.producers.events import MAX_ENVELOPE_EVENTS, Envelope, decode_envelope
 from stepmetrics.producers.excerpt import excerpt
-from stepmetrics.store.stats import DEAD_LETTERED, DEAD_LETTERS_FAILED, ApplyCounts
+from stepmetrics.store.stats import (
+    BATCHES_REFUSED,
+    DEAD_LETTERED,
+    DEAD_LETTERS_FAILED,
+    ApplyCounts,
+)
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -57,6 +63,7 @@ class WorkerCounters:
     dead_lettered: int = 0
     retries: int = 0
     dead_letters_failed: int = 0
+    batches_refused: int = 0
     positions: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -67,6 +74,7 @@ class WorkerCounters:
             DEAD_LETTERED: self.dead_lettered,
             "retries": self.retries,
             DEAD_LETTERS_FAILED: self.dead_letters_failed,
+            BATCHES_REFUSED: self.batches_refused,
         }
         return " ".join(f"{name}={count}" for name, count in counts.items())
 
@@ -112,6 +120,25 @@ class BatchHandler:
         self.telemetry.batch_done(len(messages), time.perf_counter() - started)
         for message in messages:
             self.counters.positions[(message.topic, message.partition)] = message.offset + 1
+
+    async def refuse_batches(self, refused: Sequence[RefusedBatch], untold: int = 0) -> None:
+        """Dead-letter and count record batches the consumer skipped unread.
+
+        `untold` more were skipped whose details were not kept (counted, logged).
+        """
+        total = len(refused) + untold
+        if not total:
+            return
+        await self._dead_letter([batch.dead_letter() for batch in refused])
+        self.counters.batches_refused += total
+        await self._retry(lambda: self._count(BATCHES_REFUSED, total), rejected)
+        if untold:
+            logger.error(
+                "%s more compressed batches refused (too many at once to dead-letter each); "
+                "counted in %s",
+                untold,
+                BATCHES_REFUSED,
+            )
 
     async def _handle_chunk(self, messages: Sequence[RawMessage]) -> None:
         good: list[tuple[RawMessage, Envelope]] = []

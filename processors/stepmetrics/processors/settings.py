@@ -12,6 +12,7 @@ from typing import Any, Final
 from stepmetrics.envvars import EnvVar, bad_value, read_env
 from stepmetrics.processors.deadletter import MIN_DEAD_LETTER_BYTES
 from stepmetrics.processors.errors import ProcessorSettingsError
+from stepmetrics.processors.refusals import DEFAULT_MAX_INFLATED_BYTES, MIN_MAX_INFLATED_BYTES
 from stepmetrics.processors.writes.limits import (
     MAX_LIST_NAMES,
     MAX_PRODUCERS,
@@ -80,6 +81,11 @@ _ENV: Final[dict[str, EnvVar[Any]]] = {
         "STEPMETRICS_KAFKA_MAX_PARTITION_FETCH_BYTES", 4 * 1024 * 1024, int, _INTEGER
     ),
     "fetch_max_bytes": EnvVar("STEPMETRICS_KAFKA_FETCH_MAX_BYTES", 16 * 1024 * 1024, int, _INTEGER),
+    # Bytes one compressed record batch may inflate to; past it the batch is
+    # skipped unread, dead-lettered and counted (fetchguard.py).
+    "max_batch_inflated_bytes": EnvVar(
+        "STEPMETRICS_MAX_BATCH_INFLATED_BYTES", DEFAULT_MAX_INFLATED_BYTES, int, _INTEGER
+    ),
     # A dead letter's record (key, value, headers, framing) in bytes, at most:
     # under Kafka's 1 MiB default with room; a maximal envelope fits whole.
     "deadletter_max_bytes": EnvVar("STEPMETRICS_DEADLETTER_MAX_BYTES", 960_000, int, _INTEGER),
@@ -116,6 +122,7 @@ _MINIMUMS: Final = {
     "max_partition_fetch_bytes": 1,
     "fetch_max_bytes": 1,
     "deadletter_max_bytes": MIN_DEAD_LETTER_BYTES,
+    "max_batch_inflated_bytes": MIN_MAX_INFLATED_BYTES,
     "max_producers": 1,
     "max_scalar_names": 1,
     "max_list_names": 1,
@@ -153,6 +160,7 @@ class ProcessorSettings:
     fetch_max_wait: float = _ENV["fetch_max_wait"].default
     max_partition_fetch_bytes: int = _ENV["max_partition_fetch_bytes"].default
     fetch_max_bytes: int = _ENV["fetch_max_bytes"].default
+    max_batch_inflated_bytes: int = _ENV["max_batch_inflated_bytes"].default
     deadletter_max_bytes: int = _ENV["deadletter_max_bytes"].default
     commit_interval: float = _ENV["commit_interval"].default
     stats_interval: float = _ENV["stats_interval"].default

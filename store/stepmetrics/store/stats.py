@@ -65,6 +65,9 @@ DEAD_LETTERS_FAILED: Final = "dead_letters_failed"
 EXECUTIONS_DELETED: Final = "executions_deleted"
 EXECUTIONS_EXPIRED: Final = "executions_expired"
 
+# Compressed record batches the worker's consumer skipped unread (inflating past
+# STEPMETRICS_MAX_BATCH_INFLATED_BYTES, or undecodable): each also dead-lettered.
+BATCHES_REFUSED: Final = "batches_refused"
 COUNTERS: Final = (
     *APPLY_COUNTERS,
     DEAD_LETTERED,
@@ -73,6 +76,7 @@ COUNTERS: Final = (
     DEAD_LETTERS_FAILED,
     EXECUTIONS_DELETED,
     EXECUTIONS_EXPIRED,
+    BATCHES_REFUSED,
 )
 
 # Fields of an execution's meta hash (`keys.meta`) the apply script adds to when

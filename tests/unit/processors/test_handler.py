@@ -16,16 +16,17 @@ from prometheus_client import generate_latest
 
 from stepmetrics.processors import handler as handler_module
 from stepmetrics.processors.deadletter import DeadLetter, RawMessage
-from stepmetrics.processors.errors import RedisUnavailableError
+from stepmetrics.processors.errors import InflatesPastLimitError, RedisUnavailableError
 from stepmetrics.processors.handler import (
     MAX_ROUND_TRIP_BYTES,
     BatchHandler,
     WorkerCounters,
     _chunks,
 )
+from stepmetrics.processors.refusals import LAST_OFFSET_HEADER, RefusedBatch
 from stepmetrics.processors.writes.writer import MetricsWriter, Refusal, WriteResult
 from stepmetrics.producers.events import Envelope, decode_envelope, encode_envelope
-from stepmetrics.store.stats import DEAD_LETTERS_FAILED, ApplyCounts
+from stepmetrics.store.stats import BATCHES_REFUSED, DEAD_LETTERS_FAILED, ApplyCounts
 from tests.support.prometheus import Samples, labelled, parse_samples, value
 
 
@@ -46,7 +47,8 @@ def test_the_log_line_names_every_counter_once() -> None:
         "messages=7 envelopes_applied=4 duplicates_skipped=1 events_applied=9 "
         "list_values_appended=4 values_dropped_by_cap=0 envelopes_refused=0 "
         "scalar_events_dropped_by_name_cap=0 list_values_dropped_by_name_cap=0 "
-        "envelopes_skipped_deleted=0 dead_lettered=2 retries=1 dead_letters_failed=3"
+        "envelopes_skipped_deleted=0 dead_lettered=2 retries=1 dead_letters_failed=3 "
+        "batches_refused=0"
     )
 
 
@@ -225,3 +227,22 @@ async def test_the_handler_reports_redis_errors_and_retries() -> None:
     assert value(samples, "stepmetrics_worker_redis_errors_total", {"kind": "rejected"}) == 0
     assert handler.counters.retries == 3
     assert [e.execution_id for e in writer.applied] == ["exec-a"]
+
+
+async def test_refused_batches_are_dead_lettered_with_their_range_and_counted() -> None:
+    writer, sink, counted = FakeWriter(), FakeSink(), dict[str, int]()
+    handler = _handler(writer, sink, counted)
+    error = InflatesPastLimitError("zstd", 6000, 1024)
+    await handler.refuse_batches([RefusedBatch("t", 2, 10, 14, error)], untold=3)
+    [letter] = sink.letters
+    record = letter.fit(4096)
+    assert (letter.message.partition, letter.message.offset, record.value) == (2, 10, b"")
+    assert (LAST_OFFSET_HEADER, b"14") in record.headers
+    assert letter.reason == (
+        "refused: zstd batch of 6000 compressed bytes inflates past 1024 bytes "
+        "(STEPMETRICS_MAX_BATCH_INFLATED_BYTES); offsets 10..14 skipped unread"
+    )
+    assert counted == {BATCHES_REFUSED: 4}
+    assert (handler.counters.batches_refused, writer.dead_lettered) == (4, 1)
+    await handler.refuse_batches([])  # nothing refused: nothing counted
+    assert counted == {BATCHES_REFUSED: 4}
