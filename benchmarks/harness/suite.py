@@ -24,6 +24,7 @@ from typing import Final
 from benchmarks.families import (
     dedup_state,
     e2e,
+    fanin,
     growth,
     mlflow_peer,
     queries,
@@ -48,6 +49,7 @@ STACK_FAMILIES: Final[dict[str, StackBenchmark]] = {
     "raw": raw_pipeline.run,
     "growth": growth.run,
     "dedup": dedup_state.run,
+    "fanin": fanin.run,
 }
 CLUSTER_SUFFIX: Final = "-cluster"
 
