@@ -44,7 +44,7 @@ def run(stack: BenchStack, scale: Scale) -> list[Measurement]:
     processes = PROCESSES if scale.factor >= FULL_SHAPE_FACTOR else 2
     one = FanIn(stack, executions, processes, {"worker": stack.pid("worker")})
     shape = f"{executions} executions in {processes} step processes"
-    platform = [one.window(PLATFORM_RATE, scale.seconds * 3) for _ in range(_repeats(scale))]
+    platform = [one.window(PLATFORM_RATE, _platform_seconds(scale)) for _ in range(_repeats(scale))]
     found = _platform_rows(platform, shape)
     single = ramp(one, scale.seconds, _ramp(scale))
     with extra_worker(stack, "worker2") as second:
@@ -67,6 +67,10 @@ def run(stack: BenchStack, scale: Scale) -> list[Measurement]:
         )
     )
     return found
+
+
+def _platform_seconds(scale: Scale) -> float:
+    return scale.seconds * (3 if scale.factor >= FULL_SHAPE_FACTOR else 1)
 
 
 def _repeats(scale: Scale) -> int:

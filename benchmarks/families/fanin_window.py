@@ -48,8 +48,9 @@ class Window:
     p50_ms: float
     p99_ms: float
     drain_s: float  # from the last record to all queryable
-    envelopes: int
-    events: int
+    recorded: int  # events the steps recorded
+    envelopes: int  # applied by the worker(s) in the window (P:stats)
+    events: int  # applied likewise (a step's warm-up value may land in the window too)
     wall_s: float
     cpu_s: dict[str, float]  # process name -> CPU seconds in the window
 
@@ -139,6 +140,7 @@ class FanIn:
             p50_ms=percentile(poller.latencies, 50) * 1000,
             p99_ms=percentile(poller.latencies, 99) * 1000,
             drain_s=done_at - max(float(r["end_at"]) for r in results),
+            recorded=events,
             envelopes=counters["envelopes_applied"],
             events=counters["events_applied"],
             wall_s=done_at - started,
