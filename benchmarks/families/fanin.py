@@ -148,9 +148,11 @@ def _kept_up(window: Window) -> bool:
 
 
 def top(windows: Sequence[Window]) -> Window:
-    """The sustained window that applied the most (the first window if none was)."""
+    """The sustained window that applied the most (the lowest rate's if none was)."""
     kept = [w for w in windows if sustained(w)]
-    return max(kept, key=lambda w: w.applied) if kept else windows[0]
+    if kept:
+        return max(kept, key=lambda w: w.applied)
+    return min(windows, key=lambda w: w.rate)
 
 
 def _platform_rows(windows: Sequence[Window], shape: str) -> list[Measurement]:
@@ -204,8 +206,10 @@ def _platform_rows(windows: Sequence[Window], shape: str) -> list[Measurement]:
 def _sustained_rows(label: str, windows: Sequence[Window], shape: str) -> list[Measurement]:
     best = top(windows)
     limited = " (the steps could not offer more: a lower bound)" if step_limited(best) else ""
+    if not sustained(best):
+        limited = " NOT sustained at any rate tried: what the worker applied, its capacity here"
     tried = ", ".join(
-        f"{w.rate:.0f}/s: offered {w.offered:,.0f}, drain {w.drain_s:.2f} s" for w in windows
+        f"{w.rate:g}/s: offered {w.offered:,.0f}, drain {w.drain_s:.2f} s" for w in windows
     )
     found = [
         measure(
@@ -213,7 +217,7 @@ def _sustained_rows(label: str, windows: Sequence[Window], shape: str) -> list[M
             f"sustained, {label}",
             [best.applied],
             "events/s",
-            note=f"{shape}, {best.rate:.0f} ticks/s each{limited}; ramp {tried}",
+            note=f"{shape}, {best.rate:g} ticks/s each{limited}; ramp {tried}",
         ),
         measure(
             FAMILY, f"sustained, {label}, envelopes", [best.envelopes / best.wall_s], "envelopes/s"
