@@ -159,8 +159,20 @@ class FanIn:
                 if _lengths(client, self.keys, ids) == wanted:
                     return time.time()
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(ids)} fan-in executions not queryable within 300 s")
+                raise self._stuck(client, ids, wanted)
             time.sleep(POLL_S)
+
+    def _stuck(self, client: SyncRedis, ids: list[str], wanted: list[int]) -> TimeoutError:
+        """What did not arrive, with the workers' last log lines (a stalled partition?)."""
+        lengths = _lengths(client, self.keys, ids)
+        late = [eid for eid, got, want in zip(ids, lengths, wanted, strict=True) if got != want]
+        logs = "\n".join(
+            f"--- {name} (pid {pid}):\n{_log_tail(pid)}" for name, pid in self.workers.items()
+        )
+        return TimeoutError(
+            f"{len(late)} of {len(ids)} fan-in executions not queryable within 300 s "
+            f"(e.g. {late[:3]}); worker logs:\n{logs}"
+        )
 
     def _verify(
         self, client: SyncRedis, ids: list[str], ticks: int, poller: _Poller, sampled: int
@@ -203,6 +215,15 @@ class _Poller:
         for (i, size), fresh in zip(grown, pipe.execute(), strict=True):
             self.latencies.extend(now - t for (t,) in DOUBLE.iter_unpack(cast(bytes, fresh)))
             self.seen[i] = size
+
+
+def _log_tail(pid: int, lines: int = 15) -> str:
+    """The last lines of a stack app's log (its stdout is `<cwd>/<name>.log`)."""
+    cwd = Path(f"/proc/{pid}/cwd").resolve()
+    logs = sorted(cwd.glob("*.log"))
+    if not logs:
+        return f"(no log in {cwd})"
+    return "\n".join(logs[0].read_text(errors="replace").splitlines()[-lines:])
 
 
 def _lengths(client: SyncRedis, keys: RedisKeys, ids: list[str]) -> list[int]:
