@@ -11,5 +11,15 @@ FACADE: Final = f"{__name__}.facade"
 HTTP_LOAD: Final = f"{__name__}.http_load"
 MLFLOW_PEER: Final = f"{__name__}.mlflow_peer"
 RAW_PIPELINE: Final = f"{__name__}.raw_pipeline"
+FANIN_STEP: Final = f"{__name__}.fanin_step"
+PEER_BEST: Final = f"{__name__}.peer_best"
 
-__all__ = ["FACADE", "HTTP_LOAD", "MLFLOW_PEER", "RAW_PIPELINE", "STEP"]
+__all__ = [
+    "FACADE",
+    "FANIN_STEP",
+    "HTTP_LOAD",
+    "MLFLOW_PEER",
+    "PEER_BEST",
+    "RAW_PIPELINE",
+    "STEP",
+]

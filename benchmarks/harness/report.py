@@ -34,6 +34,12 @@ RATIOS: Final = (
         2.0,
     ),
     (
+        "e2e scalars / best peer e2e",
+        ("e2e", "scalar events"),
+        ("peers", "best peer end to end"),
+        0.5,
+    ),
+    (
         "sdk record_metric_value / mlflow log_metric",
         ("sdk", "record_metric_value"),
         ("peers", "mlflow log_metric"),

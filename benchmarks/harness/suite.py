@@ -25,9 +25,11 @@ from benchmarks.families import (
     dedup_state,
     e2e,
     export_import,
+    fanin,
     growth,
     lifecycle,
     mlflow_peer,
+    peer_best,
     queries,
     raw_pipeline,
     sdk_emission,
@@ -48,10 +50,12 @@ STACK_FAMILIES: Final[dict[str, StackBenchmark]] = {
     "queries": queries.run,
     "web": web_compare.run,
     "raw": raw_pipeline.run,
+    "peer-best": peer_best.run,
     "growth": growth.run,
     "dedup": dedup_state.run,
     "export": export_import.run,
     "lifecycle": lifecycle.run,
+    "fanin": fanin.run,
 }
 CLUSTER_SUFFIX: Final = "-cluster"
 

@@ -15,13 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.families import mlflow_peer
+from benchmarks.families import mlflow_peer, peer_best
+from benchmarks.families.fanin_window import FanIn
 from benchmarks.harness.report import machine, ratios, table, write_json
 from benchmarks.harness.runner import TINY, Measurement
 from benchmarks.harness.suite import CLUSTER_FAMILIES, STACK_FAMILIES, memory
+from benchmarks.harness.workers import process_env
 from stepmetrics.store.connection import REDIS_CLUSTER, REDIS_URL
 from tests.support.redis_targets import RedisTarget
 from tests.support.services import BenchStack, running_stack
+
+PEER_FAMILIES = ("raw", "peer-best")
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +40,6 @@ def cluster_bench_stack(redis_cluster: RedisTarget) -> Iterator[BenchStack]:
         yield stack
 
 
-def process_env(pid: int) -> dict[str, str]:
-    raw = Path(f"/proc/{pid}/environ").read_bytes().decode()
-    return dict(entry.split("=", 1) for entry in raw.split("\0") if "=" in entry)
-
-
 def check(found: list[Measurement], family: str) -> None:
     assert found, f"{family} measured nothing"
     for m in found:
@@ -53,7 +52,7 @@ def check(found: list[Measurement], family: str) -> None:
 @pytest.mark.parametrize("family", list(STACK_FAMILIES))
 def test_stack_benchmark_runs_at_tiny_size(bench_stack: BenchStack, family: str) -> None:
     found = STACK_FAMILIES[family](bench_stack, TINY)
-    check(found, "peers" if family == "raw" else family)
+    check(found, "peers" if family in PEER_FAMILIES else family)
     assert len(table(found).splitlines()) == len(found) + 2  # header, rule, one row each
 
 
@@ -91,3 +90,30 @@ def test_memory_reports_every_stack_process(bench_stack: BenchStack) -> None:
     found = memory(bench_stack)
     check(found, "memory")
     assert [m.name.split()[0] for m in found] == ["api", "broker", "redis", "worker"]
+
+
+def test_fanin_window_every_recorded_value_arrives(bench_stack: BenchStack) -> None:
+    fan = FanIn(
+        bench_stack, executions=6, processes=2, workers={"worker": bench_stack.pid("worker")}
+    )
+    window = fan.window(rate=20.0, seconds=0.5)
+    # 6 executions x 10 ticks x (1 scalar + 1 list value); the window itself checked
+    # every execution's list length and last scalar and read every sampled value.
+    assert window.recorded == 6 * 10 * 2
+    # P:stats counts what the worker applied meanwhile: the recorded events, and
+    # at most the two steps' warm-up values.
+    assert window.recorded <= window.events <= window.recorded + 2
+    assert 0 < window.envelopes <= window.events
+    assert 0 < window.p50_ms <= window.p99_ms
+    assert window.drain_s >= 0
+    assert window.cpu_s["worker"] > 0
+    assert window.cpu_s["steps"] > 0
+
+
+def test_best_peer_stores_every_event(bench_stack: BenchStack) -> None:
+    events = 3 * peer_best.PER_ENVELOPE + 17  # a short last envelope too
+    found = peer_best.once(bench_stack, events, timeout=60)
+    # once() raised unless the consumer saw every event and each hash holds the last values.
+    assert found["envelopes"] == 4
+    assert found["e2e_per_s"] > 0
+    assert found["produced_per_s"] >= found["e2e_per_s"]
