@@ -13,14 +13,17 @@ from __future__ import annotations
 import sys
 from array import array
 from bisect import bisect_right
+from collections.abc import AsyncIterator
 from itertools import repeat
 from operator import itemgetter
-from typing import Final, TypeAlias
+from typing import Final, TypeAlias, TypeVar
 
+from stepmetrics.store import name_reads
 from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.endpoints import MAX_PAGE_VALUES
 from stepmetrics.store.index import Filter, Position, execution_positions
 from stepmetrics.store.keys import RedisKeys
+from stepmetrics.store.name_reads import NameScript
 from stepmetrics.store.slices import scan_hashes
 from stepmetrics.store.types import Metric
 from stepmetrics.store.wire import Cursor, iso_us, iso_us_many
@@ -28,11 +31,14 @@ from stepmetrics.store.wire import Cursor, iso_us, iso_us_many
 META_FIELDS: Final = ("pipeline_name", "deployment_name")
 _BIG_ENDIAN: Final = sys.byteorder == "big"
 
+_T = TypeVar("_T")
 Page: TypeAlias = tuple[list[Metric], Cursor | None]
 # (name, value, order) as stored; sorting the UTF-8 names as bytes is code point order.
 ScalarRow: TypeAlias = tuple[bytes, bytes, bytes]
 # (position, pipeline, deployment, name, created_us) of one list metric.
 _ListRef: TypeAlias = tuple[Position, str | None, str | None, str, int]
+# (pipeline, deployment, rows) of one execution.
+_Scalars: TypeAlias = tuple[str | None, str | None, list[ScalarRow]]
 
 
 def unpack_values(data: bytes) -> list[float]:
@@ -81,16 +87,19 @@ def _only(flt: Filter | None) -> str | None:
 
 
 async def scalar_page(
-    redis: RedisClient, keys: RedisKeys, flt: Filter | None, limit: int, cursor: Cursor | None
+    redis: RedisClient,
+    keys: RedisKeys,
+    flt: Filter | None,
+    limit: int,
+    cursor: Cursor | None,
+    script: NameScript | None = None,
 ) -> Page:
-    """Up to `limit` scalar metrics matching `flt` after `cursor`."""
+    """Up to `limit` scalar metrics matching `flt` after `cursor` (a name
+    filter through `script` while it is usable)."""
     items: list[Metric] = []
     last: tuple[int, str, bytes] | None = None
-    only = _only(flt)
-    index = None if only is None else keys.scalar_name_index(only)
-    async for batch in execution_positions(redis, keys, flt, cursor, index):
-        loaded = await _load_scalars(redis, keys, batch, only)
-        for (score, eid), (pipeline, deployment, rows) in zip(batch, loaded, strict=True):
+    async for batch in _scalar_batches(redis, keys, flt, cursor, script):
+        for (score, eid), (pipeline, deployment, rows) in batch:
             if not _matches(flt, pipeline, deployment):
                 continue
             if cursor and (score, eid) == cursor.position:
@@ -102,6 +111,50 @@ async def scalar_page(
             if len(rows) > room and last is not None:
                 return items, Cursor(last[0], last[1], last[2].decode())
     return items, None
+
+
+async def _scalar_batches(
+    redis: RedisClient,
+    keys: RedisKeys,
+    flt: Filter | None,
+    cursor: Cursor | None,
+    script: NameScript | None,
+) -> AsyncIterator[list[tuple[Position, _Scalars]]]:
+    """The executions to read, in order, in batches, each with its scalars."""
+    only = _only(flt)
+    if only is not None and script is not None and script.usable:
+        # One round trip per batch (index and fields together) on one server.
+        reads = name_reads.NameReads.scalars(keys, only)
+        start = cursor.position if cursor else None
+        batches = name_reads.name_batches(redis, script, reads, start)
+        try:
+            first = await anext(batches, None)
+        except name_reads.ScriptRefused:
+            first = None  # refused before anything was read: the pipelined reads below
+        else:
+            async for named in _chained(first, batches):
+                yield [
+                    (row.position, (row.pipeline, row.deployment, _named_scalar(only, row)))
+                    for row in named
+                ]
+            return
+    index = None if only is None else keys.scalar_name_index(only)
+    async for batch in execution_positions(redis, keys, flt, cursor, index):
+        loaded = await _load_scalars(redis, keys, batch, only)
+        yield list(zip(batch, loaded, strict=True))
+
+
+async def _chained(first: _T | None, rest: AsyncIterator[_T]) -> AsyncIterator[_T]:
+    if first is None:
+        return
+    yield first
+    async for item in rest:
+        yield item
+
+
+def _named_scalar(name: str, row: name_reads.NameRow) -> list[ScalarRow]:
+    order = row.second if isinstance(row.second, bytes) else None
+    return scalar_rows(_one(name, row.first), _one(name, order))
 
 
 def scalar_rows(values: dict[bytes, bytes], orders: dict[bytes, bytes]) -> list[ScalarRow]:
@@ -133,9 +186,6 @@ def scalar_items(
         }
         for (name, raw, _), created in zip(rows, iso_us_many(stamps), strict=True)
     ]
-
-
-_Scalars: TypeAlias = tuple[str | None, str | None, list[ScalarRow]]
 
 
 async def _load_scalars(

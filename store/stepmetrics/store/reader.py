@@ -19,6 +19,7 @@ from stepmetrics.store.endpoints import MAX_PAGE_VALUES
 from stepmetrics.store.errors import StoreUnavailableError
 from stepmetrics.store.index import Filter
 from stepmetrics.store.keys import RedisKeys
+from stepmetrics.store.name_reads import NameScript
 from stepmetrics.store.types import ExecutionDetail, ExecutionSummary, Metric
 from stepmetrics.store.wire import Cursor
 
@@ -55,6 +56,7 @@ class MetricsReader:
     def __init__(self, redis: RedisClient, keys: RedisKeys) -> None:
         self._redis = redis
         self._keys = keys
+        self._name_script = NameScript(redis)
 
     async def ping(self) -> bool:
         """True when Redis answers."""
@@ -77,7 +79,9 @@ class MetricsReader:
     ) -> tuple[list[Metric], Cursor | None]:
         """One page of scalar metrics matching `flt` (None: all) after `cursor`."""
         with _redis_errors():
-            return await page_reads.scalar_page(self._redis, self._keys, flt, limit, cursor)
+            return await page_reads.scalar_page(
+                self._redis, self._keys, flt, limit, cursor, self._name_script
+            )
 
     async def list_metrics(
         self,
