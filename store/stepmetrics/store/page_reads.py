@@ -24,7 +24,7 @@ from stepmetrics.store.endpoints import MAX_PAGE_VALUES
 from stepmetrics.store.index import Filter, Position, execution_positions
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.name_reads import NameScript
-from stepmetrics.store.slices import scan_hashes
+from stepmetrics.store.slices import scan_hashes_after
 from stepmetrics.store.types import Metric
 from stepmetrics.store.wire import Cursor, iso_us, iso_us_many
 
@@ -197,13 +197,14 @@ async def _load_scalars(
         if only is not None:
             pipe.hget(keys.scalar_values(eid), only)
             pipe.hget(keys.scalar_orders(eid), only)
-    replies = await pipe.execute()
     if only is None:
-        # All scalars of each execution: in slices, however many there are.
+        # All scalars of each execution, in slices however many there are; the
+        # first slices in the same round trip as the metas.
         hashes = [key for _, eid in batch for key in _scalar_keys(keys, eid)]
-        flat = await scan_hashes(redis, hashes)
-        metas, pairs = replies, list(zip(flat[::2], flat[1::2], strict=True))
+        metas, flat = await scan_hashes_after(pipe, redis, hashes)
+        pairs = list(zip(flat[::2], flat[1::2], strict=True))
     else:
+        replies = await pipe.execute()
         found = zip(replies[1::3], replies[2::3], strict=True)
         metas, pairs = replies[::3], [(_one(only, v), _one(only, o)) for v, o in found]
     return [
@@ -274,11 +275,11 @@ async def _list_outline(
         pipe.hmget(keys.meta(eid), META_FIELDS)
         if only is not None:
             pipe.hget(keys.list_created(eid), only)
-    replies = await pipe.execute()
     if only is None:
-        metas = replies
-        outlines = await scan_hashes(redis, [keys.list_created(eid) for _, eid in batch])
+        hashes = [keys.list_created(eid) for _, eid in batch]
+        metas, outlines = await scan_hashes_after(pipe, redis, hashes)
     else:
+        replies = await pipe.execute()
         metas, outlines = replies[::2], [_one(only, raw) for raw in replies[1::2]]
     refs: list[_ListRef] = []
     for position, meta, created in zip(batch, metas, outlines, strict=True):
