@@ -25,7 +25,7 @@ from stepmetrics.store.index import Filter, Position, execution_positions
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.name_reads import NameScript
 from stepmetrics.store.slices import scan_hashes_after
-from stepmetrics.store.types import Metric
+from stepmetrics.store.types import Metric, ScalarColumns
 from stepmetrics.store.wire import Cursor, iso_us, iso_us_many
 
 META_FIELDS: Final = ("pipeline_name", "deployment_name")
@@ -37,6 +37,8 @@ Page: TypeAlias = tuple[list[Metric], Cursor | None]
 ScalarRow: TypeAlias = tuple[bytes, bytes, bytes]
 # (position, pipeline, deployment, name, created_us) of one list metric.
 _ListRef: TypeAlias = tuple[Position, str | None, str | None, str, int]
+# (execution id, pipeline, deployment, rows) of one execution in a page.
+ScalarGroup: TypeAlias = tuple[str, str | None, str | None, list[ScalarRow]]
 # (pipeline, deployment, rows) of one execution.
 _Scalars: TypeAlias = tuple[str | None, str | None, list[ScalarRow]]
 
@@ -86,6 +88,35 @@ def _only(flt: Filter | None) -> str | None:
     return flt[1] if flt is not None and flt[0] == "name" else None
 
 
+async def scalar_groups(
+    redis: RedisClient,
+    keys: RedisKeys,
+    flt: Filter | None,
+    limit: int,
+    cursor: Cursor | None,
+    script: NameScript | None = None,
+) -> tuple[list[ScalarGroup], Cursor | None]:
+    """Up to `limit` scalar metrics matching `flt` after `cursor`, grouped by
+    execution (a name filter through `script` while it is usable)."""
+    groups: list[ScalarGroup] = []
+    count = 0
+    last: tuple[int, str, bytes] | None = None
+    async for batch in _scalar_batches(redis, keys, flt, cursor, script):
+        for (score, eid), (pipeline, deployment, rows) in batch:
+            if not _matches(flt, pipeline, deployment):
+                continue
+            if cursor and (score, eid) == cursor.position:
+                rows = rows[bisect_right(rows, cursor.name.encode(), key=itemgetter(0)) :]
+            taken = rows[: limit - count]
+            if taken:
+                groups.append((eid, pipeline, deployment, taken))
+                count += len(taken)
+                last = (score, eid, taken[-1][0])
+            if len(rows) > len(taken) and last is not None:
+                return groups, Cursor(last[0], last[1], last[2].decode())
+    return groups, None
+
+
 async def scalar_page(
     redis: RedisClient,
     keys: RedisKeys,
@@ -94,23 +125,25 @@ async def scalar_page(
     cursor: Cursor | None,
     script: NameScript | None = None,
 ) -> Page:
-    """Up to `limit` scalar metrics matching `flt` after `cursor` (a name
-    filter through `script` while it is usable)."""
+    """`scalar_groups` as the documented metric items."""
+    groups, next_cursor = await scalar_groups(redis, keys, flt, limit, cursor, script)
     items: list[Metric] = []
-    last: tuple[int, str, bytes] | None = None
-    async for batch in _scalar_batches(redis, keys, flt, cursor, script):
-        for (score, eid), (pipeline, deployment, rows) in batch:
-            if not _matches(flt, pipeline, deployment):
-                continue
-            if cursor and (score, eid) == cursor.position:
-                rows = rows[bisect_right(rows, cursor.name.encode(), key=itemgetter(0)) :]
-            room = limit - len(items)
-            items.extend(scalar_items(rows[:room], eid, pipeline, deployment))
-            if rows[:room]:
-                last = (score, eid, rows[:room][-1][0])
-            if len(rows) > room and last is not None:
-                return items, Cursor(last[0], last[1], last[2].decode())
-    return items, None
+    for eid, pipeline, deployment, rows in groups:
+        items.extend(scalar_items(rows, eid, pipeline, deployment))
+    return items, next_cursor
+
+
+def scalar_columns(group: ScalarGroup) -> ScalarColumns:
+    """One group of `scalar_groups` as columns (no dict per metric)."""
+    eid, pipeline, deployment, rows = group
+    return {
+        "execution_id": eid,
+        "pipeline_name": pipeline,
+        "deployment_name": deployment,
+        "names": [name.decode() for name, _, _ in rows],
+        "values": [float(raw) for _, raw, _ in rows],
+        "created_at": iso_us_many(_stamps(rows)),
+    }
 
 
 async def _scalar_batches(
@@ -174,7 +207,6 @@ def scalar_items(
     # comprehension builds the items with no call per item but conversions.
     if not rows:
         return []
-    stamps = b" ".join([order.partition(b" ")[0] for _, _, order in rows]).decode().split(" ")
     return [
         {
             "name": name.decode(),
@@ -184,8 +216,15 @@ def scalar_items(
             "deployment_name": deployment,
             "pipeline_name": pipeline,
         }
-        for (name, raw, _), created in zip(rows, iso_us_many(stamps), strict=True)
+        for (name, raw, _), created in zip(rows, iso_us_many(_stamps(rows)), strict=True)
     ]
+
+
+def _stamps(rows: list[ScalarRow]) -> list[str]:
+    """The record times (µs, decimal) of the rows: the first field of each order."""
+    if not rows:
+        return []
+    return b" ".join([order.partition(b" ")[0] for _, _, order in rows]).decode().split(" ")
 
 
 async def _load_scalars(

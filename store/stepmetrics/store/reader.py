@@ -20,7 +20,7 @@ from stepmetrics.store.errors import StoreUnavailableError
 from stepmetrics.store.index import Filter
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.name_reads import NameScript
-from stepmetrics.store.types import ExecutionDetail, ExecutionSummary, Metric
+from stepmetrics.store.types import ExecutionDetail, ExecutionSummary, Metric, ScalarColumns
 from stepmetrics.store.wire import Cursor
 
 logger = logging.getLogger(__name__)
@@ -82,6 +82,16 @@ class MetricsReader:
             return await page_reads.scalar_page(
                 self._redis, self._keys, flt, limit, cursor, self._name_script
             )
+
+    async def scalar_columns(
+        self, flt: Filter | None, limit: int, cursor: Cursor | None = None
+    ) -> tuple[list[ScalarColumns], Cursor | None]:
+        """The page of `scalar_metrics` as one group of columns per execution."""
+        with _redis_errors():
+            groups, next_cursor = await page_reads.scalar_groups(
+                self._redis, self._keys, flt, limit, cursor, self._name_script
+            )
+        return [page_reads.scalar_columns(group) for group in groups], next_cursor
 
     async def list_metrics(
         self,
