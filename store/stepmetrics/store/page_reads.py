@@ -127,9 +127,27 @@ async def scalar_page(
 ) -> Page:
     """`scalar_groups` as the documented metric items."""
     groups, next_cursor = await scalar_groups(redis, keys, flt, limit, cursor, script)
-    items: list[Metric] = []
-    for eid, pipeline, deployment, rows in groups:
-        items.extend(scalar_items(rows, eid, pipeline, deployment))
+    if len(groups) == 1:
+        eid, pipeline, deployment, rows = groups[0]
+        return scalar_items(rows, eid, pipeline, deployment), next_cursor
+    # Many small groups (a name filter: one row each): the times of the whole
+    # page are formatted in one pass, the items built in one comprehension.
+    rows = [row for group in groups for row in group[3]]
+    owners = [group for group in groups for _ in group[3]]
+    created = iso_us_many(_stamps(rows))
+    items: list[Metric] = [
+        {
+            "name": name.decode(),
+            "value": float(raw),
+            "created_at": at,
+            "execution_id": eid,
+            "deployment_name": deployment,
+            "pipeline_name": pipeline,
+        }
+        for (name, raw, _), at, (eid, pipeline, deployment, _) in zip(
+            rows, created, owners, strict=True
+        )
+    ]
     return items, next_cursor
 
 
@@ -186,8 +204,11 @@ async def _chained(first: _T | None, rest: AsyncIterator[_T]) -> AsyncIterator[_
 
 
 def _named_scalar(name: str, row: name_reads.NameRow) -> list[ScalarRow]:
-    order = row.second if isinstance(row.second, bytes) else None
-    return scalar_rows(_one(name, row.first), _one(name, order))
+    """The one row of scalar `name` the script read (none if the execution lacks it)."""
+    if row.first is None:
+        return []
+    order = row.second if isinstance(row.second, bytes) else b"0"
+    return [(name.encode(), row.first, order)]
 
 
 def scalar_rows(values: dict[bytes, bytes], orders: dict[bytes, bytes]) -> list[ScalarRow]:
