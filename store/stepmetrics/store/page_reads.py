@@ -20,7 +20,6 @@ from typing import Final, TypeAlias, TypeVar
 
 from stepmetrics.store import name_reads
 from stepmetrics.store.connection import RedisClient
-from stepmetrics.store.endpoints import MAX_PAGE_VALUES
 from stepmetrics.store.index import Filter, Position, execution_positions
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.name_reads import NameScript
@@ -35,8 +34,6 @@ _T = TypeVar("_T")
 Page: TypeAlias = tuple[list[Metric], Cursor | None]
 # (name, value, order) as stored; sorting the UTF-8 names as bytes is code point order.
 ScalarRow: TypeAlias = tuple[bytes, bytes, bytes]
-# (position, pipeline, deployment, name, created_us) of one list metric.
-_ListRef: TypeAlias = tuple[Position, str | None, str | None, str, int]
 # (execution id, pipeline, deployment, rows) of one execution in a page.
 ScalarGroup: TypeAlias = tuple[str, str | None, str | None, list[ScalarRow]]
 # (pipeline, deployment, rows) of one execution.
@@ -76,7 +73,7 @@ def metric(
     }
 
 
-def _matches(flt: Filter | None, pipeline: str | None, deployment: str | None) -> bool:
+def meta_matches(flt: Filter | None, pipeline: str | None, deployment: str | None) -> bool:
     """Whether an execution's current meta still matches a pipeline or
     deployment filter (its index entry could predate a rename)."""
     if flt is None or flt[0] not in ("pipeline_name", "deployment_name"):
@@ -84,7 +81,7 @@ def _matches(flt: Filter | None, pipeline: str | None, deployment: str | None) -
     return flt[1] == (pipeline if flt[0] == "pipeline_name" else deployment)
 
 
-def _only(flt: Filter | None) -> str | None:
+def name_filter(flt: Filter | None) -> str | None:
     return flt[1] if flt is not None and flt[0] == "name" else None
 
 
@@ -103,7 +100,7 @@ async def scalar_groups(
     last: tuple[int, str, bytes] | None = None
     async for batch in _scalar_batches(redis, keys, flt, cursor, script):
         for (score, eid), (pipeline, deployment, rows) in batch:
-            if not _matches(flt, pipeline, deployment):
+            if not meta_matches(flt, pipeline, deployment):
                 continue
             if cursor and (score, eid) == cursor.position:
                 rows = rows[bisect_right(rows, cursor.name.encode(), key=itemgetter(0)) :]
@@ -172,7 +169,7 @@ async def _scalar_batches(
     script: NameScript | None,
 ) -> AsyncIterator[list[tuple[Position, _Scalars]]]:
     """The executions to read, in order, in batches, each with its scalars."""
-    only = _only(flt)
+    only = name_filter(flt)
     if only is not None and script is not None and script.usable:
         # One round trip per batch (index and fields together) on one server.
         reads = name_reads.NameReads.scalars(keys, only)
@@ -266,7 +263,7 @@ async def _load_scalars(
     else:
         replies = await pipe.execute()
         found = zip(replies[1::3], replies[2::3], strict=True)
-        metas, pairs = replies[::3], [(_one(only, v), _one(only, o)) for v, o in found]
+        metas, pairs = replies[::3], [(one_field(only, v), one_field(only, o)) for v, o in found]
     return [
         (text(meta[0]), text(meta[1]), scalar_rows(values, orders))
         for meta, (values, orders) in zip(metas, pairs, strict=True)
@@ -277,82 +274,6 @@ def _scalar_keys(keys: RedisKeys, eid: str) -> tuple[str, str]:
     return keys.scalar_values(eid), keys.scalar_orders(eid)
 
 
-def _one(name: str, raw: bytes | None) -> dict[bytes, bytes]:
+def one_field(name: str, raw: bytes | None) -> dict[bytes, bytes]:
     """One field read with HGET as the hash slice it is."""
     return {} if raw is None else {name.encode(): raw}
-
-
-async def list_page(
-    redis: RedisClient,
-    keys: RedisKeys,
-    flt: Filter | None,
-    limit: int,
-    cursor: Cursor | None,
-    # At most this many values in total (but always at least one list), so
-    # one response stays a few MB of JSON.
-    max_values: int = MAX_PAGE_VALUES,
-) -> Page:
-    """Up to `limit` list metrics (about `max_values` values at most) after `cursor`."""
-    chosen: list[_ListRef] = []
-    total = 0
-    more = False
-    only = _only(flt)
-    index = None if only is None else keys.list_name_index(only)
-    async for batch in execution_positions(redis, keys, flt, cursor, index):
-        for ref, length in await _list_outline(redis, keys, batch, flt, cursor):
-            if len(chosen) == limit or (chosen and total + length > max_values):
-                more = True
-                break
-            chosen.append(ref)
-            total += length
-        if more:
-            break
-    pipe = redis.pipeline(transaction=False)
-    for (_, eid), _, _, name, _ in chosen:
-        pipe.get(keys.list_values(eid, name))
-    blobs = await pipe.execute() if chosen else []
-    items = [
-        metric(name, unpack_values(blob or b""), created, eid, pipeline, deployment)
-        for ((_, eid), pipeline, deployment, name, created), blob in zip(chosen, blobs, strict=True)
-    ]
-    if not more:
-        return items, None
-    (score, eid), _, _, name, _ = chosen[-1]
-    return items, Cursor(score, eid, name)
-
-
-async def _list_outline(
-    redis: RedisClient,
-    keys: RedisKeys,
-    batch: list[Position],
-    flt: Filter | None,
-    cursor: Cursor | None,
-) -> list[tuple[_ListRef, int]]:
-    """Each list of `batch` after `cursor`, in result order, with its length."""
-    only = _only(flt)
-    pipe = redis.pipeline(transaction=False)
-    for _, eid in batch:
-        pipe.hmget(keys.meta(eid), META_FIELDS)
-        if only is not None:
-            pipe.hget(keys.list_created(eid), only)
-    if only is None:
-        hashes = [keys.list_created(eid) for _, eid in batch]
-        metas, outlines = await scan_hashes_after(pipe, redis, hashes)
-    else:
-        replies = await pipe.execute()
-        metas, outlines = replies[::2], [_one(only, raw) for raw in replies[1::2]]
-    refs: list[_ListRef] = []
-    for position, meta, created in zip(batch, metas, outlines, strict=True):
-        pipeline, deployment = text(meta[0]), text(meta[1])
-        if not _matches(flt, pipeline, deployment):
-            continue
-        skip = cursor.name if cursor and position == cursor.position else None
-        for raw_name in sorted(created):
-            name = raw_name.decode()
-            if skip is None or name > skip:
-                refs.append((position, pipeline, deployment, name, int(created[raw_name])))
-    pipe = redis.pipeline(transaction=False)
-    for (_, eid), _, _, name, _ in refs:
-        pipe.strlen(keys.list_values(eid, name))
-    sizes = await pipe.execute() if refs else []
-    return [(ref, size // 8) for ref, size in zip(refs, sizes, strict=True)]

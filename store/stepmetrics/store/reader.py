@@ -13,7 +13,7 @@ from typing import Any, Final, cast
 
 from redis.exceptions import RedisClusterException, RedisError
 
-from stepmetrics.store import executions, page_reads
+from stepmetrics.store import executions, list_pages, page_reads
 from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.endpoints import MAX_PAGE_VALUES
 from stepmetrics.store.errors import StoreUnavailableError
@@ -103,7 +103,7 @@ class MetricsReader:
         """One page of list metrics: at most `limit` lists and, unless a single
         list is larger, at most `max_values` values."""
         with _redis_errors():
-            return await page_reads.list_page(
+            return await list_pages.list_page(
                 self._redis, self._keys, flt, limit, cursor, max_values
             )
 
