@@ -13,6 +13,7 @@ from redis.asyncio.cluster import RedisCluster
 from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.index import BATCH
 from stepmetrics.store.keys import RedisKeys, around_tag, hash_tag
+from stepmetrics.store.list_pages import list_page
 from stepmetrics.store.name_reads import NAME_BATCH_SHA, NameScript
 from stepmetrics.store.page_reads import scalar_page
 from stepmetrics.store.reader import READER_ACL_COMMANDS, MetricsReader
@@ -31,11 +32,13 @@ async def _seed(redis: RedisClient, keys: RedisKeys) -> list[str]:
     ids = [f"e-{i:03d}" for i in range(BATCH + 40)] + ODD_IDS
     for i, eid in enumerate(ids):
         scalars: dict[str, Any] = {"other": 1.0}
+        lists: dict[str, list[float]] = {"other_list": [1.0]}
         if i % 2 == 0:
             scalars["acc"] = (float(i), T0 + 10 + i)
+            lists["acc"] = [float(i)] * (1 + i % 5)
         await seed_execution(
             redis, keys, eid, pipeline_name=f"p{i % 3}", deployment_name=f"d{i}",
-            created_us=T0 + i // 7, scalars=scalars,
+            created_us=T0 + i // 7, scalars=scalars, lists=lists,
         )  # fmt: skip
     return ids
 
@@ -75,6 +78,38 @@ async def test_name_pages_match_the_pipelined_reads(
     assert await _all_pages(redis_client, redis_keys, "missing", 5, script) == []
     # One server runs the script; a cluster never does (its keys span nodes).
     assert script.usable is not isinstance(redis_client, RedisCluster)
+
+
+async def _all_list_pages(
+    redis: RedisClient, keys: RedisKeys, limit: int, max_values: int, script: NameScript | None
+) -> list[Any]:
+    items: list[Any] = []
+    cursor: Cursor | None = None
+    for _ in range(1000):
+        page, cursor = await list_page(
+            redis, keys, ("name", "acc"), limit, cursor, max_values, script
+        )
+        items.extend(page)
+        if cursor is None:
+            return items
+    raise AssertionError("paging did not end")
+
+
+@BOTH_REDIS_MODES
+async def test_list_name_pages_match_the_pipelined_reads(
+    redis_client: RedisClient, redis_keys: RedisKeys
+) -> None:
+    ids = await _seed(redis_client, redis_keys)
+    await redis_client.zadd(redis_keys.list_name_index("acc"), {"gone": T0 + 3})
+    script = NameScript(redis_client)
+    pipelined = await _all_list_pages(redis_client, redis_keys, 1000, 1_000_000, None)
+    assert {m["execution_id"]: m["value"] for m in pipelined} == {
+        eid: [float(i)] * (1 + i % 5) for i, eid in enumerate(ids) if i % 2 == 0
+    }
+    # Page by count and by the value budget (lengths come from the script's STRLEN).
+    for limit, budget in ((1, 1_000_000), (3, 1_000_000), (1000, 4), (BATCH, 1)):
+        got = await _all_list_pages(redis_client, redis_keys, limit, budget, script)
+        assert got == pipelined
 
 
 async def test_the_script_builds_the_keys_that_keys_py_builds(

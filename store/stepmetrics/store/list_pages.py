@@ -7,15 +7,19 @@ first (always at least one list), so one response stays a few MB of JSON.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import TypeAlias
 
+from stepmetrics.store import name_reads
 from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.endpoints import MAX_PAGE_VALUES
 from stepmetrics.store.index import Filter, Position, execution_positions
 from stepmetrics.store.keys import RedisKeys
+from stepmetrics.store.name_reads import NameScript
 from stepmetrics.store.page_reads import (
     META_FIELDS,
     Page,
+    chained,
     meta_matches,
     metric,
     name_filter,
@@ -39,15 +43,15 @@ async def list_page(
     # At most this many values in total (but always at least one list), so
     # one response stays a few MB of JSON.
     max_values: int = MAX_PAGE_VALUES,
+    script: NameScript | None = None,
 ) -> Page:
-    """Up to `limit` list metrics (about `max_values` values at most) after `cursor`."""
+    """Up to `limit` list metrics (about `max_values` values at most) after
+    `cursor` (a name filter through `script` while it is usable)."""
     chosen: list[_ListRef] = []
     total = 0
     more = False
-    only = name_filter(flt)
-    index = None if only is None else keys.list_name_index(only)
-    async for batch in execution_positions(redis, keys, flt, cursor, index):
-        for ref, length in await _list_outline(redis, keys, batch, flt, cursor):
+    async for outline in _outlines(redis, keys, flt, cursor, script):
+        for ref, length in outline:
             if len(chosen) == limit or (chosen and total + length > max_values):
                 more = True
                 break
@@ -67,6 +71,47 @@ async def list_page(
         return items, None
     (score, eid), _, _, name, _ = chosen[-1]
     return items, Cursor(score, eid, name)
+
+
+async def _outlines(
+    redis: RedisClient,
+    keys: RedisKeys,
+    flt: Filter | None,
+    cursor: Cursor | None,
+    script: NameScript | None,
+) -> AsyncIterator[list[tuple[_ListRef, int]]]:
+    """The lists to read, in result order, with their lengths, in batches."""
+    only = name_filter(flt)
+    if only is not None and script is not None and script.usable:
+        # One round trip per batch on one server: the index, the metas, each
+        # list's created_us (HGET lc) and its byte length (STRLEN) together.
+        reads = name_reads.NameReads.lists(keys, only)
+        start = cursor.position if cursor else None
+        batches = name_reads.name_batches(redis, script, reads, start)
+        try:
+            first = await anext(batches, None)
+        except name_reads.ScriptRefused:
+            pass  # refused before anything was read: the pipelined reads below
+        else:
+            async for named in chained(first, batches):
+                yield _named_outline(only, named, cursor)
+            return
+    index = None if only is None else keys.list_name_index(only)
+    async for batch in execution_positions(redis, keys, flt, cursor, index):
+        yield await _list_outline(redis, keys, batch, flt, cursor)
+
+
+def _named_outline(
+    name: str, rows: list[name_reads.NameRow], cursor: Cursor | None
+) -> list[tuple[_ListRef, int]]:
+    found: list[tuple[_ListRef, int]] = []
+    for row in rows:
+        skip = cursor is not None and row.position == cursor.position and name <= cursor.name
+        if row.first is None or skip:
+            continue
+        ref = (row.position, row.pipeline, row.deployment, name, int(row.first))
+        found.append((ref, int(row.second or 0) // 8))
+    return found
 
 
 async def _list_outline(

@@ -180,7 +180,7 @@ async def _scalar_batches(
         except name_reads.ScriptRefused:
             first = None  # refused before anything was read: the pipelined reads below
         else:
-            async for named in _chained(first, batches):
+            async for named in chained(first, batches):
                 yield [
                     (row.position, (row.pipeline, row.deployment, _named_scalar(only, row)))
                     for row in named
@@ -192,7 +192,8 @@ async def _scalar_batches(
         yield list(zip(batch, loaded, strict=True))
 
 
-async def _chained(first: _T | None, rest: AsyncIterator[_T]) -> AsyncIterator[_T]:
+async def chained(first: _T | None, rest: AsyncIterator[_T]) -> AsyncIterator[_T]:
+    """`first` (none if None: `rest` was empty), then the rest of `rest`."""
     if first is None:
         return
     yield first

@@ -104,7 +104,7 @@ class MetricsReader:
         list is larger, at most `max_values` values."""
         with _redis_errors():
             return await list_pages.list_page(
-                self._redis, self._keys, flt, limit, cursor, max_values
+                self._redis, self._keys, flt, limit, cursor, max_values, self._name_script
             )
 
     async def executions(
