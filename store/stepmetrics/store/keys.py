@@ -73,6 +73,8 @@ def around_tag(execution_key: Callable[[str], str]) -> tuple[str, str]:
     it found (stepmetrics.store.name_batch.lua) joins `before + hash_tag(E) +
     after`, so the layout stays defined here."""
     before, _, after = execution_key(_ID_MARK).partition(_ID_MARK)
+    if "{" not in before:  # the mark went elsewhere (a prefix holding it)
+        raise ValueError(f"cannot find the hash tag in keys starting {before[:80]!r}")
     return before, after
 
 
