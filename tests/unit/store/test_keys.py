@@ -81,6 +81,7 @@ def test_index_keys_of_different_kinds_or_names_differ(name1: str, name2: str) -
 def test_around_tag_rebuilds_every_execution_key(eid: str) -> None:
     keys = RedisKeys("p:x")
     builders = [keys.meta, keys.scalar_values, keys.scalar_orders, keys.list_created]
+
     def odd_list(execution_id: str) -> str:
         return keys.list_values(execution_id, "l\x00:}")
 
