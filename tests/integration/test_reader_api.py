@@ -587,3 +587,63 @@ async def test_an_execution_larger_than_a_slice_reads_back_whole_without_hgetall
         1,
     )
     assert "envelopes_refused" not in stats  # counters appear once they count something
+
+
+def _from_columns(page: dict[str, Any]) -> list[dict[str, Any]]:
+    assert page["shape"] == "columns-v1"
+    return [
+        {"name": n, "value": v, "created_at": c, "execution_id": g["execution_id"],
+         "deployment_name": g["deployment_name"], "pipeline_name": g["pipeline_name"]}
+        for g in page["executions"]
+        for n, v, c in zip(g["names"], g["values"], g["created_at"], strict=True)
+    ]  # fmt: skip
+
+
+@pytest.mark.usefixtures("seeded")
+@pytest.mark.parametrize(
+    "flt",
+    [{}, {"name": "accuracy"}, {"pipeline_name": "my_pipeline"}, {"execution_id": "e-2"}],
+)
+async def test_the_columns_shape_holds_the_items_of_every_page(
+    http: httpx.AsyncClient, flt: dict[str, str]
+) -> None:
+    for limit in ("1", "2", "10000"):
+        items, columns = [], []
+        cursors: list[Any] = [None, None]
+        while True:
+            query = {**flt, "limit": limit}
+            plain = _body(await http.get("/api/v1/metrics", params=_at(query, cursors[0])))
+            packed = _body(
+                await http.get("/api/v1/metrics", params=_at(query, cursors[1], "columns-v1"))
+            )
+            assert plain["next_cursor"] == packed["next_cursor"]
+            items.extend(plain["items"])
+            columns.extend(_from_columns(packed))
+            cursors = [plain["next_cursor"], packed["next_cursor"]]
+            if plain["next_cursor"] is None:
+                break
+        assert columns == items
+        assert items, flt
+    # Non-finite values travel as their names in columns too.
+    packed = _body(await http.get("/api/v1/metrics?execution_id=e-2&shape=columns-v1"))
+    assert sorted(map(str, packed["executions"][0]["values"])) == [
+        "-Infinity", "0.5", "Infinity", "NaN",
+    ]  # fmt: skip
+
+
+def _at(query: dict[str, str], cursor: str | None, shape: str | None = None) -> dict[str, str]:
+    return {
+        **query,
+        **({"cursor": cursor} if cursor else {}),
+        **({"shape": shape} if shape else {}),
+    }
+
+
+async def test_an_unknown_shape_is_400_naming_the_allowed_ones(http: httpx.AsyncClient) -> None:
+    answer = await http.get("/api/v1/metrics", params={"shape": "rows"})
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "shape='rows' is not allowed: one of items, columns-v1"
+    # Only scalar pages have shapes.
+    answer = await http.get("/api/v1/list-metrics", params={"shape": "columns-v1"})
+    assert answer.status_code == 400
+    assert "unknown query parameter 'shape'" in answer.json()["error"]

@@ -151,6 +151,9 @@ async def _every_read_answers(http: httpx.AsyncClient) -> None:
         "/api/v1/executions?pipeline_name=train",
         f"/api/v1/executions/{EXECUTIONS[0]}",
         f"/api/v1/metrics?execution_id={EXECUTIONS[1]}",
+        # Refused the name script (no EVALSHA_RO): answered by the pipelined reads.
+        "/api/v1/metrics?name=m0",
+        "/api/v1/list-metrics?name=m0",
         "/api/v1/stats",
     ):
         answer = await http.get(path)

@@ -42,6 +42,24 @@ EXECUTIONS_PAGE: Final = PageLimit(100, 1000)
 # A page of list metrics also stops once it holds about this many values.
 MAX_PAGE_VALUES: Final = 1_000_000
 
+# `shape` of a scalar metrics page (`METRICS_PATH`): the documented `items`
+# (the default), or `columns-v1`: per execution its id, pipeline and deployment
+# once and its metrics as parallel `names`, `values`, `created_at` arrays (the
+# query library's compact form; a new layout gets a new version suffix).
+SHAPE_PARAM: Final = "shape"
+ITEMS_SHAPE: Final = "items"
+COLUMNS_SHAPE: Final = "columns-v1"
+SHAPES: Final = (ITEMS_SHAPE, COLUMNS_SHAPE)
+# The keys of one execution's group in a `columns-v1` page (`executions`).
+COLUMN_KEYS: Final = (
+    "execution_id",
+    "pipeline_name",
+    "deployment_name",
+    "names",
+    "values",
+    "created_at",
+)
+
 
 def route_template(template: str) -> str:
     """Starlette's form of a path template: ids and names may hold "/"."""

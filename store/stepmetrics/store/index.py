@@ -8,8 +8,8 @@ execution indexed meanwhile never makes a walk repeat one.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Final, TypeAlias, cast
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Final, TypeAlias, cast
 
 from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.keys import RedisKeys
@@ -76,6 +76,12 @@ async def newest_positions(
         yield batch
 
 
+# One batch of an index after a bound: (bound or None for the start, members
+# with that score to skip) -> up to BATCH rows whose first two fields are the
+# member (bytes) and its score; the rest is what the fetch read with them.
+Fetch: TypeAlias = Callable[[float | None, int], Awaitable[Sequence[Sequence[Any]]]]
+
+
 async def walk(
     redis: RedisClient,
     key: str,
@@ -85,9 +91,8 @@ async def walk(
     reverse: bool,
 ) -> AsyncIterator[list[Position]]:
     """Positions of `key` in order (descending if `reverse`) from `start`."""
-    bound: float | None = None if start is None else start[0]
-    ties = 0  # members already seen with score == bound
-    while True:
+
+    async def fetch(bound: float | None, ties: int) -> Sequence[Sequence[Any]]:
         if reverse:
             high = "+inf" if bound is None else bound
             rows = await redis.zrevrangebyscore(
@@ -98,16 +103,36 @@ async def walk(
             rows = await redis.zrangebyscore(
                 key, low, "+inf", start=ties, num=BATCH, withscores=True
             )
-        positions = [(int(score), member.decode()) for member, score in _pairs(rows)]
-        keep = [p for p in positions if _after(p, start, inclusive, reverse)]
+        return _pairs(rows)
+
+    async for batch in walk_rows(fetch, start, inclusive=inclusive, reverse=reverse):
+        yield [position for position, _ in batch]
+
+
+async def walk_rows(
+    fetch: Fetch, start: Position | None, *, inclusive: bool, reverse: bool
+) -> AsyncIterator[list[tuple[Position, Sequence[Any]]]]:
+    """Batches of (position, row) from `fetch`, in index order from `start`:
+    restarting each batch after the last score seen (skipping the members of
+    that score already seen), so nothing indexed meanwhile makes it repeat."""
+    bound: float | None = None if start is None else start[0]
+    ties = 0  # members already seen with score == bound
+    while True:
+        rows = await fetch(bound, ties)
+        found = [((int(float(row[1])), _member(row[0])), row) for row in rows]
+        keep = [(p, row) for p, row in found if _after(p, start, inclusive, reverse)]
         if keep:
             yield keep
         if len(rows) < BATCH:
             return
-        last = positions[-1][0]
-        same = sum(1 for p in positions if p[0] == last)
+        last = found[-1][0][0]
+        same = sum(1 for (score, _), _ in found if score == last)
         ties = ties + same if last == bound else same
         bound = last
+
+
+def _member(raw: object) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
 def _pairs(rows: object) -> list[tuple[bytes, float]]:

@@ -60,9 +60,12 @@ fixed kind segment before the name, so names need no escaping there either.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 DEFAULT_PREFIX = "stepmetrics"
+# Stands for an execution id in `around_tag`: hash_tag leaves it as is.
+_ID_MARK = "\x00"
 
 _TAG_ESCAPES = str.maketrans({"%": "%25", "{": "%7B", "}": "%7D"})
 
@@ -73,6 +76,17 @@ def hash_tag(execution_id: str) -> str:
     if not execution_id:
         raise ValueError("an execution id must not be empty (it is the keys' hash tag)")
     return execution_id.translate(_TAG_ESCAPES)
+
+
+def around_tag(execution_key: Callable[[str], str]) -> tuple[str, str]:
+    """What the keys built by `execution_key` (e.g. `RedisKeys(...).meta`) hold
+    before and after the hash tag: a script that reads the keys of executions
+    it found (stepmetrics.store.name_batch.lua) joins `before + hash_tag(E) +
+    after`, so the layout stays defined here."""
+    before, _, after = execution_key(_ID_MARK).partition(_ID_MARK)
+    if "{" not in before:  # the mark went elsewhere (a prefix holding it)
+        raise ValueError(f"cannot find the hash tag in keys starting {before[:80]!r}")
+    return before, after
 
 
 @dataclass(frozen=True, slots=True)

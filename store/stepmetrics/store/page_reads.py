@@ -13,26 +13,31 @@ from __future__ import annotations
 import sys
 from array import array
 from bisect import bisect_right
+from collections.abc import AsyncIterator
 from itertools import repeat
 from operator import itemgetter
-from typing import Final, TypeAlias
+from typing import Final, TypeAlias, TypeVar
 
+from stepmetrics.store import name_reads
 from stepmetrics.store.connection import RedisClient
-from stepmetrics.store.endpoints import MAX_PAGE_VALUES
 from stepmetrics.store.index import Filter, Position, execution_positions
 from stepmetrics.store.keys import RedisKeys
-from stepmetrics.store.slices import scan_hashes
-from stepmetrics.store.types import Metric
+from stepmetrics.store.name_reads import NameScript
+from stepmetrics.store.slices import scan_hashes_after
+from stepmetrics.store.types import Metric, ScalarColumns
 from stepmetrics.store.wire import Cursor, iso_us, iso_us_many
 
 META_FIELDS: Final = ("pipeline_name", "deployment_name")
 _BIG_ENDIAN: Final = sys.byteorder == "big"
 
+_T = TypeVar("_T")
 Page: TypeAlias = tuple[list[Metric], Cursor | None]
 # (name, value, order) as stored; sorting the UTF-8 names as bytes is code point order.
 ScalarRow: TypeAlias = tuple[bytes, bytes, bytes]
-# (position, pipeline, deployment, name, created_us) of one list metric.
-_ListRef: TypeAlias = tuple[Position, str | None, str | None, str, int]
+# (execution id, pipeline, deployment, rows) of one execution in a page.
+ScalarGroup: TypeAlias = tuple[str, str | None, str | None, list[ScalarRow]]
+# (pipeline, deployment, rows) of one execution.
+_Scalars: TypeAlias = tuple[str | None, str | None, list[ScalarRow]]
 
 
 def unpack_values(data: bytes) -> list[float]:
@@ -68,7 +73,7 @@ def metric(
     }
 
 
-def _matches(flt: Filter | None, pipeline: str | None, deployment: str | None) -> bool:
+def meta_matches(flt: Filter | None, pipeline: str | None, deployment: str | None) -> bool:
     """Whether an execution's current meta still matches a pipeline or
     deployment filter (its index entry could predate a rename)."""
     if flt is None or flt[0] not in ("pipeline_name", "deployment_name"):
@@ -76,32 +81,132 @@ def _matches(flt: Filter | None, pipeline: str | None, deployment: str | None) -
     return flt[1] == (pipeline if flt[0] == "pipeline_name" else deployment)
 
 
-def _only(flt: Filter | None) -> str | None:
+def name_filter(flt: Filter | None) -> str | None:
     return flt[1] if flt is not None and flt[0] == "name" else None
 
 
-async def scalar_page(
-    redis: RedisClient, keys: RedisKeys, flt: Filter | None, limit: int, cursor: Cursor | None
-) -> Page:
-    """Up to `limit` scalar metrics matching `flt` after `cursor`."""
-    items: list[Metric] = []
+async def scalar_groups(
+    redis: RedisClient,
+    keys: RedisKeys,
+    flt: Filter | None,
+    limit: int,
+    cursor: Cursor | None,
+    script: NameScript | None = None,
+) -> tuple[list[ScalarGroup], Cursor | None]:
+    """Up to `limit` scalar metrics matching `flt` after `cursor`, grouped by
+    execution (a name filter through `script` while it is usable)."""
+    groups: list[ScalarGroup] = []
+    count = 0
     last: tuple[int, str, bytes] | None = None
-    only = _only(flt)
-    index = None if only is None else keys.scalar_name_index(only)
-    async for batch in execution_positions(redis, keys, flt, cursor, index):
-        loaded = await _load_scalars(redis, keys, batch, only)
-        for (score, eid), (pipeline, deployment, rows) in zip(batch, loaded, strict=True):
-            if not _matches(flt, pipeline, deployment):
+    async for batch in _scalar_batches(redis, keys, flt, cursor, script):
+        for (score, eid), (pipeline, deployment, rows) in batch:
+            if not meta_matches(flt, pipeline, deployment):
                 continue
             if cursor and (score, eid) == cursor.position:
                 rows = rows[bisect_right(rows, cursor.name.encode(), key=itemgetter(0)) :]
-            room = limit - len(items)
-            items.extend(scalar_items(rows[:room], eid, pipeline, deployment))
-            if rows[:room]:
-                last = (score, eid, rows[:room][-1][0])
-            if len(rows) > room and last is not None:
-                return items, Cursor(last[0], last[1], last[2].decode())
-    return items, None
+            taken = rows[: limit - count]
+            if taken:
+                groups.append((eid, pipeline, deployment, taken))
+                count += len(taken)
+                last = (score, eid, taken[-1][0])
+            if len(rows) > len(taken) and last is not None:
+                return groups, Cursor(last[0], last[1], last[2].decode())
+    return groups, None
+
+
+async def scalar_page(
+    redis: RedisClient,
+    keys: RedisKeys,
+    flt: Filter | None,
+    limit: int,
+    cursor: Cursor | None,
+    script: NameScript | None = None,
+) -> Page:
+    """`scalar_groups` as the documented metric items."""
+    groups, next_cursor = await scalar_groups(redis, keys, flt, limit, cursor, script)
+    if len(groups) == 1:
+        eid, pipeline, deployment, rows = groups[0]
+        return scalar_items(rows, eid, pipeline, deployment), next_cursor
+    # Many small groups (a name filter: one row each): the times of the whole
+    # page are formatted in one pass, the items built in one comprehension.
+    rows = [row for group in groups for row in group[3]]
+    owners = [group for group in groups for _ in group[3]]
+    created = iso_us_many(_stamps(rows))
+    items: list[Metric] = [
+        {
+            "name": name.decode(),
+            "value": float(raw),
+            "created_at": at,
+            "execution_id": eid,
+            "deployment_name": deployment,
+            "pipeline_name": pipeline,
+        }
+        for (name, raw, _), at, (eid, pipeline, deployment, _) in zip(
+            rows, created, owners, strict=True
+        )
+    ]
+    return items, next_cursor
+
+
+def scalar_columns(group: ScalarGroup) -> ScalarColumns:
+    """One group of `scalar_groups` as columns (no dict per metric)."""
+    eid, pipeline, deployment, rows = group
+    return {
+        "execution_id": eid,
+        "pipeline_name": pipeline,
+        "deployment_name": deployment,
+        "names": [name.decode() for name, _, _ in rows],
+        "values": [float(raw) for _, raw, _ in rows],
+        "created_at": iso_us_many(_stamps(rows)),
+    }
+
+
+async def _scalar_batches(
+    redis: RedisClient,
+    keys: RedisKeys,
+    flt: Filter | None,
+    cursor: Cursor | None,
+    script: NameScript | None,
+) -> AsyncIterator[list[tuple[Position, _Scalars]]]:
+    """The executions to read, in order, in batches, each with its scalars."""
+    only = name_filter(flt)
+    if only is not None and script is not None and script.usable:
+        # One round trip per batch (index and fields together) on one server.
+        reads = name_reads.NameReads.scalars(keys, only)
+        start = cursor.position if cursor else None
+        batches = name_reads.name_batches(redis, script, reads, start)
+        try:
+            first = await anext(batches, None)
+        except name_reads.ScriptRefused:
+            first = None  # refused before anything was read: the pipelined reads below
+        else:
+            async for named in chained(first, batches):
+                yield [
+                    (row.position, (row.pipeline, row.deployment, _named_scalar(only, row)))
+                    for row in named
+                ]
+            return
+    index = None if only is None else keys.scalar_name_index(only)
+    async for batch in execution_positions(redis, keys, flt, cursor, index):
+        loaded = await _load_scalars(redis, keys, batch, only)
+        yield list(zip(batch, loaded, strict=True))
+
+
+async def chained(first: _T | None, rest: AsyncIterator[_T]) -> AsyncIterator[_T]:
+    """`first` (none if None: `rest` was empty), then the rest of `rest`."""
+    if first is None:
+        return
+    yield first
+    async for item in rest:
+        yield item
+
+
+def _named_scalar(name: str, row: name_reads.NameRow) -> list[ScalarRow]:
+    """The one row of scalar `name` the script read (none if the execution lacks it)."""
+    if row.first is None:
+        return []
+    order = row.second if isinstance(row.second, bytes) else b"0"
+    return [(name.encode(), row.first, order)]
 
 
 def scalar_rows(values: dict[bytes, bytes], orders: dict[bytes, bytes]) -> list[ScalarRow]:
@@ -121,7 +226,6 @@ def scalar_items(
     # comprehension builds the items with no call per item but conversions.
     if not rows:
         return []
-    stamps = b" ".join([order.partition(b" ")[0] for _, _, order in rows]).decode().split(" ")
     return [
         {
             "name": name.decode(),
@@ -131,11 +235,15 @@ def scalar_items(
             "deployment_name": deployment,
             "pipeline_name": pipeline,
         }
-        for (name, raw, _), created in zip(rows, iso_us_many(stamps), strict=True)
+        for (name, raw, _), created in zip(rows, iso_us_many(_stamps(rows)), strict=True)
     ]
 
 
-_Scalars: TypeAlias = tuple[str | None, str | None, list[ScalarRow]]
+def _stamps(rows: list[ScalarRow]) -> list[str]:
+    """The record times (µs, decimal) of the rows: the first field of each order."""
+    if not rows:
+        return []
+    return b" ".join([order.partition(b" ")[0] for _, _, order in rows]).decode().split(" ")
 
 
 async def _load_scalars(
@@ -147,15 +255,16 @@ async def _load_scalars(
         if only is not None:
             pipe.hget(keys.scalar_values(eid), only)
             pipe.hget(keys.scalar_orders(eid), only)
-    replies = await pipe.execute()
     if only is None:
-        # All scalars of each execution: in slices, however many there are.
+        # All scalars of each execution, in slices however many there are; the
+        # first slices in the same round trip as the metas.
         hashes = [key for _, eid in batch for key in _scalar_keys(keys, eid)]
-        flat = await scan_hashes(redis, hashes)
-        metas, pairs = replies, list(zip(flat[::2], flat[1::2], strict=True))
+        metas, flat = await scan_hashes_after(pipe, redis, hashes)
+        pairs = list(zip(flat[::2], flat[1::2], strict=True))
     else:
+        replies = await pipe.execute()
         found = zip(replies[1::3], replies[2::3], strict=True)
-        metas, pairs = replies[::3], [(_one(only, v), _one(only, o)) for v, o in found]
+        metas, pairs = replies[::3], [(one_field(only, v), one_field(only, o)) for v, o in found]
     return [
         (text(meta[0]), text(meta[1]), scalar_rows(values, orders))
         for meta, (values, orders) in zip(metas, pairs, strict=True)
@@ -166,82 +275,6 @@ def _scalar_keys(keys: RedisKeys, eid: str) -> tuple[str, str]:
     return keys.scalar_values(eid), keys.scalar_orders(eid)
 
 
-def _one(name: str, raw: bytes | None) -> dict[bytes, bytes]:
+def one_field(name: str, raw: bytes | None) -> dict[bytes, bytes]:
     """One field read with HGET as the hash slice it is."""
     return {} if raw is None else {name.encode(): raw}
-
-
-async def list_page(
-    redis: RedisClient,
-    keys: RedisKeys,
-    flt: Filter | None,
-    limit: int,
-    cursor: Cursor | None,
-    # At most this many values in total (but always at least one list), so
-    # one response stays a few MB of JSON.
-    max_values: int = MAX_PAGE_VALUES,
-) -> Page:
-    """Up to `limit` list metrics (about `max_values` values at most) after `cursor`."""
-    chosen: list[_ListRef] = []
-    total = 0
-    more = False
-    only = _only(flt)
-    index = None if only is None else keys.list_name_index(only)
-    async for batch in execution_positions(redis, keys, flt, cursor, index):
-        for ref, length in await _list_outline(redis, keys, batch, flt, cursor):
-            if len(chosen) == limit or (chosen and total + length > max_values):
-                more = True
-                break
-            chosen.append(ref)
-            total += length
-        if more:
-            break
-    pipe = redis.pipeline(transaction=False)
-    for (_, eid), _, _, name, _ in chosen:
-        pipe.get(keys.list_values(eid, name))
-    blobs = await pipe.execute() if chosen else []
-    items = [
-        metric(name, unpack_values(blob or b""), created, eid, pipeline, deployment)
-        for ((_, eid), pipeline, deployment, name, created), blob in zip(chosen, blobs, strict=True)
-    ]
-    if not more:
-        return items, None
-    (score, eid), _, _, name, _ = chosen[-1]
-    return items, Cursor(score, eid, name)
-
-
-async def _list_outline(
-    redis: RedisClient,
-    keys: RedisKeys,
-    batch: list[Position],
-    flt: Filter | None,
-    cursor: Cursor | None,
-) -> list[tuple[_ListRef, int]]:
-    """Each list of `batch` after `cursor`, in result order, with its length."""
-    only = _only(flt)
-    pipe = redis.pipeline(transaction=False)
-    for _, eid in batch:
-        pipe.hmget(keys.meta(eid), META_FIELDS)
-        if only is not None:
-            pipe.hget(keys.list_created(eid), only)
-    replies = await pipe.execute()
-    if only is None:
-        metas = replies
-        outlines = await scan_hashes(redis, [keys.list_created(eid) for _, eid in batch])
-    else:
-        metas, outlines = replies[::2], [_one(only, raw) for raw in replies[1::2]]
-    refs: list[_ListRef] = []
-    for position, meta, created in zip(batch, metas, outlines, strict=True):
-        pipeline, deployment = text(meta[0]), text(meta[1])
-        if not _matches(flt, pipeline, deployment):
-            continue
-        skip = cursor.name if cursor and position == cursor.position else None
-        for raw_name in sorted(created):
-            name = raw_name.decode()
-            if skip is None or name > skip:
-                refs.append((position, pipeline, deployment, name, int(created[raw_name])))
-    pipe = redis.pipeline(transaction=False)
-    for (_, eid), _, _, name, _ in refs:
-        pipe.strlen(keys.list_values(eid, name))
-    sizes = await pipe.execute() if refs else []
-    return [(ref, size // 8) for ref, size in zip(refs, sizes, strict=True)]

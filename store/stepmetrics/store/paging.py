@@ -9,7 +9,13 @@ from typing import Any, Final
 import httpx
 import orjson
 
-from stepmetrics.store.endpoints import LIST_METRICS_PAGE, METRICS_PAGE
+from stepmetrics.store.endpoints import (
+    COLUMN_KEYS,
+    COLUMNS_SHAPE,
+    LIST_METRICS_PAGE,
+    METRICS_PAGE,
+    SHAPE_PARAM,
+)
 
 # Re-exported: the clients (and benchmarks) name the paths through this module.
 from stepmetrics.store.endpoints import LIST_METRICS_PATH as LIST_METRICS_PATH
@@ -34,6 +40,10 @@ METRIC_COLUMNS: Final = (
     "pipeline_name",
 )
 METRIC_KEYS: Final = frozenset(METRIC_COLUMNS)
+# Scalar pages are asked for as columns (fewer bytes and no dict per metric on
+# the server); the documented dicts are built here.
+COMPACT_SHAPES: Final = {METRICS_PATH: COLUMNS_SHAPE}
+_GROUP_KEYS: Final = frozenset(COLUMN_KEYS)
 # A page without items but with a cursor is legal once in a while (a server
 # may cut a page short); this many in a row means it is stuck.
 MAX_EMPTY_PAGES: Final = 3
@@ -79,6 +89,8 @@ class Paging:
         self.items: list[Metric] = []
         self.more = True
         self._query = {**query, "limit": str(PAGE_LIMITS[path])}
+        if path in COMPACT_SHAPES:
+            self._query[SHAPE_PARAM] = COMPACT_SHAPES[path]
         self._cursors: set[str] = set()
         self._empty_run = 0
 
@@ -95,18 +107,34 @@ class Paging:
 
     def take(self, response: httpx.Response) -> None:
         """Take one answer: a page, or the typed error of a non-200."""
+        if response.status_code == 400 and self._unknown_shape(response):
+            # A server older than the compact shape: ask again for the documented one.
+            del self._query[SHAPE_PARAM]
+            return
         self.accept(check_response(response, self.url))
+
+    def _unknown_shape(self, response: httpx.Response) -> bool:
+        return (
+            SHAPE_PARAM in self._query
+            and not self.items
+            and f"unknown query parameter {SHAPE_PARAM!r}" in response.text
+        )
 
     def accept(self, body: bytes) -> None:
         """Take one page's JSON body; raise `ApiError` if it is malformed or stuck."""
+        items: list[Any]
         try:
             doc = orjson.loads(body)
-            items, cursor = doc["items"], doc["next_cursor"]
-        except (orjson.JSONDecodeError, TypeError, KeyError) as exc:
+            cursor = doc["next_cursor"]
+            if doc.get("shape") == COLUMNS_SHAPE:
+                items = self._from_columns(doc["executions"])
+            else:
+                items = doc["items"]
+                self._check_shape(items)
+        except (orjson.JSONDecodeError, TypeError, KeyError, ValueError) as exc:
             raise ApiError(
                 f"unexpected answer from {self.url}: {body!r:.200}", url=self.url, status=200
             ) from exc
-        self._check_shape(items)
         self._decode(items)
         self.items.extend(items)
         if cursor is None:
@@ -122,6 +150,31 @@ class Paging:
             )
         self._cursors.add(cursor)
         self._query["cursor"] = cursor
+
+    def _from_columns(self, groups: list[dict[str, Any]]) -> list[Any]:
+        """The documented dicts of a `columns-v1` page; `ValueError` (or
+        `TypeError`, `KeyError`) if it is not one."""
+        items: list[dict[str, Any]] = []
+        for group in groups:
+            if group.keys() != _GROUP_KEYS:
+                raise ValueError(f"group keys {sorted(group)!r:.200}")
+            eid, pipeline = group["execution_id"], group["pipeline_name"]
+            deployment = group["deployment_name"]
+            names, values, created = group["names"], group["values"], group["created_at"]
+            if not (type(names) is type(values) is type(created) is list):
+                raise ValueError("names, values and created_at must be arrays")
+            items.extend(
+                {
+                    "name": name,
+                    "value": value,
+                    "created_at": at,
+                    "execution_id": eid,
+                    "deployment_name": deployment,
+                    "pipeline_name": pipeline,
+                }
+                for name, value, at in zip(names, values, created, strict=True)
+            )
+        return items
 
     def _check_shape(self, items: list[dict[str, Any]]) -> None:
         # The first item's keys are checked exactly, the others' count and

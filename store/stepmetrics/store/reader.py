@@ -13,13 +13,14 @@ from typing import Any, Final, cast
 
 from redis.exceptions import RedisClusterException, RedisError
 
-from stepmetrics.store import executions, page_reads
+from stepmetrics.store import executions, list_pages, page_reads
 from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.endpoints import MAX_PAGE_VALUES
 from stepmetrics.store.errors import StoreUnavailableError
 from stepmetrics.store.index import Filter
 from stepmetrics.store.keys import RedisKeys
-from stepmetrics.store.types import ExecutionDetail, ExecutionSummary, Metric
+from stepmetrics.store.name_reads import NameScript
+from stepmetrics.store.types import ExecutionDetail, ExecutionSummary, Metric, ScalarColumns
 from stepmetrics.store.wire import Cursor
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class MetricsReader:
     def __init__(self, redis: RedisClient, keys: RedisKeys) -> None:
         self._redis = redis
         self._keys = keys
+        self._name_script = NameScript(redis)
 
     async def ping(self) -> bool:
         """True when Redis answers."""
@@ -77,7 +79,19 @@ class MetricsReader:
     ) -> tuple[list[Metric], Cursor | None]:
         """One page of scalar metrics matching `flt` (None: all) after `cursor`."""
         with _redis_errors():
-            return await page_reads.scalar_page(self._redis, self._keys, flt, limit, cursor)
+            return await page_reads.scalar_page(
+                self._redis, self._keys, flt, limit, cursor, self._name_script
+            )
+
+    async def scalar_columns(
+        self, flt: Filter | None, limit: int, cursor: Cursor | None = None
+    ) -> tuple[list[ScalarColumns], Cursor | None]:
+        """The page of `scalar_metrics` as one group of columns per execution."""
+        with _redis_errors():
+            groups, next_cursor = await page_reads.scalar_groups(
+                self._redis, self._keys, flt, limit, cursor, self._name_script
+            )
+        return [page_reads.scalar_columns(group) for group in groups], next_cursor
 
     async def list_metrics(
         self,
@@ -89,8 +103,8 @@ class MetricsReader:
         """One page of list metrics: at most `limit` lists and, unless a single
         list is larger, at most `max_values` values."""
         with _redis_errors():
-            return await page_reads.list_page(
-                self._redis, self._keys, flt, limit, cursor, max_values
+            return await list_pages.list_page(
+                self._redis, self._keys, flt, limit, cursor, max_values, self._name_script
             )
 
     async def executions(

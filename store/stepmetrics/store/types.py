@@ -21,6 +21,18 @@ class Metric(TypedDict):
     pipeline_name: str | None
 
 
+class ScalarColumns(TypedDict):
+    """The scalar metrics of one execution in a page, as parallel columns
+    (the `columns-v1` shape: `stepmetrics.store.endpoints.COLUMNS_SHAPE`)."""
+
+    execution_id: str
+    pipeline_name: str | None
+    deployment_name: str | None
+    names: list[str]
+    values: list[float]
+    created_at: list[str]
+
+
 class ExecutionSummary(TypedDict):
     """One execution as listed by `GET /api/v1/executions`."""
 

@@ -159,3 +159,64 @@ def test_the_query_library_needs_no_server_side_packages() -> None:
     # A notebook with the base install (orjson, httpx) must be able to query.
     server_side = ("redis", "starlette", "uvicorn", "faust", "aiokafka")
     assert loaded_after_import("stepmetrics.store", server_side) == []
+
+
+def _columns(*groups: dict[str, Any], cursor: str | None = None) -> dict[str, Any]:
+    return {"shape": "columns-v1", "executions": list(groups), "next_cursor": cursor}
+
+
+GROUP = {
+    "execution_id": "e",
+    "pipeline_name": "p",
+    "deployment_name": None,
+    "names": ["a", "b"],
+    "values": [1.0, "NaN"],
+    "created_at": ["2026-01-01T00:00:00.000000Z", "2026-01-01T00:00:01.000000Z"],
+}
+
+
+def test_scalar_pages_are_asked_as_columns_and_given_back_as_dicts() -> None:
+    seen: list[httpx.Request] = []
+    pages = [_columns(GROUP, cursor="c1"), _columns({**GROUP, "execution_id": "f"})]
+    got = _client(pages, seen).get_metrics(pipeline_name="p")
+    assert [r.url.params.get("shape") for r in seen] == ["columns-v1", "columns-v1"]
+    assert [(m["execution_id"], m["name"]) for m in got] == [
+        ("e", "a"), ("e", "b"), ("f", "a"), ("f", "b"),
+    ]  # fmt: skip
+    assert got[0] == {**ITEM, "name": "a", "value": 1.0}
+    assert math.isnan(got[1]["value"])  # type: ignore[arg-type]
+    assert got[1]["created_at"] == "2026-01-01T00:00:01.000000Z"
+    # List pages keep the documented shape.
+    lists: list[httpx.Request] = []
+    _client([{"items": [], "next_cursor": None}], lists).get_list_metrics()
+    assert "shape" not in lists[0].url.params
+
+
+def test_a_server_without_the_shape_is_asked_again_for_items() -> None:
+    seen: list[httpx.Request] = []
+    refused = {"error": "unknown query parameter 'shape'; allowed: cursor, limit, name"}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if "shape" in request.url.params:
+            return httpx.Response(400, content=orjson.dumps(refused))
+        return httpx.Response(200, content=orjson.dumps({"items": [ITEM], "next_cursor": None}))
+
+    settings = ClientSettings(token=TOKEN, api_url="http://api.test")
+    assert MetricsClient(settings, transport=httpx.MockTransport(answer)).get_metrics() == [ITEM]
+    assert [r.url.params.get("shape") for r in seen] == ["columns-v1", None]
+
+
+@pytest.mark.parametrize(
+    "group",
+    [
+        {**GROUP, "extra": 1},
+        {k: v for k, v in GROUP.items() if k != "names"},
+        {**GROUP, "names": ["only one"]},
+        {**GROUP, "values": "not an array"},
+        {**GROUP, "values": [1.0, "nope"]},
+    ],
+)
+def test_malformed_columns_raise(group: dict[str, Any]) -> None:
+    with pytest.raises(ApiError, match=re.escape("http://api.test/api/v1/metrics")):
+        _client([_columns(group)], []).get_metrics()

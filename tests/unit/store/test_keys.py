@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from redis.crc import key_slot
 
-from stepmetrics.store.keys import RedisKeys, hash_tag
+from stepmetrics.store.keys import RedisKeys, around_tag, hash_tag
 
 KEYS = RedisKeys("pfx")
 # Ids and names as the SDK allows them (no control characters), braces,
@@ -75,3 +75,21 @@ def test_index_keys_of_different_kinds_or_names_differ(name1: str, name2: str) -
     ]
     built = {(i, n): b(n) for i, b in enumerate(builders) for n in (name1, name2)}
     assert len(set(built.values())) == len(built)
+
+
+@pytest.mark.parametrize("eid", ["e", "%7D é {x}", "a}b", "{", "%", "x}:meta", "n\x00ul"])
+def test_around_tag_rebuilds_every_execution_key(eid: str) -> None:
+    keys = RedisKeys("p:x")
+    builders = [keys.meta, keys.scalar_values, keys.scalar_orders, keys.list_created]
+
+    def odd_list(execution_id: str) -> str:
+        return keys.list_values(execution_id, "l\x00:}")
+
+    for build in [*builders, odd_list]:
+        before, after = around_tag(build)
+        assert before + hash_tag(eid) + after == build(eid)
+
+
+def test_around_tag_refuses_a_prefix_it_cannot_split() -> None:
+    with pytest.raises(ValueError, match="cannot find the hash tag"):
+        around_tag(RedisKeys("odd\x00prefix").meta)

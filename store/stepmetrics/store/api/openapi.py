@@ -86,6 +86,23 @@ def _ok(schema: str, description: str = "OK") -> dict[str, Any]:
     return {"200": _answer(description, {"$ref": f"#/components/schemas/{schema}"}), **_REFUSED}
 
 
+_SHAPES: Final = (
+    f" With {endpoints.SHAPE_PARAM}={endpoints.COLUMNS_SHAPE} the page holds the same metrics "
+    "in `executions`: per execution its id, pipeline and deployment once and parallel arrays "
+    "`names`, `values`, `created_at` (metric i is names[i], values[i], created_at[i])."
+)
+
+
+def _shape() -> dict[str, Any]:
+    schema = {"type": "string", "enum": list(endpoints.SHAPES), "default": endpoints.ITEMS_SHAPE}
+    return _param(endpoints.SHAPE_PARAM, "page layout (versioned)", schema)
+
+
+def _ok_one_of(*schemas: str) -> dict[str, Any]:
+    one_of = [{"$ref": f"#/components/schemas/{name}"} for name in schemas]
+    return {"200": _answer("OK", {"oneOf": one_of}), **_REFUSED}
+
+
 def _get(
     summary: str,
     responses: dict[str, Any],
@@ -149,6 +166,26 @@ SCHEMAS: Final[dict[str, Any]] = {
     "Metric": _metric(_NUMBER),
     "ListMetric": _metric({"type": "array", "items": _NUMBER}),
     "MetricPage": _page("Metric"),
+    "MetricColumns": _object(
+        {
+            "execution_id": {"type": "string"},
+            "pipeline_name": _NAME,
+            "deployment_name": _NAME,
+            "names": {"type": "array", "items": {"type": "string"}},
+            "values": {"type": "array", "items": _NUMBER},
+            "created_at": {"type": "array", "items": _TIME},
+        }
+    ),
+    "MetricColumnsPage": _object(
+        {
+            "shape": {"type": "string", "enum": [endpoints.COLUMNS_SHAPE]},
+            "executions": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/MetricColumns"},
+            },
+            "next_cursor": {"type": ["string", "null"]},
+        }
+    ),
     "ListMetricPage": _page("ListMetric"),
     "Execution": _object(_SUMMARY),
     "ExecutionPage": _page("Execution"),
@@ -221,9 +258,9 @@ def _paths() -> dict[str, Any]:
             secure=False,
         ),
         endpoints.METRICS_PATH: _get(
-            "Scalar metrics; at most one filter. " + _ORDER,
-            _ok("MetricPage"),
-            [*_filters(), *_paging(endpoints.METRICS_PAGE)],
+            "Scalar metrics; at most one filter. " + _ORDER + _SHAPES,
+            _ok_one_of("MetricPage", "MetricColumnsPage"),
+            [*_filters(), *_paging(endpoints.METRICS_PAGE), _shape()],
         ),
         endpoints.LIST_METRICS_PATH: _get(
             "List metrics (values in record order); at most one filter. "

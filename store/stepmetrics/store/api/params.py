@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from starlette.datastructures import QueryParams
 
-from stepmetrics.store.endpoints import PageLimit
+from stepmetrics.store.endpoints import ITEMS_SHAPE, SHAPE_PARAM, SHAPES, PageLimit
 from stepmetrics.store.errors import StoreQueryError
 from stepmetrics.store.index import FILTERS, Filter
 from stepmetrics.store.wire import MAX_CURSOR_LENGTH, Cursor
@@ -68,3 +68,13 @@ def limit(params: dict[str, str], page: PageLimit) -> int:
 def cursor(params: dict[str, str]) -> Cursor | None:
     raw = params.get("cursor")
     return None if raw is None else Cursor.decode(raw)
+
+
+def shape(params: dict[str, str]) -> str:
+    """The page shape asked for (`stepmetrics.store.endpoints.SHAPES`), default items."""
+    raw = params.get(SHAPE_PARAM, ITEMS_SHAPE)
+    if raw not in SHAPES:
+        raise StoreQueryError(
+            f"{SHAPE_PARAM}={raw!r:.40} is not allowed: one of {', '.join(SHAPES)}"
+        )
+    return raw

@@ -9,7 +9,7 @@ import csv
 import io
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import Any, Final, TypeAlias, cast
+from typing import Any, Final, TypeAlias, TypeVar, cast
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -22,23 +22,27 @@ from stepmetrics.store.api.deletion import delete_execution
 from stepmetrics.store.api.responses import JSONResponse, error
 from stepmetrics.store.csv_cells import text_cell
 from stepmetrics.store.endpoints import (
+    COLUMNS_SHAPE,
     EXECUTIONS_PAGE,
     LIST_METRICS_PAGE,
     METRICS_PAGE,
+    SHAPE_PARAM,
     PageLimit,
     route_template,
 )
 from stepmetrics.store.index import FILTERS, Filter
 from stepmetrics.store.reader import MetricsReader
-from stepmetrics.store.types import ExecutionDetail, Metric
+from stepmetrics.store.types import ExecutionDetail, Metric, ScalarColumns
 from stepmetrics.store.wire import Cursor, list_to_wire, to_wire
 
 _METRIC_PARAMS: Final = frozenset({*FILTERS, *params.PAGING})
+_SCALAR_PARAMS: Final = _METRIC_PARAMS | {SHAPE_PARAM}
 _EXECUTION_PARAMS: Final = frozenset({"pipeline_name", "deployment_name", *params.PAGING})
 _UNSAFE_FILENAME: Final = re.compile(r"[^A-Za-z0-9._-]+")
-# MetricsReader.scalar_metrics / list_metrics: (filter, limit, cursor) -> page
+_Row = TypeVar("_Row")
+# MetricsReader.scalar_metrics / scalar_columns / list_metrics: (filter, limit, cursor) -> page
 _ReadPage: TypeAlias = Callable[
-    [Filter | None, int, Cursor | None], Awaitable[tuple[list[Metric], Cursor | None]]
+    [Filter | None, int, Cursor | None], Awaitable[tuple[list[_Row], Cursor | None]]
 ]
 
 
@@ -72,27 +76,46 @@ async def readyz(request: Request) -> Response:
     return error(503, "Redis is not reachable", retriable=True)
 
 
+def wire_columns(groups: list[ScalarColumns]) -> dict[str, Any]:
+    """A `columns-v1` page body (non-finite values as their JSON names, in place)."""
+    for group in groups:
+        group["values"] = list_to_wire(group["values"])
+    return {"shape": COLUMNS_SHAPE, "executions": groups}
+
+
+def _items(to_json: Callable[[list[Metric]], Any]) -> Callable[[list[Metric]], dict[str, Any]]:
+    return lambda items: {"items": to_json(items)}
+
+
 async def metrics(request: Request) -> Response:
-    return await _metric_page(request, METRICS_PAGE, _reader(request).scalar_metrics, wire_scalars)
+    query = params.checked(request.query_params, _SCALAR_PARAMS)
+    reader = _reader(request)
+    if params.shape(query) == COLUMNS_SHAPE:
+        return await _metric_page(request, query, METRICS_PAGE, reader.scalar_columns, wire_columns)
+    read = reader.scalar_metrics
+    return await _metric_page(request, query, METRICS_PAGE, read, _items(wire_scalars))
 
 
 async def list_metrics(request: Request) -> Response:
-    return await _metric_page(request, LIST_METRICS_PAGE, _reader(request).list_metrics, wire_lists)
+    query = params.checked(request.query_params, _METRIC_PARAMS)
+    read = _reader(request).list_metrics
+    return await _metric_page(request, query, LIST_METRICS_PAGE, read, _items(wire_lists))
 
 
 async def _metric_page(
-    request: Request, page: PageLimit, read: _ReadPage, to_json: Callable[[list[Metric]], Any]
+    request: Request,
+    query: dict[str, str],
+    page: PageLimit,
+    read: _ReadPage[_Row],
+    body: Callable[[list[_Row]], dict[str, Any]],
 ) -> Response:
     """One page of scalar or list metrics: the shared handler of both routes."""
-    query = params.checked(request.query_params, _METRIC_PARAMS)
     flt = params.metric_filter(query)
     limit, cursor = params.limit(query, page), params.cursor(query)
 
     async def render() -> Response:
-        items, next_cursor = await read(flt, limit, cursor)
-        return JSONResponse(
-            {"items": to_json(items), "next_cursor": next_cursor and next_cursor.encode()}
-        )
+        rows, next_cursor = await read(flt, limit, cursor)
+        return JSONResponse({**body(rows), "next_cursor": next_cursor and next_cursor.encode()})
 
     return await _maybe_cached(request, flt, render)
 
