@@ -7,9 +7,10 @@ its own, as in production. Each constant names one child's module.
 from typing import Final
 
 STEP: Final = f"{__name__}.step"
+FLEET: Final = f"{__name__}.fleet"
 FACADE: Final = f"{__name__}.facade"
 HTTP_LOAD: Final = f"{__name__}.http_load"
 MLFLOW_PEER: Final = f"{__name__}.mlflow_peer"
 RAW_PIPELINE: Final = f"{__name__}.raw_pipeline"
 
-__all__ = ["FACADE", "HTTP_LOAD", "MLFLOW_PEER", "RAW_PIPELINE", "STEP"]
+__all__ = ["FACADE", "FLEET", "HTTP_LOAD", "MLFLOW_PEER", "RAW_PIPELINE", "STEP"]

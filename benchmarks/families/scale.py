@@ -1,0 +1,202 @@
+"""Scale: query latency and Redis memory at 1,000, 10,000 and 100,000 executions.
+
+One `Fleet` (20 scalars per execution, a 1,000-value list in one in ten; the
+first 10,000 executions in one pipeline, the rest in pipelines of 1,000, two
+deployments each) is filled incrementally through the real pipeline by
+several step children (1,000 executions, measure, 9,000 more, measure,
+90,000 more, measure). At each size, through the query library's paging core
+(`stepmetrics.store.paging`) over the reader API:
+
+- the first page of `get_metrics` by name, by pipeline and by deployment:
+  1,000 rows (the API's default page; full at every size, so the sizes
+  compare) and 10,000 rows (the query library's page) by pipeline and
+  deployment. "cold" is the first request after the fill, "warm" the median
+  of the repeats that follow (none of these is cached by the API);
+- the full `MetricsClient.get_metrics(pipeline_name=...)` of the big
+  pipeline (200,000 rows once it has its 10,000 executions), rows/s;
+- the executions list page as the Executions page asks for it (50 newest,
+  all and filtered by pipeline);
+- Redis memory (`benchmarks.families.scale_memory`).
+
+Then the ratios of the first-page medians at the largest size to the
+smallest (target <= 2x).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+import httpx
+import orjson
+
+from benchmarks.families import scale_memory
+from benchmarks.harness import dataset
+from benchmarks.harness.fleet import Fleet, fill
+from benchmarks.harness.runner import Measurement, Scale, measure
+from stepmetrics.store.client import MetricsClient
+from stepmetrics.store.endpoints import EXECUTIONS_PATH
+from stepmetrics.store.paging import METRICS_PATH, Paging, headers, metric_query
+from stepmetrics.store.settings import ClientSettings
+from tests.support.services import BenchStack
+
+FAMILY: Final = "scale"
+SIZES: Final = (1_000, 10_000, 100_000)
+BIG: Final = 10_000  # executions of the pipeline a full scan reads
+PIPELINE_SIZE: Final = 1_000
+STEPS: Final = 4  # step children recording at once
+PAGES: Final = (1_000, 10_000)  # rows of a first page
+EXECUTIONS_PAGE: Final = 50  # what the Executions page asks for
+SCAN_TARGET: Final = 200_000.0  # rows/s of the full scan (issue 16)
+RATIO_TARGET: Final = 2.0
+Timed = Callable[[], int]
+
+
+def run(stack: BenchStack, scale: Scale) -> list[Measurement]:
+    """Fill, then measure, at each size; then the growth ratios."""
+    sizes = [scale.count(n, minimum=2 * 10**i) for i, n in enumerate(SIZES)]
+    fleet = Fleet(
+        tag=dataset.unique("scale"),
+        big=scale.count(BIG, minimum=sizes[1]),
+        pipeline_size=scale.count(PIPELINE_SIZE, minimum=2),
+        names=f"s{secrets.token_hex(2)}_m",
+        list_len=scale.count(1000, minimum=10),
+    )
+    runs = max(3, 3 * scale.repeats)
+    found: list[Measurement] = []
+    settings = ClientSettings(token=stack.token, api_url=stack.api_url)
+    http = httpx.Client(base_url=stack.api_url, headers=headers(settings), timeout=60)
+    with http, MetricsClient(settings) as client:
+        memory = scale_memory.Probe(stack, fleet, _stats(http))
+        done = 0
+        for size in sizes:
+            filled = fill(stack, fleet, done, size - done, STEPS)
+            done = size
+            label = f"{size:,} exec"
+            rate = filled.executions / filled.seconds
+            events = (filled.scalar_events + filled.list_values) / filled.seconds
+            note = f"{filled.executions:,} executions in {filled.seconds:.1f}s, {STEPS} steps"
+            found.append(measure(FAMILY, f"{label} fill", [rate], "executions/s", note=note))
+            found.append(measure(FAMILY, f"{label} fill events", [events], "values/s"))
+            stats = _stats(http)
+            found.extend(memory.after_fill(label, size, stats))
+            found.extend(_first_pages(http, stack.api_url, fleet, label, runs, size))
+            listed = (stats["executions"], min(size, fleet.big))
+            found.extend(_executions_pages(http, fleet, label, runs, listed))
+            found.append(_full_scan(client, fleet, label, min(size, fleet.big)))
+    found.extend(_ratios(found, f"{sizes[-1]:,} exec", f"{sizes[0]:,} exec"))
+    return found
+
+
+def _stats(http: httpx.Client) -> dict[str, Any]:
+    answer = http.get("/api/v1/stats")
+    answer.raise_for_status()
+    stats: dict[str, Any] = answer.json()
+    return stats
+
+
+def _timed(label: str, what: str, call: Timed, runs: int, expect: int) -> list[Measurement]:
+    """Cold (first call) and warm (median of `runs` more) ms of `call`, which
+    returns how many items it got (checked against `expect`)."""
+    costs: list[float] = []
+    for _ in range(runs + 1):
+        start = time.perf_counter()
+        got = call()
+        costs.append((time.perf_counter() - start) * 1000)
+        if got != expect:
+            raise RuntimeError(f"{label} {what}: {got} items, expected {expect}")
+    note = f"{expect:,} items"
+    return [
+        measure(FAMILY, f"{label} {what} cold", costs[:1], "ms", higher_is_better=False, note=note),
+        measure(FAMILY, f"{label} {what} warm", costs[1:], "ms", higher_is_better=False, note=note),
+    ]
+
+
+def _first_pages(
+    http: httpx.Client, api_url: str, fleet: Fleet, label: str, runs: int, size: int
+) -> list[Measurement]:
+    big = min(size, fleet.big)
+    d0 = (big + fleet.deployments - 1) // fleet.deployments
+    cases = [
+        ("name", fleet.names + "0", size),
+        ("pipeline_name", fleet.pipeline(0), big * fleet.scalars),
+    ]
+    cases.append(("deployment_name", fleet.deployment(0), d0 * fleet.scalars))
+    found = []
+    for key, value, available in cases:
+        query = metric_query(**{key: value})
+        for rows in PAGES if key != "name" else PAGES[:1]:
+
+            def page(query: dict[str, str] = query, rows: int = rows) -> int:
+                paging = Paging(api_url, METRICS_PATH, query)
+                paging.take(http.get(METRICS_PATH, params={**paging.params(), "limit": rows}))
+                return len(paging.items)
+
+            what = f"first page by {key.removesuffix('_name')} ({rows:,} rows)"
+            found.extend(_timed(label, what, page, runs, min(rows, available)))
+    return found
+
+
+def _executions_pages(
+    http: httpx.Client, fleet: Fleet, label: str, runs: int, listed: tuple[int, int]
+) -> list[Measurement]:
+    """The newest executions (of all, of the big pipeline: `listed` holds how many exist)."""
+    found = []
+    for what, query, available in (
+        ("executions page", {}, listed[0]),
+        ("executions page by pipeline", {"pipeline_name": fleet.pipeline(0)}, listed[1]),
+    ):
+        params = {**query, "limit": str(EXECUTIONS_PAGE)}
+
+        def page(params: dict[str, str] = params) -> int:
+            answer = http.get(EXECUTIONS_PATH, params=params)
+            answer.raise_for_status()
+            return len(orjson.loads(answer.content)["items"])
+
+        found.extend(_timed(label, what, page, runs, min(EXECUTIONS_PAGE, available)))
+    return found
+
+
+def _full_scan(client: MetricsClient, fleet: Fleet, label: str, executions: int) -> Measurement:
+    """rows/s of every scalar of the big pipeline, all pages, through the query library."""
+    rows = executions * fleet.scalars
+    rates = []
+    for _ in range(3):
+        start = time.perf_counter()
+        got = client.get_metrics(pipeline_name=fleet.pipeline(0))
+        rates.append(len(got) / (time.perf_counter() - start))
+        if len(got) != rows:
+            raise RuntimeError(f"full scan: {len(got)} rows, expected {rows}")
+    return measure(
+        FAMILY,
+        f"{label} full get_metrics(pipeline_name)",
+        rates,
+        "rows/s",
+        target=SCAN_TARGET if executions == fleet.big else None,
+        note=f"{rows:,} rows of {executions:,} executions",
+    )
+
+
+def _ratios(found: list[Measurement], largest: str, smallest: str) -> list[Measurement]:
+    """largest/smallest of each first-page and executions-page median."""
+    by_name = {m.name: m for m in found}
+    ratios = []
+    for name, top in by_name.items():
+        if not name.startswith(largest + " ") or "page" not in name:
+            continue
+        what = name.removeprefix(largest + " ")
+        bottom = by_name[f"{smallest} {what}"]
+        ratios.append(
+            measure(
+                FAMILY,
+                f"{what} {largest.split()[0]}/{smallest}",
+                [top.value / bottom.value],
+                "x",
+                target=RATIO_TARGET if what.endswith("warm") else None,
+                higher_is_better=False,
+                note="ratio of medians, same run",
+            )
+        )
+    return ratios
