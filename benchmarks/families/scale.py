@@ -24,9 +24,11 @@ smallest (target <= 2x).
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Final
 
 import httpx
@@ -52,6 +54,7 @@ EXECUTIONS_PAGE: Final = 50  # what the Executions page asks for
 SCAN_TARGET: Final = 200_000.0  # rows/s of the full scan (issue 16)
 RATIO_TARGET: Final = 2.0
 Timed = Callable[[], int]
+CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
 
 
 def run(stack: BenchStack, scale: Scale) -> list[Measurement]:
@@ -85,7 +88,7 @@ def run(stack: BenchStack, scale: Scale) -> list[Measurement]:
             found.extend(_first_pages(http, stack.api_url, fleet, label, runs, size))
             listed = (stats["executions"], min(size, fleet.big))
             found.extend(_executions_pages(http, fleet, label, runs, listed))
-            found.append(_full_scan(client, fleet, label, min(size, fleet.big)))
+            found.extend(_full_scan(client, stack, fleet, label, min(size, fleet.big)))
     found.extend(_ratios(found, f"{sizes[-1]:,} exec", f"{sizes[0]:,} exec"))
     return found
 
@@ -159,24 +162,39 @@ def _executions_pages(
     return found
 
 
-def _full_scan(client: MetricsClient, fleet: Fleet, label: str, executions: int) -> Measurement:
-    """rows/s of every scalar of the big pipeline, all pages, through the query library."""
+def _full_scan(
+    client: MetricsClient, stack: BenchStack, fleet: Fleet, label: str, executions: int
+) -> list[Measurement]:
+    """rows/s of every scalar of the big pipeline, all pages, through the query library,
+    and the CPU each process spent per row (what the machine's load does not change)."""
     rows = executions * fleet.scalars
-    rates = []
+    rates: list[float] = []
+    cpu: dict[str, list[float]] = {"api": [], "redis": [], "client": []}
     for _ in range(3):
-        start = time.perf_counter()
+        before = {name: cpu_seconds(stack.pid(name)) for name in ("api", "redis")}
+        mine, start = time.process_time(), time.perf_counter()
         got = client.get_metrics(pipeline_name=fleet.pipeline(0))
         rates.append(len(got) / (time.perf_counter() - start))
+        cpu["client"].append((time.process_time() - mine) / rows * 1e6)
+        for name, spent in before.items():
+            cpu[name].append((cpu_seconds(stack.pid(name)) - spent) / rows * 1e6)
         if len(got) != rows:
             raise RuntimeError(f"full scan: {len(got)} rows, expected {rows}")
-    return measure(
-        FAMILY,
-        f"{label} full get_metrics(pipeline_name)",
-        rates,
-        "rows/s",
-        target=SCAN_TARGET if executions == fleet.big else None,
-        note=f"{rows:,} rows of {executions:,} executions",
+    what = f"{label} full get_metrics(pipeline_name)"
+    note = f"{rows:,} rows of {executions:,} executions"
+    target = SCAN_TARGET if executions == fleet.big else None
+    found = [measure(FAMILY, what, rates, "rows/s", target=target, note=note)]
+    found.extend(
+        measure(FAMILY, f"{what} {name} CPU per row", samples, "us", higher_is_better=False)
+        for name, samples in cpu.items()
     )
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used (`/proc/<pid>/stat`)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def _ratios(found: list[Measurement], largest: str, smallest: str) -> list[Measurement]:
