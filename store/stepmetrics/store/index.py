@@ -20,6 +20,10 @@ Filter: TypeAlias = tuple[str, str]
 Position: TypeAlias = tuple[int, str]
 FILTERS: Final = ("name", "pipeline_name", "deployment_name", "execution_id")
 BATCH: Final = 64
+# A walk that asks for it (`max_batch`) doubles its batch after each one up to
+# this: a long walk (a page of 10,000 rows) takes a few round trips, not dozens,
+# while a short one still reads only BATCH positions first.
+MAX_BATCH: Final = 1024
 
 
 def index_key(keys: RedisKeys, pipeline_name: str | None, deployment_name: str | None) -> str:
@@ -37,10 +41,12 @@ async def execution_positions(
     flt: Filter | None,
     cursor: Cursor | None,
     name_index: str | None,
+    max_batch: int = BATCH,
 ) -> AsyncIterator[list[Position]]:
     """Executions matching `flt`, oldest first, from the cursor's execution on.
 
-    `name_index` is the index to use for a `name` filter (scalar or list).
+    `name_index` is the index to use for a `name` filter (scalar or list);
+    batches start at `BATCH` positions and double up to `max_batch`.
     """
     start = cursor.position if cursor else None
     if flt is not None and flt[0] == "execution_id":
@@ -57,7 +63,7 @@ async def execution_positions(
         key = name_index
     else:  # a caller bug: walking no index would silently find nothing
         raise ValueError(f"filter {flt!r} needs the name index to walk")
-    async for batch in walk(redis, key, start, inclusive=True, reverse=False):
+    async for batch in walk(redis, key, start, inclusive=True, reverse=False, max_batch=max_batch):
         yield batch
 
 
@@ -83,27 +89,31 @@ async def walk(
     *,
     inclusive: bool,
     reverse: bool,
+    max_batch: int = BATCH,
 ) -> AsyncIterator[list[Position]]:
-    """Positions of `key` in order (descending if `reverse`) from `start`."""
+    """Positions of `key` in order (descending if `reverse`) from `start`, in
+    batches of `BATCH` positions, doubling after each batch up to `max_batch`."""
     bound: float | None = None if start is None else start[0]
     ties = 0  # members already seen with score == bound
+    size = BATCH
     while True:
         if reverse:
             high = "+inf" if bound is None else bound
             rows = await redis.zrevrangebyscore(
-                key, high, "-inf", start=ties, num=BATCH, withscores=True
+                key, high, "-inf", start=ties, num=size, withscores=True
             )
         else:
             low = "-inf" if bound is None else bound
             rows = await redis.zrangebyscore(
-                key, low, "+inf", start=ties, num=BATCH, withscores=True
+                key, low, "+inf", start=ties, num=size, withscores=True
             )
         positions = [(int(score), member.decode()) for member, score in _pairs(rows)]
         keep = [p for p in positions if _after(p, start, inclusive, reverse)]
         if keep:
             yield keep
-        if len(rows) < BATCH:
+        if len(rows) < size:
             return
+        size = min(max(size, max_batch), size * 2)
         last = positions[-1][0]
         same = sum(1 for p in positions if p[0] == last)
         ties = ties + same if last == bound else same

@@ -19,13 +19,15 @@ from typing import Final, TypeAlias
 
 from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.endpoints import MAX_PAGE_VALUES
-from stepmetrics.store.index import Filter, Position, execution_positions
+from stepmetrics.store.index import BATCH, MAX_BATCH, Filter, Position, execution_positions
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.slices import scan_hashes
 from stepmetrics.store.types import Metric
 from stepmetrics.store.wire import Cursor, iso_us, iso_us_many
 
 META_FIELDS: Final = ("pipeline_name", "deployment_name")
+# Executions one pipelined read of scalars holds at most (3 commands each).
+MAX_CHUNK: Final = 512
 _BIG_ENDIAN: Final = sys.byteorder == "big"
 
 Page: TypeAlias = tuple[list[Metric], Cursor | None]
@@ -83,25 +85,47 @@ def _only(flt: Filter | None) -> str | None:
 async def scalar_page(
     redis: RedisClient, keys: RedisKeys, flt: Filter | None, limit: int, cursor: Cursor | None
 ) -> Page:
-    """Up to `limit` scalar metrics matching `flt` after `cursor`."""
+    """Up to `limit` scalar metrics matching `flt` after `cursor`.
+
+    The index is walked in growing batches (`index.MAX_BATCH`), and each batch
+    is read in chunks of about as many executions as the rows still missing
+    need at the rate seen so far (`chunk_size`): a 10,000-row page takes a few
+    round trips, and reads few executions past its end.
+    """
     items: list[Metric] = []
     last: tuple[int, str, bytes] | None = None
     only = _only(flt)
     index = None if only is None else keys.scalar_name_index(only)
-    async for batch in execution_positions(redis, keys, flt, cursor, index):
-        loaded = await _load_scalars(redis, keys, batch, only)
-        for (score, eid), (pipeline, deployment, rows) in zip(batch, loaded, strict=True):
-            if not _matches(flt, pipeline, deployment):
-                continue
-            if cursor and (score, eid) == cursor.position:
-                rows = rows[bisect_right(rows, cursor.name.encode(), key=itemgetter(0)) :]
-            room = limit - len(items)
-            items.extend(scalar_items(rows[:room], eid, pipeline, deployment))
-            if rows[:room]:
-                last = (score, eid, rows[:room][-1][0])
-            if len(rows) > room and last is not None:
-                return items, Cursor(last[0], last[1], last[2].decode())
+    seen = 0  # executions read so far
+    positions = execution_positions(redis, keys, flt, cursor, index, max_batch=MAX_BATCH)
+    async for batch in positions:
+        while batch:
+            size = chunk_size(limit - len(items), len(items), seen)
+            chunk, batch = batch[:size], batch[size:]
+            seen += len(chunk)
+            loaded = await _load_scalars(redis, keys, chunk, only)
+            for (score, eid), (pipeline, deployment, rows) in zip(chunk, loaded, strict=True):
+                if not _matches(flt, pipeline, deployment):
+                    continue
+                if cursor and (score, eid) == cursor.position:
+                    rows = rows[bisect_right(rows, cursor.name.encode(), key=itemgetter(0)) :]
+                room = limit - len(items)
+                items.extend(scalar_items(rows[:room], eid, pipeline, deployment))
+                if rows[:room]:
+                    last = (score, eid, rows[:room][-1][0])
+                if len(rows) > room and last is not None:
+                    return items, Cursor(last[0], last[1], last[2].decode())
     return items, None
+
+
+def chunk_size(room: int, rows: int, executions: int) -> int:
+    """How many executions to read next for `room` more rows, after `rows`
+    rows from `executions` executions: `BATCH` before any was read, then the
+    estimate plus one (a page then usually ends in the chunk that fills it),
+    at least 1 and at most `MAX_CHUNK`."""
+    if executions == 0 or rows == 0:
+        return BATCH
+    return max(1, min(MAX_CHUNK, -(-room * executions // rows) + 1))
 
 
 def scalar_rows(values: dict[bytes, bytes], orders: dict[bytes, bytes]) -> list[ScalarRow]:
