@@ -11,15 +11,18 @@ several step children (1,000 executions, measure, 9,000 more, measure,
   1,000 rows (the API's default page; full at every size, so the sizes
   compare) and 10,000 rows (the query library's page) by pipeline and
   deployment. "cold" is the first request after the fill, "warm" the median
-  of the repeats that follow (none of these is cached by the API);
+  of the repeats that follow (none of these is cached by the API), and the
+  mean CPU ms the API and redis-server spent per warm request (the wall
+  times follow the machine's load, which changes between the sizes; the CPU
+  a request costs hardly does);
 - the full `MetricsClient.get_metrics(pipeline_name=...)` of the big
   pipeline (200,000 rows once it has its 10,000 executions), rows/s;
 - the executions list page as the Executions page asks for it (50 newest,
   all and filtered by pipeline);
 - Redis memory (`benchmarks.families.scale_memory`).
 
-Then the ratios of the first-page medians at the largest size to the
-smallest (target <= 2x).
+Then the ratios of the page medians at the largest size to the smallest
+(target <= 2x, for the warm wall time and the API CPU per request).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ SCAN_TARGET: Final = 200_000.0  # rows/s of the full scan (issue 16)
 RATIO_TARGET: Final = 2.0
 Timed = Callable[[], int]
 CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
+SERVERS: Final = ("api", "redis")  # the processes whose CPU a query costs
 
 
 def run(stack: BenchStack, scale: Scale) -> list[Measurement]:
@@ -85,9 +89,9 @@ def run(stack: BenchStack, scale: Scale) -> list[Measurement]:
             found.append(measure(FAMILY, f"{label} fill events", [events], "values/s"))
             stats = _stats(http)
             found.extend(memory.after_fill(label, size, stats))
-            found.extend(_first_pages(http, stack.api_url, fleet, label, runs, size))
+            found.extend(_first_pages(http, stack, fleet, label, runs, size))
             listed = (stats["executions"], min(size, fleet.big))
-            found.extend(_executions_pages(http, fleet, label, runs, listed))
+            found.extend(_executions_pages(http, stack, fleet, label, runs, listed))
             found.extend(_full_scan(client, stack, fleet, label, min(size, fleet.big)))
     found.extend(_ratios(found, f"{sizes[-1]:,} exec", f"{sizes[0]:,} exec"))
     return found
@@ -100,25 +104,37 @@ def _stats(http: httpx.Client) -> dict[str, Any]:
     return stats
 
 
-def _timed(label: str, what: str, call: Timed, runs: int, expect: int) -> list[Measurement]:
+def _timed(
+    stack: BenchStack, label: str, what: str, call: Timed, runs: int, expect: int
+) -> list[Measurement]:
     """Cold (first call) and warm (median of `runs` more) ms of `call`, which
-    returns how many items it got (checked against `expect`)."""
+    returns how many items it got (checked against `expect`), and the mean CPU
+    ms the API and redis-server spent per warm call (what the load does not change)."""
     costs: list[float] = []
-    for _ in range(runs + 1):
+    spent: dict[str, float] = {}
+    for run in range(runs + 1):
+        if run == 1:
+            spent = {name: cpu_seconds(stack.pid(name)) for name in SERVERS}
         start = time.perf_counter()
         got = call()
         costs.append((time.perf_counter() - start) * 1000)
         if got != expect:
             raise RuntimeError(f"{label} {what}: {got} items, expected {expect}")
     note = f"{expect:,} items"
-    return [
+    found = [
         measure(FAMILY, f"{label} {what} cold", costs[:1], "ms", higher_is_better=False, note=note),
         measure(FAMILY, f"{label} {what} warm", costs[1:], "ms", higher_is_better=False, note=note),
     ]
+    for name, before in spent.items():
+        ms = (cpu_seconds(stack.pid(name)) - before) * 1000 / runs
+        found.append(
+            measure(FAMILY, f"{label} {what} {name} CPU", [ms], "ms", higher_is_better=False)
+        )
+    return found
 
 
 def _first_pages(
-    http: httpx.Client, api_url: str, fleet: Fleet, label: str, runs: int, size: int
+    http: httpx.Client, stack: BenchStack, fleet: Fleet, label: str, runs: int, size: int
 ) -> list[Measurement]:
     big = min(size, fleet.big)
     d0 = (big + fleet.deployments - 1) // fleet.deployments
@@ -133,17 +149,22 @@ def _first_pages(
         for rows in PAGES if key != "name" else PAGES[:1]:
 
             def page(query: dict[str, str] = query, rows: int = rows) -> int:
-                paging = Paging(api_url, METRICS_PATH, query)
+                paging = Paging(stack.api_url, METRICS_PATH, query)
                 paging.take(http.get(METRICS_PATH, params={**paging.params(), "limit": rows}))
                 return len(paging.items)
 
             what = f"first page by {key.removesuffix('_name')} ({rows:,} rows)"
-            found.extend(_timed(label, what, page, runs, min(rows, available)))
+            found.extend(_timed(stack, label, what, page, runs, min(rows, available)))
     return found
 
 
 def _executions_pages(
-    http: httpx.Client, fleet: Fleet, label: str, runs: int, listed: tuple[int, int]
+    http: httpx.Client,
+    stack: BenchStack,
+    fleet: Fleet,
+    label: str,
+    runs: int,
+    listed: tuple[int, int],
 ) -> list[Measurement]:
     """The newest executions (of all, of the big pipeline: `listed` holds how many exist)."""
     found = []
@@ -158,7 +179,7 @@ def _executions_pages(
             answer.raise_for_status()
             return len(orjson.loads(answer.content)["items"])
 
-        found.extend(_timed(label, what, page, runs, min(EXECUTIONS_PAGE, available)))
+        found.extend(_timed(stack, label, what, page, runs, min(EXECUTIONS_PAGE, available)))
     return found
 
 
@@ -202,7 +223,7 @@ def _ratios(found: list[Measurement], largest: str, smallest: str) -> list[Measu
     by_name = {m.name: m for m in found}
     ratios = []
     for name, top in by_name.items():
-        if not name.startswith(largest + " ") or "page" not in name:
+        if not name.startswith(largest + " ") or "page" not in name or "redis CPU" in name:
             continue
         what = name.removeprefix(largest + " ")
         bottom = by_name[f"{smallest} {what}"]
@@ -212,7 +233,7 @@ def _ratios(found: list[Measurement], largest: str, smallest: str) -> list[Measu
                 f"{what} {largest.split()[0]}/{smallest}",
                 [top.value / bottom.value],
                 "x",
-                target=RATIO_TARGET if what.endswith("warm") else None,
+                target=RATIO_TARGET if what.endswith(("warm", "api CPU")) else None,
                 higher_is_better=False,
                 note="ratio of medians, same run",
             )

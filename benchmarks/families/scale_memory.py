@@ -74,7 +74,11 @@ class Probe:
         without = [i for i in range(size) if not fleet.has_list(i)][-SAMPLED:]
         list_key = keys.list_values(fleet.execution_id(with_list[-1]), "l0")
         list_bytes = _usage(client, [list_key])
+        parts = _parts(client, keys, fleet, without)
         return [
+            self._bytes(f"{label} scalar hashes per scalar", parts["scalars"], "sv + so"),
+            self._bytes(f"{label} meta + seq per execution", parts["fixed"]),
+            self._bytes(f"{label} list outline per list", parts["outline"], "lc (+ ld if any)"),
             self._bytes(
                 f"{label} execution keys, no list", _executions(client, keys, fleet, without)
             ),
@@ -130,3 +134,17 @@ def _executions(client: SyncRedis, keys: Any, fleet: Fleet, ids: list[int]) -> l
         ]
         sizes.append(float(_usage(client, own)))
     return sizes
+
+
+def _parts(client: SyncRedis, keys: Any, fleet: Fleet, ids: list[int]) -> dict[str, list[float]]:
+    """Bytes of the scalar hashes per scalar, of meta + seq, and of a list's outline."""
+    parts: dict[str, list[float]] = {"scalars": [], "fixed": [], "outline": []}
+    for i in ids:
+        eid = fleet.execution_id(i)
+        scalars = _usage(client, [keys.scalar_values(eid), keys.scalar_orders(eid)])
+        parts["scalars"].append(scalars / fleet.scalars)
+        parts["fixed"].append(float(_usage(client, [keys.meta(eid), keys.seq(eid)])))
+        listed = fleet.execution_id(i - i % fleet.list_every)  # the list of its group
+        outline = [keys.list_created(listed), keys.list_dropped(listed)]
+        parts["outline"].append(float(_usage(client, outline)))
+    return parts
