@@ -57,10 +57,10 @@ integration: system-deps $(DEV_STAMP)
 ## fuzz: every coverage-guided fuzz target (tests/fuzz), FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 300
 fuzz: $(DEV_STAMP)
-	@for target in tests/fuzz/fuzz_*.py; do \
+	@mkdir -p test-artifacts/fuzz; for target in tests/fuzz/fuzz_*.py; do \
 		module=$$(echo $${target%.py} | tr / .); \
 		echo "== $$module ($(FUZZ_SECONDS) s)"; \
-		$(BIN)/python -m $$module -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
+		$(BIN)/python -m $$module -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=test-artifacts/fuzz/ || exit 1; \
 	done
 
 ## bench: the benchmark suite (not part of `make test`).

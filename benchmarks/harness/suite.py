@@ -24,6 +24,7 @@ from typing import Final
 from benchmarks.families import (
     dedup_state,
     e2e,
+    export_import,
     growth,
     mlflow_peer,
     queries,
@@ -50,6 +51,7 @@ STACK_FAMILIES: Final[dict[str, StackBenchmark]] = {
     "raw": raw_pipeline.run,
     "growth": growth.run,
     "dedup": dedup_state.run,
+    "export": export_import.run,
     "scale": scale.run,
 }
 CLUSTER_SUFFIX: Final = "-cluster"

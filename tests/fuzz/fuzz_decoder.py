@@ -14,15 +14,18 @@ import sys
 
 import atheris
 
-from stepmetrics.producers.errors import EnvelopeError
-from stepmetrics.producers.events import (
-    Envelope,
-    _decode,
-    decode_envelope,
-    encode_envelope,
-    to_wire,
-)
-from stepmetrics.producers.excerpt import MAX_EXCERPT
+# Coverage feedback from stepmetrics' own code only: instrumenting every
+# loaded module (atheris.instrument_all) costs ~30 s of start-up.
+with atheris.instrument_imports(include=["stepmetrics"]):
+    from stepmetrics.producers.errors import EnvelopeError
+    from stepmetrics.producers.events import (
+        Envelope,
+        _decode,
+        decode_envelope,
+        encode_envelope,
+        to_wire,
+    )
+    from stepmetrics.producers.excerpt import MAX_EXCERPT
 
 MAX_MESSAGE = 4 * MAX_EXCERPT + 200
 
@@ -117,8 +120,6 @@ def test_one_input(data: bytes) -> None:
 
 
 def main() -> None:
-    atheris.instrument_func(decode_envelope)
-    atheris.instrument_all()
     atheris.Setup([*sys.argv, "-seed=1"], test_one_input)
     atheris.Fuzz()
 

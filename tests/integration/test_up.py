@@ -25,10 +25,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 from redis.exceptions import AuthenticationError
 
 from stepmetrics.envvars import redact
-from stepmetrics.stack.apps import API
+from stepmetrics.stack.apps import API, WORKER
 from stepmetrics.stack.services import free_port
 from stepmetrics.stack.state import read_state
 from tests.support.processes import run_cli
+from tests.support.prometheus import families
 
 READY_WITHIN = 20.0
 READY_PREFIX = "stepmetrics ready: "
@@ -59,8 +60,8 @@ class Up:
 
 
 def _ports() -> list[int]:
-    """Three distinct free ports (a port is only free until someone binds it)."""
-    socks = [socket.socket() for _ in range(3)]
+    """Four distinct free ports (a port is only free until someone binds it)."""
+    socks = [socket.socket() for _ in range(4)]
     for sock in socks:
         sock.bind(("127.0.0.1", 0))
     ports = [sock.getsockname()[1] for sock in socks]
@@ -76,12 +77,12 @@ def _pump(stream: IO[str], lines: queue.Queue[str]) -> None:
 
 @pytest.fixture
 def up(tmp_path: Path) -> Iterator[Up]:
-    kafka_port, redis_port, api_port = _ports()
+    kafka_port, redis_port, api_port, metrics_port = _ports()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEPMETRICS_")}
     stderr_path = tmp_path / "up.stderr"
     argv = [sys.executable, "-m", "stepmetrics.cli", "up", "--data-dir", str(tmp_path / "data")]
     argv += ["--kafka-port", str(kafka_port), "--redis-port", str(redis_port)]
-    argv += ["--api-port", str(api_port)]
+    argv += ["--api-port", str(api_port), "--worker-metrics-port", str(metrics_port)]
     with stderr_path.open("w") as stderr:
         proc = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env, cwd=tmp_path
@@ -136,6 +137,16 @@ async def _kafka_answers(bootstrap: str, topic: str) -> None:
     assert [r.value for records in batch.values() for r in records] == [b"ping"]
 
 
+async def _worker_metrics_answer(url: str) -> None:
+    """The worker serves its Prometheus metrics on loopback at the URL `up` printed."""
+    assert urlsplit(url).hostname == "127.0.0.1"
+    assert urlsplit(url).path == "/metrics"
+    async with httpx.AsyncClient(trust_env=False) as client:
+        response = await client.get(url)
+    assert response.status_code == 200
+    assert families(response.text)["stepmetrics_worker_messages"] == "counter"
+
+
 async def _redis_answers(url: str) -> None:
     client = aioredis.Redis.from_url(url)
     try:
@@ -173,6 +184,9 @@ async def test_up_ready_answers_and_stops_clean(up: Up) -> None:
     assert set(pairs) >= {"kafka", "redis", "token"}
     assert len(pairs["token"]) >= 16
     assert ("api" in pairs) == API.installed()
+    assert ("worker_metrics" in pairs) == WORKER.installed()
+    if "worker_metrics" in pairs:
+        await _worker_metrics_answer(pairs["worker_metrics"])
     if "api" in pairs:
         async with httpx.AsyncClient(trust_env=False) as client:
             response = await client.get(pairs["api"] + "/healthz")
@@ -198,6 +212,8 @@ async def test_up_ready_answers_and_stops_clean(up: Up) -> None:
     ports = [int(pairs["kafka"].rsplit(":", 1)[1]), urlsplit(pairs["redis"]).port or 0]
     if state.api:
         ports.append(urlsplit(state.api).port or 0)
+    if state.worker_metrics:
+        ports.append(urlsplit(state.worker_metrics).port or 0)
 
     up.proc.send_signal(signal.SIGTERM)
     assert up.proc.wait(30) == 0, up.stderr()

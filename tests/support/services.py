@@ -129,7 +129,9 @@ def running_stack(target: RedisTarget | None = None) -> Iterator[BenchStack]:
             api_token=secrets.token_urlsafe(24),
             redis_url=None if target is None else target.url,
         )
-        launcher = _TargetLauncher(settings, Ports(free_port(), free_port(), free_port()), target)
+        launcher = _TargetLauncher(
+            settings, Ports(free_port(), free_port(), free_port(), free_port()), target
+        )
         ready = threading.Event()
         states: list[StackState] = []
         failures: list[BaseException] = []

@@ -144,6 +144,7 @@ def start_web_stack(
             "STEPMETRICS_REDIS_PREFIX": prefix,
             "STEPMETRICS_WORKER_GROUP": f"web-{tag}",
             "STEPMETRICS_WORKER_DATADIR": str(workdir / "worker-data"),
+            "STEPMETRICS_WORKER_METRICS_PORT": "0",
             "STEPMETRICS_KAFKA_SESSION_TIMEOUT": "4",
             "STEPMETRICS_API_TOKEN": TOKEN,
             "STEPMETRICS_API_HOST": "127.0.0.1",

@@ -41,6 +41,8 @@ def worker_env(
         "STEPMETRICS_WORKER_STATS_INTERVAL": "1",
         "STEPMETRICS_WORKER_MAX_BACKOFF": "0.5",
         "STEPMETRICS_WORKER_BATCH_SIZE": "20",
+        # Off unless a test asks for it: parallel workers would fight over one port.
+        "STEPMETRICS_WORKER_METRICS_PORT": "0",
         "STEPMETRICS_WORKER_DATADIR": str(Path(os.environ.get("TMPDIR", "/tmp")) / group),
     }
 

@@ -21,9 +21,11 @@ from typing import Any
 import faust
 
 from stepmetrics.processors.deadletter import DeadLetter, RawMessage
+from stepmetrics.processors.failures import redis_error_kind
 from stepmetrics.processors.handler import BatchHandler
 from stepmetrics.processors.ready import WORKER_READY
 from stepmetrics.processors.settings import ProcessorSettings
+from stepmetrics.processors.telemetry import Partition, WorkerTelemetry
 from stepmetrics.processors.transport import SCHEME, WorkerApp, broker_credentials
 from stepmetrics.processors.writes.writer import MetricsWriter
 from stepmetrics.store.stats import add_to_counter
@@ -48,8 +50,9 @@ class FaustDeadLetterSink:
         await pending
 
 
-def create_app(settings: ProcessorSettings) -> faust.App:
-    """Build the worker app (consumer group = `settings.group_id`)."""
+def create_app(settings: ProcessorSettings, telemetry: WorkerTelemetry | None = None) -> faust.App:
+    """Build the worker app (consumer group = `settings.group_id`); its metrics go to
+    `telemetry` (a new one if None)."""
     app = WorkerApp(
         settings.group_id,
         broker=[f"{SCHEME}://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
@@ -80,7 +83,12 @@ def create_app(settings: ProcessorSettings) -> faust.App:
     sink = FaustDeadLetterSink(dead, settings.deadletter_max_bytes)
     count = partial(add_to_counter, client, settings.keys)
     handler = BatchHandler(
-        writer, sink, settings.max_backoff, count, max_events=settings.max_envelope_events
+        writer,
+        sink,
+        settings.max_backoff,
+        count,
+        max_events=settings.max_envelope_events,
+        telemetry=telemetry,
     )
     ready = {"printed": False}
 
@@ -99,11 +107,16 @@ def create_app(settings: ProcessorSettings) -> faust.App:
 
     @app.timer(settings.stats_interval)  # type: ignore[untyped-decorator]
     async def report() -> None:
-        lag = _lag(app, handler)
+        lags = _lags(app, handler)
+        handler.telemetry.set_lag(lags)
+        lag = sum(lags.values())
         logger.info("stepmetrics worker: lag=%s %s", lag, handler.counters.summary())
         try:
             await writer.set_lag(lag, time.time_ns() // 1000)
         except Exception as exc:  # noqa: BLE001 - a missed report is not worth a crash
+            kind = redis_error_kind(exc)
+            if kind is not None:
+                handler.telemetry.redis_error(kind)
             logger.warning("could not record the lag in Redis: %s", exc)
 
     return app
@@ -123,9 +136,10 @@ def _raw(message: Any) -> RawMessage:
     )
 
 
-def _lag(app: faust.App, handler: BatchHandler) -> int:
-    """Messages on the assigned partitions this worker has not applied yet."""
-    lag = 0
+def _lags(app: faust.App, handler: BatchHandler) -> dict[Partition, int]:
+    """Messages of each assigned partition this worker has not applied yet
+    (partitions whose highwater the consumer does not know yet are left out)."""
+    lags: dict[Partition, int] = {}
     # Before this worker applied anything from a partition, its committed
     # offset is where it stands (Faust keeps it, privately; None = from 0).
     committed = getattr(app.consumer, "_committed_offset", {})
@@ -135,5 +149,5 @@ def _lag(app: faust.App, handler: BatchHandler) -> int:
         if position is None:
             position = committed.get(tp) or 0
         if highwater is not None:
-            lag += max(0, highwater - position)
-    return lag
+            lags[(tp.topic, tp.partition)] = max(0, highwater - position)
+    return lags

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final, Protocol
 
 REASON_HEADER: Final = "stepmetrics-reason"
@@ -33,6 +34,25 @@ _TRUNCATION_RESERVE: Final = len(TRUNCATED_HEADER) + HEADER_OVERHEAD + 90
 MIN_DEAD_LETTER_BYTES: Final = 4096
 
 Headers = Sequence[tuple[str, bytes | None]]
+
+
+class DeadLetterKind(StrEnum):
+    """Why a message was dead-lettered, as a fixed set (the reason text has the detail).
+
+    The worker's `/metrics` counts dead letters by these values (a bounded label).
+    """
+
+    # Not a valid envelope (bad JSON, a field of the wrong type, too many events...).
+    INVALID_ENVELOPE = "invalid_envelope"
+    # The decoder raised something else (a bug, or input it cannot handle).
+    UNDECODABLE = "undecodable"
+    # Redis refused the envelope's write for good (alone, after its batch failed).
+    REJECTED_BY_REDIS = "rejected_by_redis"
+    # Writing the envelope raised an error that is not Redis's.
+    NOT_APPLICABLE = "cannot_be_applied"
+    # The apply script refused it for a bound: too many producers, seq too
+    # large, pipeline/deployment disagreeing with the execution's.
+    REFUSED = "refused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +87,7 @@ class DeadLetter:
 
     message: RawMessage
     reason: str
+    kind: DeadLetterKind
 
     def fit(self, max_bytes: int) -> LetterRecord:
         """The letter as one record of at most `max_bytes` (>= `MIN_DEAD_LETTER_BYTES`).

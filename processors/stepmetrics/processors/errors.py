@@ -25,3 +25,7 @@ class RedisUnavailableError(ProcessorError):
 
 class WriteRejectedError(ProcessorError):
     """Redis rejected a write for a reason a retry will not fix."""
+
+
+class MetricsServerError(ProcessorError):
+    """The worker's `/metrics` address cannot be bound."""

@@ -16,18 +16,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
-from redis.exceptions import RedisError
-
-from stepmetrics.processors.deadletter import DeadLetter, DeadLetterSink, RawMessage
-from stepmetrics.processors.errors import ProcessorError, WriteRejectedError
+from stepmetrics.processors.deadletter import (
+    DeadLetter,
+    DeadLetterKind,
+    DeadLetterSink,
+    RawMessage,
+)
+from stepmetrics.processors.errors import WriteRejectedError
+from stepmetrics.processors.failures import redis_error_kind, rejected, undeliverable
 from stepmetrics.processors.ratelimit import RateLimiter
+from stepmetrics.processors.telemetry import RetryOperation, WorkerTelemetry
 from stepmetrics.processors.writes.writer import MetricsWriter, Refusal, WriteResult
-from stepmetrics.producers.delivery import is_fatal
 from stepmetrics.producers.errors import EnvelopeError
 from stepmetrics.producers.events import MAX_ENVELOPE_EVENTS, Envelope, decode_envelope
 from stepmetrics.producers.excerpt import excerpt
@@ -38,8 +43,9 @@ _T = TypeVar("_T")
 _FIRST_BACKOFF = 0.05
 # A batch is split into Redis round trips of at most this many message bytes.
 MAX_ROUND_TRIP_BYTES = 8 * 1024 * 1024
-# How far down an error's causes to look for the aiokafka error that made it.
-_CAUSE_DEPTH = 5
+_SEND: RetryOperation = "dead_letter_send"
+_REJECTED = DeadLetterKind.REJECTED_BY_REDIS
+_NOT_APPLICABLE = DeadLetterKind.NOT_APPLICABLE
 
 
 @dataclass(slots=True)
@@ -74,6 +80,7 @@ class BatchHandler:
         max_backoff: longest wait (seconds) between retries.
         count: adds to a `P:stats` counter (name, amount).
         max_events: events per envelope at most (more: dead-lettered).
+        telemetry: where the Prometheus metrics are recorded (a new one if None).
     """
 
     def __init__(
@@ -83,6 +90,7 @@ class BatchHandler:
         max_backoff: float,
         count: Callable[[str, int], Awaitable[None]],
         max_events: int = MAX_ENVELOPE_EVENTS,
+        telemetry: WorkerTelemetry | None = None,
     ) -> None:
         self._writer = writer
         self._max_events = max_events
@@ -93,12 +101,15 @@ class BatchHandler:
         self._failed_log = RateLimiter(interval=5.0)
         self._retry_log = RateLimiter(interval=5.0)
         self.counters = WorkerCounters()
+        self.telemetry = WorkerTelemetry() if telemetry is None else telemetry
 
     async def handle(self, messages: Sequence[RawMessage]) -> None:
         """Apply or dead-letter every message; return when all are durable."""
+        started = time.perf_counter()
         for chunk in _chunks(messages):
             await self._handle_chunk(chunk)
         self.counters.messages += len(messages)
+        self.telemetry.batch_done(len(messages), time.perf_counter() - started)
         for message in messages:
             self.counters.positions[(message.topic, message.partition)] = message.offset + 1
 
@@ -114,24 +125,26 @@ class BatchHandler:
         await self._dead_letter(letters)
         envelopes = [envelope for _, envelope in good]
         try:
-            written = await self._retry(lambda: self._writer.write(envelopes), _rejected)
+            written = await self._retry(lambda: self._writer.write(envelopes), rejected)
         except Exception as exc:  # noqa: BLE001 - only rejections escape _retry
             logger.warning("batch rejected (%s); applying envelopes one by one", excerpt(exc))
             written = await self._apply_one_by_one(good)
         await self._dead_letter_refused(good, written)
         self.counters.applied += written.counts
+        self.telemetry.applied(written.counts)
 
     async def _apply_one_by_one(self, good: list[tuple[RawMessage, Envelope]]) -> WriteResult:
         total, refused = ApplyCounts(), tuple[Refusal, ...]()
         for message, envelope in good:
             try:
-                result = await self._retry(partial(self._writer.write, [envelope]), _rejected)
+                result = await self._retry(partial(self._writer.write, [envelope]), rejected)
             except WriteRejectedError as exc:
-                await self._dead_letter([DeadLetter(message, f"rejected by Redis: {exc}")])
+                reason = f"rejected by Redis: {exc}"
+                await self._dead_letter([DeadLetter(message, reason, _REJECTED)])
                 continue
             except Exception as exc:  # noqa: BLE001 - only rejections escape _retry
                 reason = f"cannot be applied: {type(exc).__name__}: {excerpt(str(exc))}"
-                await self._dead_letter([DeadLetter(message, reason)])
+                await self._dead_letter([DeadLetter(message, reason, _NOT_APPLICABLE)])
                 continue
             total += result.counts
             refused += result.refused
@@ -146,7 +159,7 @@ class BatchHandler:
         reasons = {id(refusal.envelope): refusal.reason for refusal in result.refused}
         await self._dead_letter(
             [
-                DeadLetter(message, f"refused: {reasons[id(envelope)]}")
+                DeadLetter(message, f"refused: {reasons[id(envelope)]}", DeadLetterKind.REFUSED)
                 for message, envelope in good
                 if id(envelope) in reasons
             ]
@@ -158,21 +171,23 @@ class BatchHandler:
         sent = failed = 0
         for letter in letters:
             try:
-                await self._retry(partial(self._sink.send, letter), _undeliverable)
+                await self._retry(partial(self._sink.send, letter), undeliverable, _SEND)
             except Exception as exc:  # noqa: BLE001 - only undeliverable letters escape _retry
                 failed += 1
+                self.telemetry.dead_letter_failed(letter.kind)
                 self._log_failed(letter, exc)
                 continue
             sent += 1
+            self.telemetry.dead_lettered(letter.kind)
             self._log_dead(letter)
         # Counted once the letters are durable on the topic (a crash before
         # the offsets are committed re-sends them, and counts them again).
         if sent:
             self.counters.dead_lettered += sent
-            await self._retry(lambda: self._writer.count_dead_lettered(sent), _rejected)
+            await self._retry(lambda: self._writer.count_dead_lettered(sent), rejected)
         if failed:
             self.counters.dead_letters_failed += failed
-            await self._retry(lambda: self._count(DEAD_LETTERS_FAILED, failed), _rejected)
+            await self._retry(lambda: self._count(DEAD_LETTERS_FAILED, failed), rejected)
 
     def _log_dead(self, letter: DeadLetter) -> None:
         allowed, suppressed = self._dead_log.allow()
@@ -204,7 +219,10 @@ class BatchHandler:
             )
 
     async def _retry(
-        self, attempt: Callable[[], Awaitable[_T]], gives_up: Callable[[BaseException], bool]
+        self,
+        attempt: Callable[[], Awaitable[_T]],
+        gives_up: Callable[[BaseException], bool],
+        operation: RetryOperation = "redis_write",
     ) -> _T:
         """Run `attempt` until it succeeds; only what `gives_up` accepts (or a cancel) escapes."""
         delay = _FIRST_BACKOFF
@@ -212,9 +230,13 @@ class BatchHandler:
             try:
                 return await attempt()
             except Exception as exc:  # never lose a batch: retry until it works
+                kind = redis_error_kind(exc) if operation == "redis_write" else None
+                if kind is not None:
+                    self.telemetry.redis_error(kind)
                 if gives_up(exc):
                     raise
                 self.counters.retries += 1
+                self.telemetry.retried(operation)
                 allowed, suppressed = self._retry_log.allow()
                 if allowed:
                     logger.warning(
@@ -232,33 +254,10 @@ def _decode(message: RawMessage, max_events: int) -> Envelope | DeadLetter:
     try:
         return decode_envelope(message.value or b"", max_events)
     except EnvelopeError as exc:
-        return DeadLetter(message, f"invalid envelope: {exc}")
+        return DeadLetter(message, f"invalid envelope: {exc}", DeadLetterKind.INVALID_ENVELOPE)
     except Exception as exc:  # noqa: BLE001 - a decoder bug must not stop the worker
-        return DeadLetter(
-            message, f"undecodable envelope: {type(exc).__name__}: {excerpt(str(exc))}"
-        )
-
-
-def _rejected(exc: BaseException) -> bool:
-    """Whether a write error is for good: Redis refused it, or the input broke the writer.
-
-    Transient: the processor's retriable errors and connection-level ones.
-    """
-    if isinstance(exc, ProcessorError):
-        return not exc.retriable
-    return not isinstance(exc, OSError | RedisError)
-
-
-def _undeliverable(exc: BaseException) -> bool:
-    """Whether producing a dead letter failed for good (faust wraps aiokafka's errors)."""
-    seen: BaseException | None = exc
-    for _ in range(_CAUSE_DEPTH):
-        if seen is None:
-            return False
-        if is_fatal(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+        reason = f"undecodable envelope: {type(exc).__name__}: {excerpt(str(exc))}"
+        return DeadLetter(message, reason, DeadLetterKind.UNDECODABLE)
 
 
 def _chunks(messages: Sequence[RawMessage]) -> list[Sequence[RawMessage]]:

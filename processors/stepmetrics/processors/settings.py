@@ -49,6 +49,13 @@ DEADLETTER_TOPIC: Final = EnvVar("STEPMETRICS_DEADLETTER_TOPIC", "", str.strip, 
 TOPIC_PARTITIONS: Final = EnvVar("STEPMETRICS_TOPIC_PARTITIONS", 4, int, _INTEGER)
 # "" = a directory under the system temp dir; `stepmetrics up` sets one per stack.
 DATADIR: Final = EnvVar("STEPMETRICS_WORKER_DATADIR", "", str.strip, "a directory")
+# The worker's Prometheus `/metrics` (0 = off); `stepmetrics up` picks a free port.
+METRICS_PORT: Final = EnvVar(
+    "STEPMETRICS_WORKER_METRICS_PORT", 9478, int, "a port number (0-65535; 0 = off)"
+)
+METRICS_HOST: Final = EnvVar("STEPMETRICS_WORKER_METRICS_HOST", "127.0.0.1", str.strip, "a host")
+_MAX_PORT: Final = 65535
+METRICS_PATH: Final = "/metrics"
 # field -> variable
 _ENV: Final[dict[str, EnvVar[Any]]] = {
     "kafka_bootstrap": _trimmed(BOOTSTRAP.name, BOOTSTRAP.default),
@@ -79,6 +86,8 @@ _ENV: Final[dict[str, EnvVar[Any]]] = {
     "stats_interval": _seconds("STEPMETRICS_WORKER_STATS_INTERVAL", 10.0),
     "max_backoff": _seconds("STEPMETRICS_WORKER_MAX_BACKOFF", 5.0),
     "datadir": DATADIR,
+    "metrics_port": METRICS_PORT,
+    "metrics_host": METRICS_HOST,
     # Limits per execution and envelope (the topic is untrusted input).
     "max_scalar_names": EnvVar("STEPMETRICS_MAX_SCALAR_NAMES", MAX_SCALAR_NAMES, int, _INTEGER),
     "max_list_names": EnvVar("STEPMETRICS_MAX_LIST_NAMES", MAX_LIST_NAMES, int, _INTEGER),
@@ -141,6 +150,8 @@ class ProcessorSettings:
     stats_interval: float = _ENV["stats_interval"].default
     max_backoff: float = _ENV["max_backoff"].default
     datadir: str = _ENV["datadir"].default
+    metrics_port: int = _ENV["metrics_port"].default
+    metrics_host: str = _ENV["metrics_host"].default
     max_scalar_names: int = _ENV["max_scalar_names"].default
     max_list_names: int = _ENV["max_list_names"].default
     max_envelope_events: int = _ENV["max_envelope_events"].default
@@ -153,7 +164,9 @@ class ProcessorSettings:
         if not self.datadir:
             default = Path(tempfile.gettempdir()) / f"stepmetrics-worker-{self.group_id}"
             object.__setattr__(self, "datadir", str(default))
-        for name in ("kafka_bootstrap", "topic", "group_id"):
+        if not 0 <= self.metrics_port <= _MAX_PORT:
+            _fail("metrics_port", self.metrics_port, METRICS_PORT.allowed)
+        for name in ("kafka_bootstrap", "topic", "group_id", "metrics_host"):
             if not getattr(self, name).strip():
                 _fail(name, getattr(self, name), "a non-empty string")
         if self.deadletter_topic == self.topic:

@@ -49,6 +49,12 @@ COMMANDS: Final[dict[str, Command]] = {
     "sync": Command(
         "stepmetrics.cli.sync", "producer", "send what the step SDK spooled to the broker"
     ),
+    "export": Command(
+        "stepmetrics.cli.export", "api", "write executions from Redis as a file of envelopes"
+    ),
+    "import": Command(
+        "stepmetrics.cli.import_", "producer", "produce a file of envelopes to the broker"
+    ),
 }
 
 MainFunc = Callable[[list[str]], int]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import sys
 
 from stepmetrics.cli.exit_codes import EXIT_USAGE
+from stepmetrics.store.api.app import REDIS_CONNECT_TIMEOUT
 from stepmetrics.store.api.server import LOG_LEVELS, serve
 from stepmetrics.store.connection import REDIS_URL
 from stepmetrics.store.errors import StoreSettingsError
+from stepmetrics.store.preflight import verify_redis
 from stepmetrics.store.settings import (
     API_HOST,
     API_PORT,
@@ -50,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = dataclasses.replace(
             settings, **{k: v for k, v in overrides.items() if v is not None}
         )
+        asyncio.run(verify_redis(settings.store.redis, settings.store.keys, REDIS_CONNECT_TIMEOUT))
     except StoreSettingsError as exc:
         print(f"stepmetrics api: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -1,8 +1,9 @@
 """`stepmetrics up`: run the whole local stack in the foreground.
 
-Prints one line `stepmetrics ready: api=<url> kafka=<host:port> redis=<url>
-token=<token>` on stdout once everything answers (the api pair only when the
-API is installed); everything else goes to stderr. Ctrl-C or SIGTERM stops
+Prints one line `stepmetrics ready: api=<url> worker_metrics=<url>
+kafka=<host:port> redis=<url> token=<token>` on stdout once everything answers
+(the api and worker_metrics pairs only when the API and the worker are
+installed); everything else goes to stderr. Ctrl-C or SIGTERM stops
 every child and exits 0; a child that dies is reported with the tail of its
 log and `up` exits 1.
 """
@@ -21,6 +22,7 @@ from types import FrameType
 
 from stepmetrics.cli.exit_codes import EXIT_FAILED, EXIT_USAGE
 from stepmetrics.envvars import redact
+from stepmetrics.processors.settings import METRICS_PORT
 from stepmetrics.stack.errors import StackError, StackSettingsError
 from stepmetrics.stack.launcher import Launcher, Ports
 from stepmetrics.stack.settings import StackSettings
@@ -34,6 +36,8 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 def ready_line(state: StackState) -> str:
     """The one line that tells people and scripts the stack answers."""
     pairs = [] if state.api is None else [f"api={state.api}"]
+    if state.worker_metrics is not None:
+        pairs.append(f"worker_metrics={state.worker_metrics}")
     # Passwords in the URLs stay in the state file (`stepmetrics env`), not on screen.
     pairs += [f"kafka={redact(state.kafka)}", f"redis={redact(state.redis)}"]
     pairs.append(f"token={state.token}")
@@ -53,7 +57,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="where data, logs and the state file go "
         "(default: $STEPMETRICS_DATA_DIR or ./.stepmetrics)",
     )
-    for name, standard in (("kafka", 9092), ("redis", 6379), ("api", 8080)):
+    standards = (("kafka", 9092), ("redis", 6379), ("api", 8080))
+    for name, standard in (*standards, ("worker-metrics", METRICS_PORT.default)):
         parser.add_argument(
             f"--{name}-port",
             type=_port,
@@ -105,7 +110,8 @@ def main(argv: list[str]) -> int:
         return EXIT_USAGE
     if args.data_dir is not None:
         settings = dataclasses.replace(settings, data_dir=args.data_dir)
-    launcher = Launcher(settings, Ports(args.kafka_port, args.redis_port, args.api_port))
+    ports = Ports(args.kafka_port, args.redis_port, args.api_port, args.worker_metrics_port)
+    launcher = Launcher(settings, ports)
     with _stop_on_signals(launcher):
         try:
             return launcher.run(_announce)

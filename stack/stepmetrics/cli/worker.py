@@ -1,4 +1,8 @@
-"""`stepmetrics worker`: run the stream worker until SIGTERM/SIGINT."""
+"""`stepmetrics worker`: run the stream worker until SIGTERM/SIGINT.
+
+The worker's Prometheus metrics are served (`STEPMETRICS_WORKER_METRICS_PORT`,
+0 = off) from before faust starts until after it stopped.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,25 @@ import asyncio
 import gc
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from stepmetrics.cli.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from stepmetrics.processors.errors import ProcessorError
+from stepmetrics.processors.exposition import MetricsServer
 from stepmetrics.processors.settings import ENV_VARS, ProcessorSettings
 from stepmetrics.processors.topics import create_worker_topics
+from stepmetrics.store.errors import StoreSettingsError
+from stepmetrics.store.preflight import verify_redis
+
+if TYPE_CHECKING:
+    import faust
 
 logger = logging.getLogger(__name__)
+
+
+async def _preflight(settings: ProcessorSettings) -> None:
+    await create_worker_topics(settings)
+    await verify_redis(settings.redis, settings.keys, settings.redis_timeout)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,16 +42,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.parse_args(argv)
     try:
         settings = ProcessorSettings.from_env()
-        asyncio.run(create_worker_topics(settings))
-    except ProcessorError as exc:
+        asyncio.run(_preflight(settings))
+    except (ProcessorError, StoreSettingsError) as exc:
         print(f"stepmetrics worker: {exc}", file=sys.stderr)
         return EXIT_USAGE
     # Imported late: faust is heavy, and `--help` should not need it.
+    from stepmetrics.processors.app import create_app
+    from stepmetrics.processors.telemetry import WorkerTelemetry
+
+    telemetry = WorkerTelemetry()
+    app = create_app(settings, telemetry)
+    server = None
+    if settings.metrics_port:
+        server = MetricsServer(telemetry.registry, settings.metrics_host, settings.metrics_port)
+    try:
+        if server is not None:
+            server.start()
+        return _run(app, settings)
+    except ProcessorError as exc:
+        print(f"stepmetrics worker: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _run(app: faust.App, settings: ProcessorSettings) -> int:
+    """Run faust's worker for `app` until it stops; the exit code."""
     import faust
 
-    from stepmetrics.processors.app import create_app
-
-    app = create_app(settings)
     # Decoding a batch allocates many short-lived containers: collect young
     # objects less often, and keep the long-lived import-time heap out of it.
     gc.freeze()

@@ -18,7 +18,14 @@ from dataclasses import dataclass
 
 from stepmetrics.envvars import redact
 from stepmetrics.processors.errors import TopicSetupError
-from stepmetrics.processors.settings import DATADIR, DEADLETTER_TOPIC, TOPIC_PARTITIONS
+from stepmetrics.processors.settings import (
+    DATADIR,
+    DEADLETTER_TOPIC,
+    METRICS_HOST,
+    METRICS_PATH,
+    METRICS_PORT,
+    TOPIC_PARTITIONS,
+)
 from stepmetrics.processors.topics import create_missing_topics
 from stepmetrics.producers.settings import BOOTSTRAP, TOPIC
 from stepmetrics.stack.apps import APPS, App
@@ -65,6 +72,7 @@ class Ports:
     kafka: int | None = None
     redis: int | None = None
     api: int | None = None
+    worker_metrics: int | None = None
 
 
 class ChildDied(StackError):
@@ -136,7 +144,11 @@ class Launcher:
         self._create_topics(kafka)
         token = self.settings.api_token or secrets.token_urlsafe(24)
         api_url = f"http://{LOOPBACK}:{pick_port(self.ports.api, API_PORT.default, 'api')}"
-        apps = self._start_apps(api_url, self._app_env(kafka, redis, api_url, token))
+        env = self._app_env(kafka, redis, api_url, token)
+        # The worker's /metrics: its default port when free, else any free one.
+        metrics_port = pick_port(self.ports.worker_metrics, METRICS_PORT.default, "worker metrics")
+        env.update({METRICS_HOST.name: LOOPBACK, METRICS_PORT.name: str(metrics_port)})
+        apps = self._start_apps(api_url, env)
         if not self._wait_ready(apps):
             return None
         return StackState(
@@ -148,6 +160,11 @@ class Launcher:
             api=api_url if any(app.name == "api" for app in apps) else None,
             token=token,
             children={child.name: child.proc.pid for child in self.children},
+            worker_metrics=(
+                f"http://{LOOPBACK}:{metrics_port}{METRICS_PATH}"
+                if any(app.name == "worker" for app in apps)
+                else None
+            ),
         )
 
     def shutdown(self) -> None:

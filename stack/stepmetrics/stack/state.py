@@ -38,6 +38,8 @@ class StackState:
         api: Reader API base URL; None while the API is not installed.
         token: The reader API token.
         children: Process ids of the children `up` started, by name.
+        worker_metrics: URL of the worker's Prometheus `/metrics`; None while
+            the worker is not installed.
     """
 
     pid: int
@@ -48,6 +50,7 @@ class StackState:
     api: str | None
     token: str = field(repr=False)
     children: dict[str, int] = field(default_factory=dict)
+    worker_metrics: str | None = None
 
     def exports(self) -> dict[str, str]:
         """The variables a step process needs to record into this stack, and

@@ -46,6 +46,10 @@ REDIS_SSL_CAFILE: Final = EnvVar("STEPMETRICS_REDIS_SSL_CAFILE", "", str.strip, 
 REDIS_SSL_CERTFILE: Final = EnvVar("STEPMETRICS_REDIS_SSL_CERTFILE", "", str.strip, "a file")
 REDIS_SSL_KEYFILE: Final = EnvVar("STEPMETRICS_REDIS_SSL_KEYFILE", "", str.strip, "a file")
 REDIS_SCHEMES: Final = ("redis", "rediss", "unix")
+# What an ACL user needs on top of its component's commands in cluster mode:
+# redis-py's cluster client reads the slot map when it connects and whenever a
+# slot moves (docs/deployment.md).
+CLUSTER_ACL_COMMANDS: Final = ("+cluster|slots", "+command")
 # field -> variable
 _ENV: Final[dict[str, EnvVar[Any]]] = {
     "url": REDIS_URL,

@@ -23,6 +23,9 @@ EXECUTION_LIST_METRIC_PATH: Final = EXECUTION_PATH + "/list-metrics/{name}"
 EXECUTION_CSV_PATH: Final = EXECUTION_PATH + "/metrics.csv"
 # One list metric reduced to buckets (ids and names as query parameters).
 LIST_BUCKETS_PATH: Final = f"{PREFIX}/list-buckets"
+# The API's own Prometheus metrics (text format, behind the token); not the
+# recorded metrics of `METRICS_PATH`.
+PROMETHEUS_PATH: Final = "/metrics"
 
 
 @dataclass(frozen=True, slots=True)

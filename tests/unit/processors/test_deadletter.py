@@ -8,15 +8,17 @@ from stepmetrics.processors.deadletter import (
     MIN_DEAD_LETTER_BYTES,
     TRUNCATED_HEADER,
     DeadLetter,
+    DeadLetterKind,
     RawMessage,
 )
 
 BUDGET = 960_000
+KIND = DeadLetterKind.INVALID_ENVELOPE
 
 
 def test_dead_letter_headers_keep_originals_and_add_reason_and_source() -> None:
     message = RawMessage("t", 3, 41, b"k", b"junk", (("trace", b"1"),))
-    record = DeadLetter(message, "not JSON").fit(BUDGET)
+    record = DeadLetter(message, "not JSON", KIND).fit(BUDGET)
     assert (record.key, record.value) == (b"k", b"junk")
     assert dict(record.headers) == {
         "trace": b"1",
@@ -30,7 +32,7 @@ def test_dead_letter_headers_keep_originals_and_add_reason_and_source() -> None:
 def test_a_huge_key_and_value_are_cut_to_the_budget_and_say_so() -> None:
     key, value = b"k" * 150_000, b"v" * 900_000
     message = RawMessage("t", 0, 1, key, value, (("h", b"x" * 500_000),))
-    record = DeadLetter(message, "too big").fit(BUDGET)
+    record = DeadLetter(message, "too big", KIND).fit(BUDGET)
     assert record.size <= BUDGET
     assert record.size > BUDGET - 200  # cut, not emptied
     assert record.key == key  # a quarter of the room holds it whole
@@ -46,7 +48,7 @@ def test_a_huge_key_and_value_are_cut_to_the_budget_and_say_so() -> None:
 def test_any_message_fits_any_allowed_budget(budget: int) -> None:
     headers = tuple((f"h{i}", b"y" * 1000) for i in range(2000))
     message = RawMessage("t" * 249, 2**31, 2**63, b"k" * 2_000_000, None, headers)
-    record = DeadLetter(message, "é" * 5000).fit(budget)
+    record = DeadLetter(message, "é" * 5000, KIND).fit(budget)
     assert record.size <= budget
     assert record.value is None
     reason = dict(record.headers)["stepmetrics-reason"]
@@ -57,6 +59,6 @@ def test_any_message_fits_any_allowed_budget(budget: int) -> None:
 
 
 def test_null_key_and_value_stay_null() -> None:
-    record = DeadLetter(RawMessage("t", 0, 1, None, None), "empty").fit(BUDGET)
+    record = DeadLetter(RawMessage("t", 0, 1, None, None), "empty", KIND).fit(BUDGET)
     assert (record.key, record.value) == (None, None)
     assert TRUNCATED_HEADER not in dict(record.headers)

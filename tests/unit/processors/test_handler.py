@@ -12,9 +12,11 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 from faust.exceptions import ProducerSendError
+from prometheus_client import generate_latest
 
 from stepmetrics.processors import handler as handler_module
 from stepmetrics.processors.deadletter import DeadLetter, RawMessage
+from stepmetrics.processors.errors import RedisUnavailableError
 from stepmetrics.processors.handler import (
     MAX_ROUND_TRIP_BYTES,
     BatchHandler,
@@ -24,6 +26,7 @@ from stepmetrics.processors.handler import (
 from stepmetrics.processors.writes.writer import MetricsWriter, Refusal, WriteResult
 from stepmetrics.producers.events import Envelope, decode_envelope, encode_envelope
 from stepmetrics.store.stats import DEAD_LETTERS_FAILED, ApplyCounts
+from tests.support.prometheus import Samples, labelled, parse_samples, value
 
 
 def test_batches_split_into_round_trips_by_size() -> None:
@@ -170,3 +173,55 @@ def _wrapped(error: Exception) -> Exception:
         raise ProducerSendError(f"Error while sending: {error!r}") from error
     except ProducerSendError as exc:
         return exc
+
+
+class FlakyWriter(FakeWriter):
+    """Fails its first `failures` writes as Redis being away."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def write(self, envelopes: Sequence[Envelope]) -> WriteResult:
+        if self.failures:
+            self.failures -= 1
+            raise RedisUnavailableError("Redis unavailable: connection refused")
+        return await super().write(envelopes)
+
+
+def _telemetry_samples(handler: BatchHandler) -> Samples:
+    return parse_samples(generate_latest(handler.telemetry.registry).decode())
+
+
+async def test_the_handler_reports_dead_letters_by_kind_and_what_it_applied() -> None:
+    writer, sink = FakeWriter(poison="exec-x", refuse="exec-r"), FakeSink()
+    handler = _handler(writer, sink, {})
+    junk = RawMessage("t", 0, 9, b"k", b"not json")
+    await handler.handle([*_messages("exec-a", "exec-x", "exec-r", "exec-b"), junk])
+    samples = _telemetry_samples(handler)
+    dead = {
+        dict(k)["reason"]: v
+        for k, v in labelled(samples, "stepmetrics_worker_dead_letters_total").items()
+        if v
+    }
+    assert dead == {"invalid_envelope": 1, "cannot_be_applied": 1, "refused": 1}
+    assert sum(dead.values()) == len(sink.letters)
+    assert value(samples, "stepmetrics_worker_envelopes_applied_total") == 2
+    assert value(samples, "stepmetrics_worker_envelopes_refused_total") == 1
+    assert value(samples, "stepmetrics_worker_messages_total") == 5
+    assert value(samples, "stepmetrics_worker_batch_size_messages_sum") == 5
+    assert value(samples, "stepmetrics_worker_apply_latency_seconds_count") == 1
+
+
+async def test_the_handler_reports_redis_errors_and_retries() -> None:
+    writer, sink = FlakyWriter(failures=2), FakeSink(KafkaTimeoutError())
+    handler = _handler(writer, sink, {})
+    await handler.handle([*_messages("exec-a"), RawMessage("t", 0, 1, b"k", b"junk")])
+    samples = _telemetry_samples(handler)
+    retries = "stepmetrics_worker_retries_total"
+    assert value(samples, retries, {"operation": "redis_write"}) == 2
+    assert value(samples, retries, {"operation": "dead_letter_send"}) == 1
+    assert value(samples, "stepmetrics_worker_redis_errors_total", {"kind": "unavailable"}) == 2
+    assert value(samples, "stepmetrics_worker_redis_errors_total", {"kind": "rejected"}) == 0
+    assert handler.counters.retries == 3
+    assert [e.execution_id for e in writer.applied] == ["exec-a"]

@@ -40,6 +40,8 @@ EVERY_VARIABLE: dict[str, tuple[str, str, object]] = {
     "STEPMETRICS_MAX_LIST_NAMES": ("4", "max_list_names", 4),
     "STEPMETRICS_MAX_ENVELOPE_EVENTS": ("25000", "max_envelope_events", 25_000),
     "STEPMETRICS_WORKER_MAX_PRODUCERS": ("5", "max_producers", 5),
+    "STEPMETRICS_WORKER_METRICS_PORT": ("9999", "metrics_port", 9999),
+    "STEPMETRICS_WORKER_METRICS_HOST": (" 0.0.0.0 ", "metrics_host", "0.0.0.0"),  # noqa: S104
 }
 
 
@@ -79,3 +81,16 @@ def test_limits_per_execution_default() -> None:
     defaults = ProcessorSettings.from_env({})
     assert defaults.limits == WriteLimits(scalar_names=10_000, list_names=10_000, producers=1_000)
     assert defaults.max_envelope_events == 50_000
+
+
+def test_metrics_are_served_on_loopback_by_default_and_the_port_is_validated() -> None:
+    settings = ProcessorSettings.from_env({})
+    assert (settings.metrics_host, settings.metrics_port) == ("127.0.0.1", 9478)
+    assert ProcessorSettings.from_env({"STEPMETRICS_WORKER_METRICS_PORT": "0"}).metrics_port == 0
+    for bad in ("65536", "-1"):
+        with pytest.raises(ProcessorSettingsError, match=r"METRICS_PORT='?" + bad + ".*0 = off"):
+            ProcessorSettings.from_env({"STEPMETRICS_WORKER_METRICS_PORT": bad})
+    with pytest.raises(ProcessorSettingsError, match=r"METRICS_PORT='http'.*a port number"):
+        ProcessorSettings.from_env({"STEPMETRICS_WORKER_METRICS_PORT": "http"})
+    with pytest.raises(ProcessorSettingsError, match="METRICS_HOST"):
+        ProcessorSettings(metrics_host=" ")

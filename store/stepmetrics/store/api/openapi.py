@@ -275,6 +275,11 @@ def _paths() -> dict[str, Any]:
         endpoints.STATS_PATH: _get(
             "Worker counters, executions stored and Redis memory used", _ok("Stats")
         ),
+        endpoints.PROMETHEUS_PATH: _get(
+            "The API's own Prometheus metrics (text exposition format): requests by route "
+            "template, method and status, and their latency (see docs/reader-api.md).",
+            {"200": {"description": "OK", "content": {"text/plain": {}}}, "401": _REFUSED["401"]},
+        ),
     }
 
 
