@@ -13,7 +13,9 @@ so a step child gets its share as a range, not as a list of ids.
 `fill()` records a range of executions in `steps` step children at once
 (`benchmarks/children/fleet.py`, each many executions through `step_context`),
 waits until the worker's counters (`P:stats`, added after the data and the
-indexes are written) say all of it is applied, then checks every stored value.
+indexes are written) say all of it is applied, then checks every stored value
+(if other work on the stack moved the counters too, it checks again until all
+is there, and the fill ends then).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -97,23 +100,55 @@ def fill(stack: BenchStack, fleet: Fleet, first: int, count: int, steps: int) ->
             _Step({"fleet": fleet.as_spec(), "first": lo, "count": hi - lo}, env)
             for lo, hi in _shares(first, count, steps)
         ]
+        timeout = 120 + count / 100
         done_at = wait_for(
             lambda: _applied(client, keys, base, scalar_events, list_values),
-            timeout=120 + count / 100,
+            timeout=timeout,
             what=f"{count} executions applied",
             interval=0.05,
         )
-        started = min(child.finish(timeout=120 + count / 100)["start_at"] for child in children)
-        verify(client, keys, fleet, first, count)
+        results = [child.finish(timeout=timeout) for child in children]
+        started = min(got["start_at"] for got in results)
+        if done_at < max(got["recorded_at"] for got in results):
+            done_at = 0.0  # counted before all was recorded: other work moved the counters
+        done_at = _verified(client, keys, fleet, (first, count), done_at, timeout)
     finally:
         client.close()
     return Filled(count, scalar_events, list_values, done_at - started)
+
+
+def _verified(
+    client: SyncRedis,
+    keys: RedisKeys,
+    fleet: Fleet,
+    span: tuple[int, int],
+    counted_at: float,
+    timeout: float,
+) -> float:
+    """When the range was all there: `counted_at` if it verifies at once, else
+    (`counted_at` 0: other work on the stack moved the counters too) when it
+    first does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            verify(client, keys, fleet, *span)
+        except FleetMismatchError:
+            if time.monotonic() > deadline:
+                raise
+            counted_at = 0.0
+            time.sleep(0.5)
+            continue
+        return counted_at or time.time()
 
 
 def _shares(first: int, count: int, steps: int) -> list[tuple[int, int]]:
     steps = max(1, min(steps, count))
     bounds = [first + count * s // steps for s in range(steps + 1)]
     return list(itertools.pairwise(bounds))
+
+
+class FleetMismatchError(RuntimeError):
+    """Redis does not (yet) hold what the fleet recorded."""
 
 
 class _Step:
@@ -178,8 +213,10 @@ def verify(client: SyncRedis, keys: RedisKeys, fleet: Fleet, first: int, count: 
                 for k in range(fleet.scalars)
             }
             if scalars != expected:
-                raise RuntimeError(f"{fleet.execution_id(i)}: {len(scalars)} scalars stored")
+                raise FleetMismatchError(f"{fleet.execution_id(i)}: {len(scalars)} scalars stored")
             if meta != [fleet.pipeline(i).encode(), fleet.deployment(i).encode()]:
-                raise RuntimeError(f"{fleet.execution_id(i)}: stored under {meta}")
+                raise FleetMismatchError(f"{fleet.execution_id(i)}: stored under {meta}")
             if blob != (packed if fleet.has_list(i) else None):
-                raise RuntimeError(f"{fleet.execution_id(i)}: list l0 is not what was recorded")
+                raise FleetMismatchError(
+                    f"{fleet.execution_id(i)}: list l0 is not what was recorded"
+                )

@@ -57,7 +57,6 @@ def check_scale(found: list[Measurement]) -> None:
     for size in sizes:
         for what in (
             "fill",
-            "used_memory per execution (this fill)",
             "execution keys, with list",
             "index entries per execution",
             "first page by name (1,000 rows) warm",
@@ -66,6 +65,8 @@ def check_scale(found: list[Measurement]) -> None:
             "full get_metrics(pipeline_name)",
         ):
             assert f"{size:,} exec {what}" in names, (size, what)
+    # used_memory deltas of a few executions are noise: reported from 500 on
+    assert not any("used_memory" in name for name in names)
     ratio = names[f"first page by pipeline (1,000 rows) warm {sizes[-1]:,}/{sizes[0]:,} exec"]
     assert ratio.target == scale.RATIO_TARGET
 
