@@ -7,6 +7,7 @@ its own, as in production. Each constant names one child's module.
 from typing import Final
 
 STEP: Final = f"{__name__}.step"
+FLEET: Final = f"{__name__}.fleet"
 FACADE: Final = f"{__name__}.facade"
 HTTP_LOAD: Final = f"{__name__}.http_load"
 MLFLOW_PEER: Final = f"{__name__}.mlflow_peer"
@@ -17,6 +18,7 @@ PEER_BEST: Final = f"{__name__}.peer_best"
 __all__ = [
     "FACADE",
     "FANIN_STEP",
+    "FLEET",
     "HTTP_LOAD",
     "MLFLOW_PEER",
     "PEER_BEST",

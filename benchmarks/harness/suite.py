@@ -32,6 +32,7 @@ from benchmarks.families import (
     peer_best,
     queries,
     raw_pipeline,
+    scale,
     sdk_emission,
     web_compare,
 )
@@ -43,7 +44,8 @@ from tests.support.services import BenchStack, running_stack
 logger = logging.getLogger(__name__)
 
 StackBenchmark = Callable[[BenchStack, Scale], list[Measurement]]
-# In run order: the step SDK first (quietest stack), growth last (largest data).
+# In run order: the step SDK first (quietest stack), scale last (largest data: 100,000
+# executions stay in Redis).
 STACK_FAMILIES: Final[dict[str, StackBenchmark]] = {
     "sdk": sdk_emission.run,
     "e2e": e2e.run,
@@ -56,6 +58,7 @@ STACK_FAMILIES: Final[dict[str, StackBenchmark]] = {
     "export": export_import.run,
     "lifecycle": lifecycle.run,
     "fanin": fanin.run,
+    "scale": scale.run,
 }
 CLUSTER_SUFFIX: Final = "-cluster"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.families import mlflow_peer, peer_best
+from benchmarks.families import mlflow_peer, peer_best, scale
 from benchmarks.families.fanin_window import FanIn
 from benchmarks.harness.report import machine, ratios, table, write_json
 from benchmarks.harness.runner import TINY, Measurement
@@ -49,11 +49,36 @@ def check(found: list[Measurement], family: str) -> None:
         assert m.value > 0, m
 
 
+def check_scale(found: list[Measurement]) -> None:
+    """Every size reports its fill, memory, pages and scan; the ratios compare the ends."""
+    names = {m.name: m for m in found}
+    sizes = [TINY.count(n, minimum=2 * 10**i) for i, n in enumerate(scale.SIZES)]
+    for size in sizes:
+        for what in (
+            "fill",
+            "execution keys, with list",
+            "index entries per execution",
+            "first page by name (1,000 rows) warm",
+            "first page by deployment (10,000 rows) cold",
+            "executions page by pipeline warm",
+            "full get_metrics(pipeline_name)",
+        ):
+            assert f"{size:,} exec {what}" in names, (size, what)
+    # used_memory deltas of a few executions are noise: reported from 500 on
+    assert not any("used_memory" in name for name in names)
+    ratio = names[f"first page by pipeline (1,000 rows) warm {sizes[-1]:,}/{sizes[0]:,} exec"]
+    assert ratio.target == scale.RATIO_TARGET
+
+
+EXTRA_CHECKS = {"scale": check_scale}
+
+
 @pytest.mark.parametrize("family", list(STACK_FAMILIES))
 def test_stack_benchmark_runs_at_tiny_size(bench_stack: BenchStack, family: str) -> None:
     found = STACK_FAMILIES[family](bench_stack, TINY)
     check(found, "peers" if family in PEER_FAMILIES else family)
     assert len(table(found).splitlines()) == len(found) + 2  # header, rule, one row each
+    EXTRA_CHECKS.get(family, lambda _: None)(found)
 
 
 @pytest.mark.parametrize("family", list(CLUSTER_FAMILIES))

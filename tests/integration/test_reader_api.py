@@ -333,12 +333,43 @@ async def test_execution_detail_list_metric_and_csv(http: httpx.AsyncClient) -> 
     ]
 
 
+CAPACITY_FIELDS = ("executions", "redis_used_memory_bytes")
+
+
 async def test_stats_are_the_worker_counters(
     http: httpx.AsyncClient, redis_client: RedisClient, redis_keys: RedisKeys
 ) -> None:
-    assert _body(await http.get("/api/v1/stats")) == {}
+    stats = _body(await http.get("/api/v1/stats"))
+    assert set(stats) == set(CAPACITY_FIELDS)
     await redis_client.hset(redis_keys.stats, mapping={"applied": "12", "dead": "1"})
-    assert _body(await http.get("/api/v1/stats")) == {"applied": 12, "dead": 1}
+    stats = _body(await http.get("/api/v1/stats"))
+    assert {k: v for k, v in stats.items() if k not in CAPACITY_FIELDS} == {
+        "applied": 12,
+        "dead": 1,
+    }
+
+
+@pytest.mark.usefixtures("seeded")
+async def test_stats_report_executions_and_redis_memory(
+    http: httpx.AsyncClient, redis_client: RedisClient, redis_keys: RedisKeys
+) -> None:
+    before = _body(await http.get("/api/v1/stats"))
+    assert before["executions"] == 3  # this prefix's executions, not the shared server's
+    # 30 blobs of 256 KiB under 30 hash tags: on a cluster they spread over the
+    # three masters, so only the sum over all of them grows by all 7.5 MiB.
+    blobs = [redis_keys.list_values(f"capacity-{i}", "blob") for i in range(30)]
+    for key in blobs:
+        await redis_client.set(key, b"x" * 256 * 1024)
+    try:
+        await redis_client.zadd(redis_keys.executions, {"capacity-0": T0})
+        after = _body(await http.get("/api/v1/stats"))
+    finally:
+        for key in blobs:
+            await redis_client.delete(key)
+    assert after["executions"] == 4
+    grown = after["redis_used_memory_bytes"] - before["redis_used_memory_bytes"]
+    # jemalloc rounds each 256 KiB value up to its next size class (320 KiB).
+    assert 30 * 256 * 1024 <= grown <= 2 * 30 * 256 * 1024, grown
 
 
 async def _seed_many(redis: RedisClient, keys: RedisKeys) -> None:

@@ -20,6 +20,10 @@ Filter: TypeAlias = tuple[str, str]
 Position: TypeAlias = tuple[int, str]
 FILTERS: Final = ("name", "pipeline_name", "deployment_name", "execution_id")
 BATCH: Final = 64
+# A walk that asks for it (`max_batch`) doubles its batch after each one up to
+# this: a long walk (a page of 10,000 rows) takes a few round trips, not dozens,
+# while a short one still reads only BATCH positions first.
+MAX_BATCH: Final = 1024
 
 
 def index_key(keys: RedisKeys, pipeline_name: str | None, deployment_name: str | None) -> str:
@@ -37,10 +41,12 @@ async def execution_positions(
     flt: Filter | None,
     cursor: Cursor | None,
     name_index: str | None,
+    max_batch: int = BATCH,
 ) -> AsyncIterator[list[Position]]:
     """Executions matching `flt`, oldest first, from the cursor's execution on.
 
-    `name_index` is the index to use for a `name` filter (scalar or list).
+    `name_index` is the index to use for a `name` filter (scalar or list);
+    batches start at `BATCH` positions and double up to `max_batch`.
     """
     start = cursor.position if cursor else None
     if flt is not None and flt[0] == "execution_id":
@@ -57,7 +63,7 @@ async def execution_positions(
         key = name_index
     else:  # a caller bug: walking no index would silently find nothing
         raise ValueError(f"filter {flt!r} needs the name index to walk")
-    async for batch in walk(redis, key, start, inclusive=True, reverse=False):
+    async for batch in walk(redis, key, start, inclusive=True, reverse=False, max_batch=max_batch):
         yield batch
 
 
@@ -77,9 +83,9 @@ async def newest_positions(
 
 
 # One batch of an index after a bound: (bound or None for the start, members
-# with that score to skip) -> up to BATCH rows whose first two fields are the
+# with that score to skip, batch size) -> up to that many rows whose first two fields are the
 # member (bytes) and its score; the rest is what the fetch read with them.
-Fetch: TypeAlias = Callable[[float | None, int], Awaitable[Sequence[Sequence[Any]]]]
+Fetch: TypeAlias = Callable[[float | None, int, int], Awaitable[Sequence[Sequence[Any]]]]
 
 
 async def walk(
@@ -89,42 +95,53 @@ async def walk(
     *,
     inclusive: bool,
     reverse: bool,
+    max_batch: int = BATCH,
 ) -> AsyncIterator[list[Position]]:
-    """Positions of `key` in order (descending if `reverse`) from `start`."""
+    """Positions of `key` in order (descending if `reverse`) from `start`, in
+    batches of `BATCH` positions, doubling after each batch up to `max_batch`."""
 
-    async def fetch(bound: float | None, ties: int) -> Sequence[Sequence[Any]]:
+    async def fetch(bound: float | None, ties: int, size: int) -> Sequence[Sequence[Any]]:
         if reverse:
             high = "+inf" if bound is None else bound
             rows = await redis.zrevrangebyscore(
-                key, high, "-inf", start=ties, num=BATCH, withscores=True
+                key, high, "-inf", start=ties, num=size, withscores=True
             )
         else:
             low = "-inf" if bound is None else bound
             rows = await redis.zrangebyscore(
-                key, low, "+inf", start=ties, num=BATCH, withscores=True
+                key, low, "+inf", start=ties, num=size, withscores=True
             )
         return _pairs(rows)
 
-    async for batch in walk_rows(fetch, start, inclusive=inclusive, reverse=reverse):
+    batches = walk_rows(fetch, start, inclusive=inclusive, reverse=reverse, max_batch=max_batch)
+    async for batch in batches:
         yield [position for position, _ in batch]
 
 
 async def walk_rows(
-    fetch: Fetch, start: Position | None, *, inclusive: bool, reverse: bool
+    fetch: Fetch,
+    start: Position | None,
+    *,
+    inclusive: bool,
+    reverse: bool,
+    max_batch: int = BATCH,
 ) -> AsyncIterator[list[tuple[Position, Sequence[Any]]]]:
     """Batches of (position, row) from `fetch`, in index order from `start`:
     restarting each batch after the last score seen (skipping the members of
-    that score already seen), so nothing indexed meanwhile makes it repeat."""
+    that score already seen), so nothing indexed meanwhile makes it repeat.
+    Batches start at `BATCH` rows and double after each one up to `max_batch`."""
     bound: float | None = None if start is None else start[0]
     ties = 0  # members already seen with score == bound
+    size = BATCH
     while True:
-        rows = await fetch(bound, ties)
+        rows = await fetch(bound, ties, size)
         found = [((int(float(row[1])), _member(row[0])), row) for row in rows]
         keep = [(p, row) for p, row in found if _after(p, start, inclusive, reverse)]
         if keep:
             yield keep
-        if len(rows) < BATCH:
+        if len(rows) < size:
             return
+        size = min(max(size, max_batch), size * 2)
         last = found[-1][0][0]
         same = sum(1 for (score, _), _ in found if score == last)
         ties = ties + same if last == bound else same

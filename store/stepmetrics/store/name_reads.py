@@ -28,7 +28,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoPermissionError, NoScriptError
 
 from stepmetrics.store.connection import RedisClient
-from stepmetrics.store.index import BATCH, Position, walk_rows
+from stepmetrics.store.index import BATCH, MAX_BATCH, Position, walk_rows
 from stepmetrics.store.keys import RedisKeys, around_tag
 
 logger = logging.getLogger(__name__)
@@ -82,9 +82,9 @@ class NameReads:
             name,
         )
 
-    def argv(self, low: float | None, offset: int) -> list[Any]:
+    def argv(self, low: float | None, offset: int, size: int = BATCH) -> list[Any]:
         low_arg = "-inf" if low is None else int(low)
-        return [low_arg, offset, BATCH, self.head, self.meta, self.first, self.second,
+        return [low_arg, offset, size, self.head, self.meta, self.first, self.second,
                 self.mode, self.name]  # fmt: skip
 
 
@@ -134,14 +134,14 @@ async def name_batches(
         ScriptRefused: Redis refused the script (`script` is then unusable).
     """
 
-    async def fetch(low: float | None, offset: int) -> Sequence[Sequence[Any]]:
+    async def fetch(low: float | None, offset: int, size: int) -> Sequence[Sequence[Any]]:
         try:
-            flat = await _call(redis, [reads.index], reads.argv(low, offset))
+            flat = await _call(redis, [reads.index], reads.argv(low, offset, size))
         except NoPermissionError as exc:
             raise script.refused(exc) from exc
         return [flat[i : i + REPLY_FIELDS] for i in range(0, len(flat), REPLY_FIELDS)]
 
-    async for batch in walk_rows(fetch, start, inclusive=True, reverse=False):
+    async for batch in walk_rows(fetch, start, inclusive=True, reverse=False, max_batch=MAX_BATCH):
         yield [
             NameRow(position, _text(row[2]), _text(row[3]), row[4], row[5])
             for position, row in batch

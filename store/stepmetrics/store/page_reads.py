@@ -20,7 +20,7 @@ from typing import Final, TypeAlias, TypeVar
 
 from stepmetrics.store import name_reads
 from stepmetrics.store.connection import RedisClient
-from stepmetrics.store.index import Filter, Position, execution_positions
+from stepmetrics.store.index import BATCH, MAX_BATCH, Filter, Position, execution_positions
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.name_reads import NameScript
 from stepmetrics.store.slices import scan_hashes_after
@@ -28,6 +28,8 @@ from stepmetrics.store.types import Metric, ScalarColumns
 from stepmetrics.store.wire import Cursor, iso_us, iso_us_many
 
 META_FIELDS: Final = ("pipeline_name", "deployment_name")
+# Executions one pipelined read of scalars holds at most (3 commands each).
+MAX_CHUNK: Final = 512
 _BIG_ENDIAN: Final = sys.byteorder == "big"
 
 _T = TypeVar("_T")
@@ -98,7 +100,7 @@ async def scalar_groups(
     groups: list[ScalarGroup] = []
     count = 0
     last: tuple[int, str, bytes] | None = None
-    async for batch in _scalar_batches(redis, keys, flt, cursor, script):
+    async for batch in _scalar_batches(redis, keys, flt, cursor, script, limit):
         for (score, eid), (pipeline, deployment, rows) in batch:
             if not meta_matches(flt, pipeline, deployment):
                 continue
@@ -167,8 +169,16 @@ async def _scalar_batches(
     flt: Filter | None,
     cursor: Cursor | None,
     script: NameScript | None,
+    limit: int,
 ) -> AsyncIterator[list[tuple[Position, _Scalars]]]:
-    """The executions to read, in order, in batches, each with its scalars."""
+    """The executions to read, in order, in batches, each with its scalars.
+
+    Without the script the index is walked in growing batches
+    (`index.MAX_BATCH`), each read in chunks of about as many executions as
+    the `limit` rows still missing need at the rate seen so far (`chunk_size`):
+    a 10,000-row page takes a few round trips and reads few executions past
+    its end.
+    """
     only = name_filter(flt)
     if only is not None and script is not None and script.usable:
         # One round trip per batch (index and fields together) on one server.
@@ -187,9 +197,16 @@ async def _scalar_batches(
                 ]
             return
     index = None if only is None else keys.scalar_name_index(only)
-    async for batch in execution_positions(redis, keys, flt, cursor, index):
-        loaded = await _load_scalars(redis, keys, batch, only)
-        yield list(zip(batch, loaded, strict=True))
+    rows = executions = 0  # read so far
+    positions = execution_positions(redis, keys, flt, cursor, index, max_batch=MAX_BATCH)
+    async for batch in positions:
+        while batch:
+            size = chunk_size(max(1, limit - rows), rows, executions)
+            chunk, batch = batch[:size], batch[size:]
+            loaded = await _load_scalars(redis, keys, chunk, only)
+            executions += len(chunk)
+            rows += sum(len(found) for _, _, found in loaded)
+            yield list(zip(chunk, loaded, strict=True))
 
 
 async def chained(first: _T | None, rest: AsyncIterator[_T]) -> AsyncIterator[_T]:
@@ -207,6 +224,16 @@ def _named_scalar(name: str, row: name_reads.NameRow) -> list[ScalarRow]:
         return []
     order = row.second if isinstance(row.second, bytes) else b"0"
     return [(name.encode(), row.first, order)]
+
+
+def chunk_size(room: int, rows: int, executions: int) -> int:
+    """How many executions to read next for `room` more rows, after `rows`
+    rows from `executions` executions: `BATCH` before any was read, then the
+    estimate plus one (a page then usually ends in the chunk that fills it),
+    at least 1 and at most `MAX_CHUNK`."""
+    if executions == 0 or rows == 0:
+        return BATCH
+    return max(1, min(MAX_CHUNK, -(-room * executions // rows) + 1))
 
 
 def scalar_rows(values: dict[bytes, bytes], orders: dict[bytes, bytes]) -> list[ScalarRow]:

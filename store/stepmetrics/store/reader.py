@@ -14,6 +14,7 @@ from typing import Any, Final, cast
 from redis.exceptions import RedisClusterException, RedisError
 
 from stepmetrics.store import executions, list_pages, page_reads
+from stepmetrics.store.capacity import capacity
 from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.endpoints import MAX_PAGE_VALUES
 from stepmetrics.store.errors import StoreUnavailableError
@@ -26,8 +27,9 @@ from stepmetrics.store.wire import Cursor
 logger = logging.getLogger(__name__)
 
 # Least privilege: the Redis ACL commands the reader API needs (its user also
-# gets `~<prefix>:*`, no channels): reads only, and PING for /readyz.
-READER_ACL_COMMANDS: Final = ("-@all", "+@read", "+ping")
+# gets `~<prefix>:*`, no channels): reads only, PING for /readyz and INFO for
+# the memory figure of /api/v1/stats.
+READER_ACL_COMMANDS: Final = ("-@all", "+@read", "+ping", "+info")
 
 
 # redis-py's cluster client raises RedisClusterException (not a RedisError)
@@ -143,11 +145,16 @@ class MetricsReader:
         return bytes(blob or b"") if known else None
 
     async def stats(self) -> dict[str, Any]:
-        """The worker counters (`keys.stats`), as integers where they parse."""
+        """The worker counters (`keys.stats`), as integers where they parse,
+        and the capacity figures (`stepmetrics.store.capacity`)."""
         with _redis_errors():
             raw = await self._redis.hgetall(self._keys.stats)
+            figures = await capacity(self._redis, self._keys)
         counters = cast("dict[bytes, bytes]", raw)
-        return {k.decode(): _number(v.decode()) for k, v in sorted(counters.items())}
+        return {
+            **{k.decode(): _number(v.decode()) for k, v in sorted(counters.items())},
+            **figures,
+        }
 
 
 def _number(text: str) -> int | str:

@@ -240,7 +240,22 @@ SCHEMAS: Final[dict[str, Any]] = {
     ),
     "Stats": {
         "type": "object",
-        "description": "The worker's counters: " + ", ".join(COUNTERS),
+        "description": "The worker's counters (" + ", ".join(COUNTERS) + "; a counter appears "
+        "once it counted something) and the store's capacity figures",
+        "properties": {
+            "executions": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "executions stored under this prefix",
+            },
+            "redis_used_memory_bytes": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Redis INFO used_memory (on a cluster: the sum over the "
+                "masters); the whole server, not only this prefix",
+            },
+        },
+        "required": ["executions", "redis_used_memory_bytes"],
         "additionalProperties": {"type": ["integer", "string"]},
     },
 }
@@ -295,7 +310,9 @@ def _paths() -> dict[str, Any]:
             {"200": {"description": "CSV", "content": {"text/csv": {}}}, **_REFUSED, **not_found},
             execution,
         ),
-        endpoints.STATS_PATH: _get("Worker counters", _ok("Stats")),
+        endpoints.STATS_PATH: _get(
+            "Worker counters, executions stored and Redis memory used", _ok("Stats")
+        ),
         endpoints.PROMETHEUS_PATH: _get(
             "The API's own Prometheus metrics (text exposition format): requests by route "
             "template, method and status, and their latency (see docs/reader-api.md).",
