@@ -62,6 +62,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 DEFAULT_PREFIX = "stepmetrics"
 # Stands for an execution id in `around_tag`: hash_tag leaves it as is.
@@ -159,3 +160,25 @@ class RedisKeys:
     @property
     def stats(self) -> str:
         return f"{self.prefix}:stats"
+
+
+class ExecutionKeys(NamedTuple):
+    """The fixed keys of one execution, in the order the apply and delete
+    scripts take them as KEYS (each script's unit test checks its `.lua`
+    against this order); the `l:<name>` list keys are not fixed."""
+
+    meta: str
+    scalar_values: str
+    scalar_orders: str
+    list_created: str
+    list_dropped: str
+    seq: str
+    # the set of applied identities of old versions, migrated into `seq`
+    applied: str
+    # exists while the execution is deleted: nothing is applied to it
+    tombstone: str
+
+    @classmethod
+    def of(cls, keys: RedisKeys, execution_id: str) -> ExecutionKeys:
+        """The fixed keys of `execution_id` (all in its hash tag)."""
+        return cls(*(getattr(keys, name)(execution_id) for name in cls._fields))

@@ -17,7 +17,7 @@ from typing import Any, Final, NamedTuple
 from redis.commands.core import AsyncScript
 
 from stepmetrics.store.connection import RedisClient
-from stepmetrics.store.keys import RedisKeys
+from stepmetrics.store.keys import ExecutionKeys
 from stepmetrics.store.stats import ApplyCounts
 
 
@@ -29,33 +29,8 @@ def _lua(name: str) -> str:
 APPLY_LUA: Final = _lua("apply.lua").replace("--#include dedup.lua\n", _lua("dedup.lua"), 1)
 
 
-class ApplyKeys(NamedTuple):
-    """The fixed KEYS of one call, in order; the list value keys follow them."""
-
-    meta: str
-    scalar_values: str
-    scalar_orders: str
-    list_created: str
-    list_dropped: str
-    seq: str
-    # the set of applied identities of old versions, migrated into `seq`
-    applied: str
-    # exists while the execution is deleted: the script applies nothing
-    tombstone: str
-
-    @classmethod
-    def of(cls, keys: RedisKeys, execution_id: str) -> ApplyKeys:
-        """The fixed keys of `execution_id` (all in its hash tag)."""
-        return cls(
-            meta=keys.meta(execution_id),
-            scalar_values=keys.scalar_values(execution_id),
-            scalar_orders=keys.scalar_orders(execution_id),
-            list_created=keys.list_created(execution_id),
-            list_dropped=keys.list_dropped(execution_id),
-            seq=keys.seq(execution_id),
-            applied=keys.applied(execution_id),
-            tombstone=keys.tombstone(execution_id),
-        )
+# The fixed KEYS of one call, in order; the list value keys follow them.
+ApplyKeys = ExecutionKeys
 
 
 class ApplyReply(NamedTuple):

@@ -23,7 +23,7 @@ from redis.exceptions import RedisClusterException, RedisError
 
 from stepmetrics.store.connection import RedisClient
 from stepmetrics.store.errors import StoreUnavailableError
-from stepmetrics.store.keys import RedisKeys
+from stepmetrics.store.keys import ExecutionKeys, RedisKeys
 from stepmetrics.store.stats import EXECUTIONS_DELETED
 
 DELETE_LUA: Final = (
@@ -40,21 +40,8 @@ Status = Literal["deleted", "tombstoned", "unknown", "fresh"]
 STATUSES: Final[tuple[Status, ...]] = ("deleted", "tombstoned", "unknown", "fresh")
 
 
-class DeleteKeys(NamedTuple):
-    """The KEYS of one call, in order (all in the execution's hash tag)."""
-
-    meta: str
-    scalar_values: str
-    scalar_orders: str
-    list_created: str
-    list_dropped: str
-    seq: str
-    applied: str
-    tombstone: str
-
-    @classmethod
-    def of(cls, keys: RedisKeys, execution_id: str) -> DeleteKeys:
-        return cls(*(getattr(keys, name)(execution_id) for name in cls._fields))
+# The KEYS of one call, in order (all in the execution's hash tag).
+DeleteKeys = ExecutionKeys
 
 
 class DeleteReply(NamedTuple):
