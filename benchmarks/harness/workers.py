@@ -2,7 +2,8 @@
 
 An extra worker runs exactly as the stack's own (`stepmetrics.stack.apps.WORKER`,
 the same environment, read from the running worker's `/proc/<pid>/environ`)
-but keeps its faust data in a directory of its own. Faust rebalances the
+but keeps its faust data in a directory of its own and serves its `/metrics`
+on a port of its own. Faust rebalances the
 topic's partitions between the members when it joins and when it leaves.
 """
 
@@ -14,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
-from stepmetrics.processors.settings import DATADIR
+from stepmetrics.processors.settings import DATADIR, METRICS_PORT
 from stepmetrics.stack.apps import WORKER, worker_ready
-from stepmetrics.stack.services import ManagedProcess
+from stepmetrics.stack.services import ManagedProcess, free_port
 from tests.support.services import BenchStack
 
 READY_TIMEOUT_S: Final = 90.0
@@ -40,7 +41,11 @@ def extra_worker(stack: BenchStack, name: str) -> Iterator[ManagedProcess]:
             f"has {stack.partitions}"
         )
     home = stack.workdir / name
-    env = {**process_env(stack.pid("worker")), DATADIR.name: str(home / "worker" / "faust")}
+    env = {
+        **process_env(stack.pid("worker")),
+        DATADIR.name: str(home / "worker" / "faust"),
+        METRICS_PORT.name: str(free_port()),  # the first worker holds its own
+    }
     managed = WORKER.start(home, stack.bootstrap, env)
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S

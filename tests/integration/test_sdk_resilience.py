@@ -21,6 +21,7 @@ from stepmetrics.producers.sender import Sender
 from stepmetrics.producers.spool import parse
 from stepmetrics.sdk import CraftAiSdk
 from stepmetrics.stack.services import ManagedProcess, free_port
+from tests.support.processes import freeze
 from tests.support.sdk import (
     events,
     list_values,
@@ -57,7 +58,7 @@ async def test_frozen_broker_loses_nothing_once_it_resumes(
     emitter = threading.Thread(target=emit)
     emitter.start()
     await asyncio.sleep(2.0)
-    private.signal(signal.SIGSTOP)
+    freeze(private)
     try:
         await asyncio.sleep(FREEZE_S)
         frozen_stats = sdk.stats()

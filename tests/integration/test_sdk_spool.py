@@ -22,6 +22,7 @@ from stepmetrics.stack.services import ManagedProcess, free_port
 from stepmetrics.store.keys import RedisKeys
 from stepmetrics.store.stats import read_stats
 from tests.support.metrics_state import expected_state, snapshot
+from tests.support.processes import freeze
 from tests.support.sdk import read_envelopes, settings_for, unique, value_count
 from tests.support.services import create_topic
 from tests.support.spool import (
@@ -90,7 +91,7 @@ async def test_broker_down_at_exit_then_sync_delivers_exactly_once(
     assert step.stdout is not None
     assert step.stdin is not None
     assert step.stdout.readline() == "flushed\n"
-    private.signal(signal.SIGSTOP)
+    freeze(private)
     try:
         _out, err = step.communicate("go\n", timeout=60)
     finally:
@@ -232,7 +233,7 @@ async def test_kill_9_in_durable_mode_loses_at_most_the_last_linger_interval(
     step = start_step(script, env)
     await asyncio.sleep(1.5)  # it runs, and delivers
     # A frozen broker acknowledges nothing: what follows is only on disk.
-    private.signal(signal.SIGSTOP)
+    freeze(private)
     try:
         await asyncio.sleep(random.uniform(0.5, 6.0))  # up to 6 s: past a reconnect
         step.send_signal(signal.SIGKILL)

@@ -1,11 +1,17 @@
-"""Run our own interpreter as a child: the `stepmetrics` command, or a fresh import."""
+"""Child processes: run our own interpreter (the `stepmetrics` command, a fresh
+import), or freeze a service to test what happens while it is down."""
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
+
+from stepmetrics.stack.services import ManagedProcess
 
 
 def run_cli(
@@ -32,3 +38,29 @@ def loaded_after_import(module: str, candidates: Sequence[str]) -> list[str]:
     )
     loaded: list[str] = json.loads(result.stdout)
     return loaded
+
+
+def freeze(managed: ManagedProcess, within: float = 10.0) -> None:
+    """SIGSTOP `managed` and return once every thread of it is stopped.
+
+    `kill` only queues the signal: under load a thread may still run (and
+    answer a request) for a while, which would make a test of "the broker is
+    down" race with its own set-up.
+    """
+    managed.signal(signal.SIGSTOP)
+    tasks = Path(f"/proc/{managed.proc.pid}/task")
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        states = [_state(task) for task in tasks.iterdir()]
+        if states and all(state in ("T", "t") for state in states):
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"{managed.name} (pid {managed.proc.pid}) did not stop within {within}s")
+
+
+def _state(task: Path) -> str:
+    try:
+        stat = (task / "stat").read_text()
+    except OSError:  # the thread ended meanwhile
+        return "T"
+    return stat.rsplit(")", 1)[1].split()[0]
