@@ -10,6 +10,7 @@ exactly the same, member by member and score by score.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from typing import cast
 
 from redis.asyncio.cluster import RedisCluster
 
@@ -41,7 +42,8 @@ async def indexes(client: RedisClient, keys: RedisKeys) -> dict[str, list[tuple[
     found: dict[str, list[tuple[bytes, float]]] = {}
     async for key in client.scan_iter(match=f"{keys.prefix}:idx:*", count=1000):
         name = key.decode()
-        found[name.removeprefix(keys.prefix)] = await client.zrange(name, 0, -1, withscores=True)
+        members = await client.zrange(name, 0, -1, withscores=True)
+        found[name.removeprefix(keys.prefix)] = cast("list[tuple[bytes, float]]", members)
     return {name: members for name, members in sorted(found.items()) if members}
 
 
