@@ -164,7 +164,12 @@ async def test_repeated_batches_send_no_index_commands(
 ) -> None:
     executions = [f"e{i:02d}" for i in range(50)]
     counts: dict[str, list[int]] = {}
-    for mode, cache in (("plain", IndexCache(max_executions=0)), ("cached", IndexCache())):
+    caches = {
+        "plain": IndexCache(max_executions=0),
+        "cached": IndexCache(),
+        "coarse": IndexCache(updated_step_us=60_000_000),
+    }
+    for mode, cache in caches.items():
         keys = RedisKeys(f"{redis_keys.prefix}-{mode}")
         writer = MetricsWriter(redis_client, keys, index_cache=cache)
         counts[mode] = []
@@ -172,13 +177,15 @@ async def test_repeated_batches_send_no_index_commands(
             before = await _zadds(redis_client)
             await writer.apply([tick(seq, eid) for eid in executions])
             counts[mode].append(await _zadds(redis_client) - before)
-        # A minute later: `P:idx:updated` moves once more (one ZADD each).
+        # A minute later: `P:idx:updated` moves past the coarse step too.
         late = [env(6, [("s", "loss", T + 61_000_000, 1.0)], eid) for eid in executions]
         before = await _zadds(redis_client)
         await writer.apply(late)
         counts[mode].append(await _zadds(redis_client) - before)
     # executions, pipeline, deployment, loss, t and updated, for 50 executions.
     assert counts["plain"] == [300] * 6 + [250]
-    assert counts["cached"] == [300, 0, 0, 0, 0, 0, 50]
+    assert counts["cached"] == [300] + [50] * 6  # only `updated`, which moved
+    assert counts["coarse"] == [300, 0, 0, 0, 0, 0, 50]
     plain = await indexes(redis_client, RedisKeys(f"{redis_keys.prefix}-plain"))
-    assert await indexes(redis_client, RedisKeys(f"{redis_keys.prefix}-cached")) == plain
+    for mode in ("cached", "coarse"):
+        assert await indexes(redis_client, RedisKeys(f"{redis_keys.prefix}-{mode}")) == plain

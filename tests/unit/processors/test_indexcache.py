@@ -132,6 +132,16 @@ def test_updated_is_due_when_unknown_or_moved_a_step() -> None:
     assert cache.updated_due(entry, 160)
 
 
+def test_by_default_updated_is_due_whenever_it_moves_forward() -> None:
+    cache = IndexCache()
+    cache.record("e1", written(["a"], updated=100))
+    entry = cache.lookup("e1", 7, 100)
+    assert entry is not None
+    assert not cache.updated_due(entry, 100)  # a replay
+    assert not cache.updated_due(entry, 99)
+    assert cache.updated_due(entry, 101)
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [{"max_executions": -1}, {"max_keys": 1.5}, {"max_age_s": 0.0}, {"updated_step_us": -1}],

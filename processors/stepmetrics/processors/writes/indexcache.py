@@ -24,11 +24,14 @@ An entry is only trusted while everything it was built on still holds:
 - A reply without `created_us` (the execution is tombstoned) drops the entry.
 
 `P:idx:updated` (retention's index by last update) is written when the
-execution's `updated_us` moved `updated_step_us` or more past the score this
-worker last wrote: retention works in days and `delete.lua` re-checks the
-meta's `updated_us` before deleting, so a score lagging by less than a minute
-can only make retention look at an execution that is still fresh (it skips it),
-never delete one early.
+execution's `updated_us` moved past the score this worker last wrote (by
+`updated_step_us` or more; 0 by default, so the index stays equal to the meta's
+`updated_us` and a replay changes nothing). A step of a minute would also drop
+that last ZADD per execution and batch under fan-in, and would be safe for
+retention (it works in days and `delete.lua` re-checks the meta's `updated_us`
+before deleting, so a lagging score only makes a sweep look at a fresh
+execution, never delete one early), but a replay by another worker would then
+move scores that the exact-state tests (and exports) compare; not the default.
 
 Bounded: at most `max_executions` entries and `max_keys` remembered index keys
 over all of them (an execution's names are bounded by the name limits), least
@@ -46,11 +49,11 @@ from typing import Final
 
 # Defaults (documented in docs/worker.md): 10,000 executions, 1,000,000 index
 # keys remembered (~100 MB at worst, ~2 MB under fan-in with a few names each),
-# entries rebuilt after 10 minutes, `P:idx:updated` moved in steps of 60 s.
+# entries rebuilt after 10 minutes, `P:idx:updated` written whenever it moves.
 MAX_EXECUTIONS: Final = 10_000
 MAX_KEYS: Final = 1_000_000
 MAX_AGE_S: Final = 600.0
-UPDATED_STEP_US: Final = 60_000_000
+UPDATED_STEP_US: Final = 0
 
 
 @dataclass(slots=True)
@@ -132,7 +135,8 @@ class IndexCache:
         """Whether `P:idx:updated` needs `updated_us` (see the module docstring)."""
         if entry is None or entry.updated_us is None:
             return True
-        return updated_us >= entry.updated_us + self.updated_step_us
+        last = entry.updated_us
+        return updated_us > last and updated_us >= last + self.updated_step_us
 
     def record(self, execution_id: str, written: Written) -> None:
         """Remember index writes that were sent (after the pipeline succeeded):

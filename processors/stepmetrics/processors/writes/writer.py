@@ -15,7 +15,7 @@ by last update (`P:idx:updated`, for retention) is written with `ZADD ... GT`
 from the `updated_us` the script returned. An execution the script found
 deleted (tombstoned) returns no `created_us` and gets no index write. Index
 writes this worker already sent for the same incarnation and `created_us` of an
-execution are skipped, and `P:idx:updated` only moves in steps of a minute
+execution are skipped, and `P:idx:updated` is only written when it moves
 (`stepmetrics.processors.writes.indexcache`, which says when an entry is
 trusted); a failed index pipeline drops its executions' entries. (A replayed
 batch whose index writes were lost re-sends them: a replay is skipped by the
