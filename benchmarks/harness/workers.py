@@ -41,8 +41,6 @@ def extra_worker(stack: BenchStack, name: str) -> Iterator[ManagedProcess]:
         )
     home = stack.workdir / name
     env = {**process_env(stack.pid("worker")), DATADIR.name: str(home / "worker" / "faust")}
-    # The stack's worker holds its metrics port: the extra one serves none.
-    env["STEPMETRICS_WORKER_METRICS_PORT"] = "0"
     managed = WORKER.start(home, stack.bootstrap, env)
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S
