@@ -74,7 +74,7 @@ def comparable(state: dict[bytes, Any], prefix: str, lost: set[str]) -> dict[byt
         if short.endswith((b":seq", b":ld")):
             continue
         if short.endswith(b":meta"):
-            drop = (b"version", b"dropped") + ((b"created_us", b"updated_us")
+            drop = (b"version", b"incarnation", b"dropped") + ((b"created_us", b"updated_us")
                     if any(tag in short for tag in lost_tags) else ())  # fmt: skip
             value = {k: v for k, v in value.items() if not k.startswith(drop)}
         elif short.endswith(b":so"):

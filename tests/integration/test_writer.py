@@ -126,6 +126,8 @@ async def test_meta_and_indexes_track_the_earliest_record_time(
     # A new execution's version starts at the Redis clock (µs), so one
     # re-created after a flush does not repeat versions a reader has seen.
     assert abs(first_version - time.time_ns() // 1000) < 60_000_000
+    # The same stamp is its incarnation (the writer's index cache keys on it).
+    assert int(meta.pop(b"incarnation")) == first_version - 1  # version: +1 envelope
     assert meta == {
         b"pipeline_name": b"train",
         b"created_us": str(T + 10).encode(),

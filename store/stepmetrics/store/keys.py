@@ -8,6 +8,9 @@ one Lua script can update them atomically:
                                version (starts at the Redis clock in µs when E is
                                created; +1 per applied envelope, never changed by a
                                replay: readers cache answers about E per version),
+                               incarnation (the Redis clock in µs when E was created:
+                               another value = E was deleted or lost and recreated;
+                               the worker's index cache keys on it),
                                dropped_scalar_events, dropped_list_values (what the
                                worker's per-execution name limits dropped; absent = 0)
     P:{E}:sv            HASH   scalar name -> value (repr of a float, 'nan', 'inf', '-inf')

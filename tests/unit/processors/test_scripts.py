@@ -50,7 +50,7 @@ def test_the_documented_reply_is_apply_reply() -> None:
 
 def test_a_reply_parses_into_named_fields() -> None:
     raw = [[1, 2, 3, 4, 5, 6, 7, 8, 9], b"17", 1, [b"acc"], [b"curve"], b"train", b""]
-    raw += [[b"p:1", b"why"], 0, [b"x"], [], b"19"]
+    raw += [[b"p:1", b"why"], 0, [b"x"], [], b"19", b"1764000000000001"]
     assert ApplyReply.parse(raw) == ApplyReply(
         ApplyCounts(1, 2, 3, 4, 5, 6, 7, 8, 9),
         17,
@@ -64,9 +64,11 @@ def test_a_reply_parses_into_named_fields() -> None:
         ("x",),
         (),
         19,
+        1764000000000001,
     )
-    empty = ApplyReply.parse([[0] * 9, b"", 0, [], [], b"", b"", [], 1, [], [], b""])
+    empty = ApplyReply.parse([[0] * 9, b"", 0, [], [], b"", b"", [], 1, [], [], b"", b""])
     assert empty.created_us is None
+    assert empty.incarnation is None
     assert empty.updated_us is None
     assert empty.refused
     assert empty.rejected == {}

@@ -32,6 +32,10 @@ REPLY (parsed by stepmetrics.processors.writes.scripts.ApplyReply):
       10 dropped_scalar_names (new names of this call dropped by max_scalar_names)
       11 dropped_list_names (new names of this call dropped by max_list_names)
       12 updated_us ('' while the execution has none)
+      13 incarnation (the server time in µs when this execution's meta was
+        created, or first written after stamps began; '' while it has none):
+        another value means the execution was deleted or lost and recreated
+        (the writer's index cache, stepmetrics.processors.writes.indexcache)
 
 A deleted execution (its tombstone `tombstone_key` exists, see
 stepmetrics.store.lifecycle) gets nothing: every envelope of the call counts
@@ -280,7 +284,7 @@ end
 
 -- Update names, times and version; true when created_us went down.
 local function write_meta(batch, applied)
-  local meta = redis.call('HMGET', meta_key, 'created_us', 'updated_us')
+  local meta = redis.call('HMGET', meta_key, 'created_us', 'updated_us', 'incarnation')
   local fields = {'pipeline_name', pipeline_name}
   if deployment_name ~= '' then
     fields[#fields + 1] = 'deployment_name'
@@ -299,10 +303,16 @@ local function write_meta(batch, applied)
   -- applied envelope adds one, a replay (skipped above) adds nothing. A new
   -- execution starts from the server clock (µs), so one re-created after a
   -- flush never repeats a version a reader saw before.
-  if not meta[1] then
+  -- The same stamp is the execution's incarnation (see REPLY).
+  if not meta[1] or not meta[3] then
     local now = redis.call('TIME')
-    fields[#fields + 1] = 'version'
-    fields[#fields + 1] = now[1] .. string.format('%06d', tonumber(now[2]))
+    local stamp = now[1] .. string.format('%06d', tonumber(now[2]))
+    if not meta[1] then
+      fields[#fields + 1] = 'version'
+      fields[#fields + 1] = stamp
+    end
+    fields[#fields + 1] = 'incarnation'
+    fields[#fields + 1] = stamp
   end
   redis.call('HSET', meta_key, unpack(fields))
   redis.call('HINCRBY', meta_key, 'version', applied)
@@ -335,6 +345,7 @@ local function reply(counts, lowered, batch, rejected, refused)
     batch.dropped_scalars,
     batch.dropped_lists,
     redis.call('HGET', meta_key, 'updated_us') or '',
+    redis.call('HGET', meta_key, 'incarnation') or '',
   }
 end
 

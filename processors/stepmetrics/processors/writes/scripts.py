@@ -51,12 +51,14 @@ class ApplyReply(NamedTuple):
     dropped_scalar_names: tuple[str, ...]
     dropped_list_names: tuple[str, ...]
     updated_us: int | None
+    # the execution's creation stamp: another one = deleted (or lost) and recreated
+    incarnation: int | None
 
     @classmethod
     def parse(cls, raw: Sequence[Any]) -> ApplyReply:
         """Parse the script's raw (bytes) reply."""
         counts, created, lowered, scalar_names, list_names, pipeline, deployment = raw[:7]
-        rejected, refused, dropped_scalars, dropped_lists, updated = raw[7:]
+        rejected, refused, dropped_scalars, dropped_lists, updated, incarnation = raw[7:]
         return cls(
             counts=ApplyCounts(*(int(count) for count in counts)),
             created_us=int(created) if created else None,
@@ -72,6 +74,7 @@ class ApplyReply(NamedTuple):
             dropped_scalar_names=tuple(_text(name) for name in dropped_scalars),
             dropped_list_names=tuple(_text(name) for name in dropped_lists),
             updated_us=int(updated) if updated else None,
+            incarnation=int(incarnation) if incarnation else None,
         )
 
 

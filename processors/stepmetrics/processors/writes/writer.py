@@ -13,7 +13,11 @@ are `ZADD ... LT`: they add new members and only ever lower a score, so replays
 change nothing and the final score is the execution's `created_us`; the index
 by last update (`P:idx:updated`, for retention) is written with `ZADD ... GT`
 from the `updated_us` the script returned. An execution the script found
-deleted (tombstoned) returns no `created_us` and gets no index write. (A replayed
+deleted (tombstoned) returns no `created_us` and gets no index write. Index
+writes this worker already sent for the same incarnation and `created_us` of an
+execution are skipped, and `P:idx:updated` is only written when it moves
+(`stepmetrics.processors.writes.indexcache`, which says when an entry is
+trusted); a failed index pipeline drops its executions' entries. (A replayed
 batch whose index writes were lost re-sends them: a replay is skipped by the
 script but still indexes its envelopes' names, so a name a limit dropped can
 then gain an index entry; readers skip an execution that lacks the name.)
@@ -49,6 +53,7 @@ from stepmetrics.processors.errors import (
     RedisUnavailableError,
     WriteRejectedError,
 )
+from stepmetrics.processors.writes.indexcache import IndexCache, Written
 from stepmetrics.processors.writes.limits import WriteLimits
 from stepmetrics.processors.writes.reduce import ExecutionPlan, plan_batch
 from stepmetrics.processors.writes.scripts import APPLY_LUA, ApplyReply, register_apply
@@ -103,15 +108,24 @@ class MetricsWriter:
         client: an asyncio Redis client (the caller owns and closes it).
         keys: the key layout (prefix).
         limits: the per-execution limits (`WriteLimits`).
+        index_cache: what index entries this writer already wrote (`IndexCache`,
+            default sizes); `IndexCache(max_executions=0)` sends every write.
     """
 
     def __init__(
-        self, client: RedisClient, keys: RedisKeys, *, limits: WriteLimits | None = None
+        self,
+        client: RedisClient,
+        keys: RedisKeys,
+        *,
+        limits: WriteLimits | None = None,
+        index_cache: IndexCache | None = None,
     ) -> None:
         self._client = client
         self._keys = keys
         self._limits = WriteLimits() if limits is None else limits
         self._script = register_apply(client)
+        self.index_cache = IndexCache() if index_cache is None else index_cache
+        self.index_writes = 0  # index ZADDs sent, over all batches
 
     async def apply(self, envelopes: Sequence[Envelope]) -> ApplyCounts:
         """Apply `envelopes`; see `write` (this returns its counts only)."""
@@ -203,24 +217,52 @@ class MetricsWriter:
             logger.warning("stepmetrics: could not add %s to the counters: %s", counts, exc)
 
     async def _index(self, done: list[tuple[ExecutionPlan, ApplyReply]]) -> None:
-        """ZADD LT each execution into the indexes of what it now holds."""
+        """ZADD LT each execution into the indexes of what it now holds, except
+        the entries `self.index_cache` knows this worker already wrote."""
         pipe = self._client.pipeline(transaction=False)
+        sent: list[tuple[str, Written]] = []
         writes = 0
         for plan, reply in done:
-            if reply.refused or reply.created_us is None:
+            if reply.created_us is None:  # tombstoned (or nothing applied yet)
+                self.index_cache.forget(plan.execution_id)
                 continue
-            if reply.lowered:  # created_us went down: rescore every index entry
-                _add_stored_names(plan, reply)
-            member = {plan.execution_id: reply.created_us}
-            for key in self._index_keys(plan, reply):
-                pipe.zadd(key, member, lt=True)
-                writes += 1
-            if reply.updated_us is not None:  # by last update, for retention: only forward
-                pipe.zadd(self._keys.updated, {plan.execution_id: reply.updated_us}, gt=True)
-                writes += 1
+            if reply.refused:
+                continue
+            written = self._queue_index(pipe, plan, reply, reply.created_us)
+            writes += len(written.keys) + (written.updated_us is not None)
+            sent.append((plan.execution_id, written))
+        self.index_writes += writes
         if writes:
-            with _writing():
-                await pipe.execute()
+            try:
+                with _writing():
+                    await pipe.execute()
+            except ProcessorError:
+                for execution_id, _ in sent:  # unknown which landed: rebuild them
+                    self.index_cache.forget(execution_id)
+                raise
+        for execution_id, written in sent:
+            self.index_cache.record(execution_id, written)
+
+    def _queue_index(
+        self, pipe: Pipeline | ClusterPipeline, plan: ExecutionPlan, reply: ApplyReply, created: int
+    ) -> Written:
+        cache, eid = self.index_cache, plan.execution_id
+        if reply.lowered:  # created_us went down: rescore every index entry
+            _add_stored_names(plan, reply)
+        entry = cache.lookup(eid, reply.incarnation, created)
+        keys = self._index_keys(plan, reply)
+        if entry is not None:
+            keys = [key for key in keys if key not in entry.keys]
+        member = {eid: created}
+        for key in keys:
+            pipe.zadd(key, member, lt=True)
+        updated = reply.updated_us
+        if updated is not None and cache.updated_due(entry, updated):
+            # by last update, for retention: only forward
+            pipe.zadd(self._keys.updated, {eid: updated}, gt=True)
+        else:
+            updated = None
+        return Written(reply.incarnation, created, entry, keys, updated)
 
     def _index_keys(self, plan: ExecutionPlan, reply: ApplyReply) -> list[str]:
         keys = self._keys
