@@ -31,6 +31,7 @@ from tests.support.services import BenchStack, SyncRedis
 
 PIPELINE: Final = "bench-fanin"
 SAMPLED: Final = 40  # executions whose every value's latency is read
+COUNTED_WAIT_S: Final = 10.0  # for P:stats to include the last batch
 POLL_S: Final = 0.005
 FULL_CHECK_S: Final = 0.05  # how often the parent checks all executions once steps are done
 DOUBLE: Final = struct.Struct("<d")
@@ -127,10 +128,10 @@ class FanIn:
         ticks = _check_steps(results)
         done_at = self._wait_all(client, poller, ids, ticks)
         cpu = cpu_used(cpu_before, cpu_snapshot(self._pids()))
-        counters = {k: v - counters_before[k] for k, v in _counters(client, self.keys).items()}
+        events = 2 * ticks * len(ids)
+        counters = self._counted(client, counters_before, events)
         self._verify(client, ids, ticks, poller, len(sample))
         first = min(float(r["start_at"]) for r in results)
-        events = 2 * ticks * len(ids)
         cpu["steps"] = sum(float(r["cpu_s"]) for r in results)
         return Window(
             rate=asked[0],
@@ -147,6 +148,17 @@ class FanIn:
             cpu_s=cpu,
             executions=len(ids),
         )
+
+    def _counted(self, client: SyncRedis, before: dict[str, int], events: int) -> dict[str, int]:
+        """The worker's counters since `before`, once they include `events`: the
+        worker adds a batch to `P:stats` after its data is queryable, so a read
+        right after the last value showed up can miss the last batch (bounded wait)."""
+        deadline = time.monotonic() + COUNTED_WAIT_S
+        while True:
+            counters = {k: v - before[k] for k, v in _counters(client, self.keys).items()}
+            if counters["events_applied"] >= events or time.monotonic() > deadline:
+                return counters
+            time.sleep(POLL_S)
 
     def _wait_all(self, client: SyncRedis, poller: _Poller, ids: list[str], ticks: int) -> float:
         deadline = time.monotonic() + 300

@@ -10,6 +10,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -220,17 +221,33 @@ def start_child(
 
 
 def finish_child(child: Child, timeout: float) -> dict[str, Any]:
-    """Wait for a child started by `start_child`; return its JSON result."""
+    """Wait for a child started by `start_child`; return its JSON result.
+
+    Its stdout is read through the same buffered reader that found the ready
+    line (in a thread, for the timeout): `communicate(timeout=...)` reads the
+    pipe itself and would lose what that reader had already buffered, e.g. a
+    result printed right after the ready line.
+    """
+    stdout = child.proc.stdout
+    if stdout is None:  # pragma: no cover - stdout=PIPE sets it
+        raise child.fail("has no stdout pipe")
+    out: list[str] = []
+    reader = threading.Thread(target=lambda: out.append(stdout.read()), daemon=True)
     try:
-        out, _ = child.proc.communicate(timeout=timeout)
-        lines = out.strip().splitlines()
+        reader.start()
+        reader.join(timeout)
+        if reader.is_alive():
+            raise child.fail(f"did not finish within {timeout}s")
+        child.proc.wait(timeout=10)
+        lines = "".join(out).strip().splitlines()
         if child.proc.returncode != 0 or not lines:
             raise child.fail(f"exited with {child.proc.returncode}")
         result: dict[str, Any] = json.loads(lines[-1])
         return result
     except subprocess.TimeoutExpired:
-        raise child.fail(f"did not finish within {timeout}s") from None
+        raise child.fail("did not exit within 10 s of closing its stdout") from None
     finally:
+        stdout.close()
         child.stderr.close()
 
 
