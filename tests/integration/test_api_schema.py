@@ -34,6 +34,12 @@ CHECKS = (
 )
 # ~20 s on 2 cores; 300 (about 1,800 requests, ~50 s) found nothing more.
 MAX_EXAMPLES = "100"
+# A fixed seed: the same requests every run, so CI cannot flake. Unseeded runs
+# once produced a false "schema-violating request accepted": a filter object
+# with an extra property whose value serializes to nothing in an exploded
+# query (`?deployment_name=0` reached the API, a valid request). Change the
+# seed, or drop it locally, to explore other requests.
+SEED = "20261201"
 
 
 async def _seed(redis: aioredis.Redis, keys: RedisKeys) -> None:
@@ -75,7 +81,7 @@ def _schemathesis(url: str, workdir: Path) -> subprocess.CompletedProcess[str]:
     command = [
         str(Path(sys.executable).with_name("schemathesis")), "run", f"{url}/openapi.json",
         "--header", f"Authorization: Bearer {TOKEN}", "--checks", CHECKS,
-        "--max-examples", MAX_EXAMPLES, "--workers", "2",
+        "--max-examples", MAX_EXAMPLES, "--workers", "2", "--seed", SEED,
         "--phases", "examples,coverage,fuzzing", "--request-timeout", "10",
         "--no-color", "--continue-on-failure",
     ]  # fmt: skip
